@@ -1,0 +1,100 @@
+/**
+ * Per-agent records: what an agent holds, what it waits for, and its lifetime counters. The record
+ * doubles as the agent's waiter queue and its place in the fair rotation, so a hand-off touches
+ * no extra map.
+ *
+ * @module
+ */
+
+import type { Waiter } from "./waiters.ts";
+
+/** The agent id used when `acquire()` is called without one. */
+export const DEFAULT_AGENT_ID = "default";
+
+/** One agent's live state and counters. Mutated only by the pool. */
+export class AgentRecord {
+  readonly agentId: string;
+  /** Connections held right now. */
+  held = 0;
+  /** Acquires waiting right now. */
+  pending = 0;
+  /** Connections handed to this agent, ever. */
+  acquired = 0;
+  /** Acquires that failed at their deadline. */
+  timeouts = 0;
+  /** Acquires refused at once (queue full, nested acquire, revoked). */
+  rejected = 0;
+  /** Acquires abandoned through their AbortSignal. */
+  aborted = 0;
+  /** Summed wait of the acquires that got a connection. */
+  totalWaitMs = 0;
+  /** Summed hold time of returned connections. */
+  totalHoldMs = 0;
+  /** Longest wait that got a connection. */
+  maxWaitMs = 0;
+  /** Longest hold of a returned connection. */
+  maxHoldMs = 0;
+
+  // This agent's FIFO of waiters (intrusive doubly linked list: O(1) push, shift, remove).
+  /** @internal */ head: Waiter | null = null;
+  /** @internal */ tail: Waiter | null = null;
+  // Position in the round-robin rotation of agents that have waiters and may take a connection.
+  /** @internal */ inRotation = false;
+  /** @internal */ rotationPrev: AgentRecord | null = null;
+  /** @internal */ rotationNext: AgentRecord | null = null;
+
+  constructor(agentId: string) {
+    this.agentId = agentId;
+  }
+}
+
+/**
+ * The table of agents seen by a pool. Lookups are one `Map.get`.
+ *
+ * @example
+ * ```ts
+ * const registry = new AgentRegistry();
+ * registry.get("planner-1").held; // 0
+ * ```
+ */
+export class AgentRegistry {
+  #agents = new Map<string, AgentRecord>();
+
+  /** The record of `agentId`, created on first use. */
+  get(agentId: string): AgentRecord {
+    let agent = this.#agents.get(agentId);
+    if (agent === undefined) {
+      agent = new AgentRecord(agentId);
+      this.#agents.set(agentId, agent);
+    }
+    return agent;
+  }
+
+  /** The record of `agentId` if the pool has seen it. */
+  find(agentId: string): AgentRecord | undefined {
+    return this.#agents.get(agentId);
+  }
+
+  /** Number of agents seen. */
+  get size(): number {
+    return this.#agents.size;
+  }
+
+  /** Every record, in first-seen order. */
+  values(): IterableIterator<AgentRecord> {
+    return this.#agents.values();
+  }
+
+  /** Forgets agents that hold and wait for nothing, oldest first, until at most `keep` remain. */
+  prune(keep: number): number {
+    let removed = 0;
+    for (const [id, agent] of this.#agents) {
+      if (this.#agents.size <= keep) break;
+      if (agent.held === 0 && agent.pending === 0) {
+        this.#agents.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

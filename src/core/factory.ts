@@ -1,0 +1,30 @@
+/**
+ * The contract between the pool and a database driver.
+ *
+ * @module
+ */
+
+/**
+ * Opens, closes, checks and cleans one kind of connection. The pool never touches a connection
+ * except through these four functions.
+ *
+ * @example A factory for an in-memory resource
+ * ```ts
+ * import type { ConnectionFactory } from "agentpool";
+ * let next = 0;
+ * const factory: ConnectionFactory<{ id: number }> = {
+ *   create: async () => ({ id: next++ }),
+ *   destroy: () => {},
+ * };
+ * ```
+ */
+export interface ConnectionFactory<T> {
+  /** Opens one connection. Must give up (reject) when `signal` aborts. */
+  create(signal: AbortSignal): Promise<T>;
+  /** Closes a connection; errors are reported, never rethrown to callers. */
+  destroy(connection: T): Promise<void> | void;
+  /** Health check; `false` or a throw means the connection is discarded. */
+  validate?(connection: T, signal: AbortSignal): Promise<boolean> | boolean;
+  /** Cleans a returned connection (e.g. rolls back an open transaction); a throw discards it. */
+  reset?(connection: T): Promise<void> | void;
+}

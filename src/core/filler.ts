@@ -1,0 +1,142 @@
+/**
+ * The one place connections are created. Callers never create inline: they wait on the pool, and
+ * the filler opens connections in the background while there is demand and room under the cap.
+ * After a failure it backs off exponentially with full jitter and sends a single prober until a
+ * create succeeds again, so a database outage is not met with a connection storm.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import type { ConnectionFactory } from "./factory.ts";
+import { PoolClosedError, PoolError } from "./errors.ts";
+
+/** What the filler needs from the pool. */
+export interface FillerHost<T> {
+  /** How many connections the pool wants opened now, given `creating` already in flight. */
+  deficit(creating: number): number;
+  /** A new connection opened in `createMs`. */
+  adopt(connection: T, createMs: number): void;
+  /** A create failed (after `failures` consecutive failures). */
+  createFailed(error: unknown, failures: number): void;
+}
+
+/** Timing of the filler. */
+export interface FillerOptions {
+  createTimeoutMs: number;
+  createConcurrency: number;
+  createRetryInitialMs: number;
+  createRetryMaxMs: number;
+}
+
+/**
+ * Background creator of connections.
+ *
+ * @example
+ * ```ts
+ * const filler = new Filler(factory, systemClock, host, options);
+ * filler.kick(); // call whenever demand may have grown or capacity was freed
+ * await filler.close();
+ * ```
+ */
+export class Filler<T> {
+  #factory: ConnectionFactory<T>;
+  #clock: Clock;
+  #host: FillerHost<T>;
+  #options: FillerOptions;
+  #inFlight = new Set<Promise<void>>();
+  #controllers = new Set<AbortController>();
+  #failures = 0;
+  #lastError: unknown = undefined;
+  #retryTimer: unknown = undefined;
+  #closed = false;
+
+  constructor(factory: ConnectionFactory<T>, clock: Clock, host: FillerHost<T>, options: FillerOptions) {
+    this.#factory = factory;
+    this.#clock = clock;
+    this.#host = host;
+    this.#options = options;
+  }
+
+  /** Creates in flight. */
+  get creating(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Consecutive failed creates (0 once one succeeds). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** The most recent create failure, kept after recovery for diagnostics. */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /** True while waiting out a backoff delay. */
+  get backingOff(): boolean {
+    return this.#retryTimer !== undefined;
+  }
+
+  /** Starts as many creates as the pool wants, within the concurrency limit. */
+  kick(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    // While failing, one prober at a time: the database may be down.
+    const limit = this.#failures > 0 ? 1 : this.#options.createConcurrency;
+    while (this.#inFlight.size < limit && this.#host.deficit(this.#inFlight.size) > 0) {
+      // Settled: free the slot and look again, since demand may have grown meanwhile.
+      const task: Promise<void> = this.#createOne().finally(() => {
+        this.#inFlight.delete(task);
+        this.kick();
+      });
+      this.#inFlight.add(task);
+    }
+  }
+
+  /** Aborts creates in flight, cancels any backoff, and resolves once every create has settled. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    for (const controller of this.#controllers) controller.abort(new PoolClosedError());
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #createOne(): Promise<void> {
+    const controller = new AbortController();
+    this.#controllers.add(controller);
+    const { createTimeoutMs } = this.#options;
+    const timer = this.#clock.setTimeout(() => {
+      controller.abort(new PoolError("CREATE_TIMEOUT", `Opening a connection took longer than ${createTimeoutMs} ms`));
+    }, createTimeoutMs);
+    const startedAt = this.#clock.now();
+    let connection: T;
+    try {
+      connection = await this.#factory.create(controller.signal);
+    } catch (error) {
+      this.#onFailure(controller.signal.aborted && !this.#closed ? controller.signal.reason : error);
+      return;
+    } finally {
+      this.#clock.clearTimeout(timer);
+      this.#controllers.delete(controller);
+    }
+    this.#failures = 0;
+    // adopt() closes it at once when the pool closed meanwhile.
+    this.#host.adopt(connection, this.#clock.now() - startedAt);
+  }
+
+  #onFailure(error: unknown): void {
+    if (this.#closed) return;
+    this.#failures++;
+    this.#lastError = error;
+    this.#host.createFailed(error, this.#failures);
+    const { createRetryInitialMs, createRetryMaxMs } = this.#options;
+    const ceiling = Math.min(createRetryMaxMs, createRetryInitialMs * 2 ** Math.min(this.#failures - 1, 30));
+    // Full jitter: independent pools that failed together do not retry together.
+    const delay = Math.random() * ceiling;
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.kick();
+    }, delay);
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Pool options: their defaults and their validation. Bad values throw at construction, naming the
+ * option and the value, so a misconfigured pool never starts.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
+import type { ConnectionFactory } from "./factory.ts";
+import type { PoolMetrics } from "./metrics.ts";
+import { noopMetrics } from "./metrics.ts";
+
+/**
+ * Options of {@linkcode AsyncConnectionPool}. Every duration ends in `Ms`.
+ *
+ * @example
+ * ```ts
+ * import type { PoolOptions } from "agentpool";
+ * const options: PoolOptions<unknown> = {
+ *   factory,
+ *   minConnections: 5,
+ *   maxConnections: 20,
+ *   overflow: 10,
+ *   acquireTimeoutMs: 5000,
+ * };
+ * ```
+ */
+export interface PoolOptions<T> {
+  /** Opens and closes connections. Required. */
+  factory: ConnectionFactory<T>;
+  /** Connections kept open, created in the background at start. Default 5 (never above max). */
+  minConnections?: number;
+  /** Steady size of the pool. Default 20. */
+  maxConnections?: number;
+  /** Extra connections created on demand above `maxConnections`, closed again when returned with nobody waiting. Default 10. */
+  overflow?: number;
+  /** How long `acquire()` waits before failing. Default 5000; `Infinity` waits forever. */
+  acquireTimeoutMs?: number;
+  /** Pending acquires beyond this fail at once (`reason: "queue_full"`). Default 1000; `Infinity` for no bound. */
+  maxWaiting?: number;
+  /**
+   * Connections one agent may hold at once; further acquires by it wait for its own releases.
+   * Setting it also grants the quota: below it, an agent that already holds a connection waits at
+   * the cap instead of failing with `nested_acquire`. Default: unlimited (no quota granted).
+   */
+  maxPerAgent?: number;
+  /** How long one `factory.create()` may take before its signal aborts. Default 10000. */
+  createTimeoutMs?: number;
+  /** Connections created at the same time while the database is healthy. Default 2. */
+  createConcurrency?: number;
+  /** First retry delay after a failed create; doubles per failure, with full jitter. Default 50. */
+  createRetryInitialMs?: number;
+  /** Longest retry delay after failed creates. Default 5000. */
+  createRetryMaxMs?: number;
+  /** Time source; inject one in tests. Default {@linkcode systemClock}. */
+  clock?: Clock;
+  /** Receives pool measurements. Default: a no-op tracker. */
+  metrics?: PoolMetrics;
+  /** A name for messages and metrics. Default "agentpool". */
+  name?: string;
+}
+
+/** Options after defaults were applied and every value was checked. */
+export interface ResolvedPoolOptions<T> {
+  readonly factory: ConnectionFactory<T>;
+  readonly minConnections: number;
+  readonly maxConnections: number;
+  readonly overflow: number;
+  readonly acquireTimeoutMs: number;
+  readonly maxWaiting: number;
+  readonly maxPerAgent: number;
+  readonly createTimeoutMs: number;
+  readonly createConcurrency: number;
+  readonly createRetryInitialMs: number;
+  readonly createRetryMaxMs: number;
+  readonly clock: Clock;
+  readonly metrics: PoolMetrics;
+  readonly name: string;
+}
+
+/** The documented defaults. */
+export const DEFAULT_POOL_OPTIONS = Object.freeze({
+  minConnections: 5,
+  maxConnections: 20,
+  overflow: 10,
+  acquireTimeoutMs: 5000,
+  maxWaiting: 1000,
+  maxPerAgent: Infinity,
+  createTimeoutMs: 10_000,
+  createConcurrency: 2,
+  createRetryInitialMs: 50,
+  createRetryMaxMs: 5000,
+  name: "agentpool",
+});
+
+function fail(kind: "type" | "range", option: string, rule: string, value: unknown): never {
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  const message = `Cannot create pool as '${option}' must be ${rule}: current value is ${shown}`;
+  throw kind === "type" ? new TypeError(message) : new RangeError(message);
+}
+
+/** Checks an integer option: a number, whole, at least `min`; `Infinity` only when allowed. */
+export function checkInteger(option: string, value: unknown, min: number, allowInfinity = false): number {
+  const rule = `${min === 0 ? "a non-negative" : "a positive"} integer${allowInfinity ? " or Infinity" : ""}`;
+  if (typeof value !== "number") fail("type", option, rule, value);
+  if (value === Infinity && allowInfinity) return value;
+  if (!Number.isInteger(value) || value < min) fail("range", option, rule, value);
+  return value;
+}
+
+/** Checks a duration option: a positive number of milliseconds; `Infinity` only when allowed. */
+export function checkDuration(option: string, value: unknown, allowInfinity = false): number {
+  const rule = `a positive number of milliseconds${allowInfinity ? " or Infinity" : ""}`;
+  if (typeof value !== "number") fail("type", option, rule, value);
+  if (value === Infinity && allowInfinity) return value;
+  if (!Number.isFinite(value) || value <= 0) fail("range", option, rule, value);
+  return value;
+}
+
+function checkFactory<T>(factory: unknown): ConnectionFactory<T> {
+  const rule = "an object with create() and destroy() functions";
+  if (typeof factory !== "object" || factory === null) fail("type", "factory", rule, factory);
+  const f = factory as Record<string, unknown>;
+  if (typeof f.create !== "function" || typeof f.destroy !== "function") {
+    fail("type", "factory", rule, "an object without them");
+  }
+  for (const hook of ["validate", "reset"]) {
+    if (f[hook] !== undefined && typeof f[hook] !== "function") fail("type", `factory.${hook}`, "a function", f[hook]);
+  }
+  return factory as ConnectionFactory<T>;
+}
+
+/**
+ * Applies defaults and validates every option.
+ *
+ * @example
+ * ```ts
+ * import { resolvePoolOptions } from "agentpool";
+ * resolvePoolOptions({ factory, maxConnections: 0 }); // throws RangeError naming 'maxConnections'
+ * ```
+ */
+export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOptions<T> {
+  if (typeof options !== "object" || options === null) fail("type", "options", "an object", options);
+  const d = DEFAULT_POOL_OPTIONS;
+  const factory = checkFactory<T>(options.factory);
+  const maxConnections = checkInteger("maxConnections", options.maxConnections ?? d.maxConnections, 1);
+  const minConnections = checkInteger(
+    "minConnections",
+    options.minConnections ?? Math.min(d.minConnections, maxConnections),
+    0,
+  );
+  if (minConnections > maxConnections) {
+    fail("range", "minConnections", `at most 'maxConnections' (${maxConnections})`, minConnections);
+  }
+  const overflow = checkInteger("overflow", options.overflow ?? d.overflow, 0);
+  const createConcurrency = checkInteger(
+    "createConcurrency",
+    options.createConcurrency ?? d.createConcurrency,
+    1,
+  );
+  const createRetryInitialMs = checkDuration(
+    "createRetryInitialMs",
+    options.createRetryInitialMs ?? d.createRetryInitialMs,
+  );
+  const createRetryMaxMs = checkDuration("createRetryMaxMs", options.createRetryMaxMs ?? d.createRetryMaxMs);
+  if (createRetryMaxMs < createRetryInitialMs) {
+    fail("range", "createRetryMaxMs", `at least 'createRetryInitialMs' (${createRetryInitialMs})`, createRetryMaxMs);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function") {
+    fail("type", "clock", "an object with now(), setTimeout() and clearTimeout()", clock);
+  }
+  const name = options.name ?? d.name;
+  if (typeof name !== "string" || name === "") fail("type", "name", "a non-empty string", name);
+  return Object.freeze({
+    factory,
+    minConnections,
+    maxConnections,
+    overflow,
+    acquireTimeoutMs: checkDuration("acquireTimeoutMs", options.acquireTimeoutMs ?? d.acquireTimeoutMs, true),
+    maxWaiting: checkInteger("maxWaiting", options.maxWaiting ?? d.maxWaiting, 0, true),
+    maxPerAgent: checkInteger("maxPerAgent", options.maxPerAgent ?? d.maxPerAgent, 1, true),
+    createTimeoutMs: checkDuration("createTimeoutMs", options.createTimeoutMs ?? d.createTimeoutMs),
+    createConcurrency,
+    createRetryInitialMs,
+    createRetryMaxMs,
+    clock,
+    metrics: options.metrics ?? noopMetrics,
+    name,
+  });
+}

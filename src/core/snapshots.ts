@@ -1,0 +1,139 @@
+/**
+ * Read-only views of the pool for people and dashboards: `stats()`, `agents()`,
+ * `connections()`, and the state summary that exhaustion errors carry. Built on demand, never on
+ * the hot path.
+ *
+ * @module
+ */
+
+import type { AgentRecord } from "./agents.ts";
+import type { ConnectionInfo, Slot } from "./slot.ts";
+
+/** Pool-wide counts and lifetime counters, as `pool.stats()` returns them. */
+export interface PoolStats {
+  /** Open connections (idle + used + resetting/validating). */
+  readonly total: number;
+  readonly idle: number;
+  readonly used: number;
+  /** Acquires waiting. */
+  readonly pending: number;
+  /** Connections being opened. */
+  readonly creating: number;
+  /** Connections being closed (they still count against the cap). */
+  readonly closing: number;
+  /** Open connections above `maxConnections`. */
+  readonly overflow: number;
+  readonly minConnections: number;
+  readonly maxConnections: number;
+  /** Hard cap: `maxConnections + overflow` option. */
+  readonly cap: number;
+  /** Agents currently holding or waiting. */
+  readonly activeAgents: number;
+  /** Connections handed out, ever. */
+  readonly acquired: number;
+  /** Connections returned, ever. */
+  readonly released: number;
+  /** Acquires that failed at their deadline. */
+  readonly timeouts: number;
+  /** Acquires refused at once (queue full, nested acquire, revoked). */
+  readonly rejected: number;
+  /** Acquires abandoned through their AbortSignal. */
+  readonly aborted: number;
+  /** Connections opened, ever. */
+  readonly created: number;
+  /** Connections closed, ever. */
+  readonly destroyed: number;
+  /** Failed creates, ever. */
+  readonly createErrors: number;
+  readonly closed: boolean;
+}
+
+/** One agent as `pool.agents()` lists it. */
+export interface AgentInfo {
+  readonly agentId: string;
+  readonly held: number;
+  readonly pending: number;
+  readonly acquired: number;
+  readonly timeouts: number;
+  readonly rejected: number;
+  readonly aborted: number;
+  readonly totalWaitMs: number;
+  readonly totalHoldMs: number;
+  readonly maxWaitMs: number;
+  readonly maxHoldMs: number;
+  /** How long its longest current hold has lasted (0 when it holds nothing). */
+  readonly longestHeldMs: number;
+}
+
+/** Builds an {@linkcode AgentInfo}; `longestHeldMs` comes from the open connections. */
+export function agentInfo(agent: AgentRecord, longestHeldMs: number): AgentInfo {
+  return {
+    agentId: agent.agentId,
+    held: agent.held,
+    pending: agent.pending,
+    acquired: agent.acquired,
+    timeouts: agent.timeouts,
+    rejected: agent.rejected,
+    aborted: agent.aborted,
+    totalWaitMs: agent.totalWaitMs,
+    totalHoldMs: agent.totalHoldMs,
+    maxWaitMs: agent.maxWaitMs,
+    maxHoldMs: agent.maxHoldMs,
+    longestHeldMs,
+  };
+}
+
+/** Builds a {@linkcode ConnectionInfo}; `epoch` converts the pool clock to epoch milliseconds. */
+export function connectionInfo(slot: Slot<unknown>, now: number, epoch: number): ConnectionInfo {
+  const held = slot.agent !== null;
+  return {
+    id: slot.id,
+    state: slot.state,
+    agentId: slot.agent?.agentId ?? null,
+    overflow: slot.overflow,
+    createdAt: Math.round(epoch + slot.createdAt),
+    ageMs: now - slot.createdAt,
+    uses: slot.uses,
+    heldSince: held ? Math.round(epoch + slot.heldSince) : null,
+    heldMs: held ? now - slot.heldSince : 0,
+    idleMs: slot.state === "idle" ? now - slot.lastUsedAt : 0,
+  };
+}
+
+/** One agent's holdings, for the "who holds the connections?" line of an error. */
+export interface Holder {
+  readonly agentId: string;
+  readonly held: number;
+  readonly longestHeldMs: number;
+}
+
+/** The agents holding the most connections (ties: longest hold first). */
+export function topHolders(slots: Iterable<Slot<unknown>>, now: number, limit: number): Holder[] {
+  const byAgent = new Map<string, { held: number; longestHeldMs: number }>();
+  for (const slot of slots) {
+    if (slot.agent === null) continue;
+    const entry = byAgent.get(slot.agent.agentId) ?? { held: 0, longestHeldMs: 0 };
+    entry.held++;
+    entry.longestHeldMs = Math.max(entry.longestHeldMs, now - slot.heldSince);
+    byAgent.set(slot.agent.agentId, entry);
+  }
+  return [...byAgent]
+    .map(([agentId, e]) => ({ agentId, ...e }))
+    .sort((a, b) => b.held - a.held || b.longestHeldMs - a.longestHeldMs)
+    .slice(0, limit);
+}
+
+/** "total 30/30 (cap), used 30, idle 0, pending 12, creating 0; top holders: a ×5 (longest 2.1 s)" */
+export function describeState(stats: PoolStats, holders: Holder[]): string {
+  const counts = `total ${stats.total}/${stats.cap} (max ${stats.maxConnections} + overflow ${
+    stats.cap - stats.maxConnections
+  }), used ${stats.used}, idle ${stats.idle}, pending ${stats.pending}, creating ${stats.creating}`;
+  if (holders.length === 0) return `${counts}; no agent holds a connection`;
+  const list = holders.map((h) => `'${h.agentId}' ×${h.held} (longest ${formatMs(h.longestHeldMs)})`).join(", ");
+  return `${counts}; top holders: ${list}`;
+}
+
+/** 850 → "850 ms", 2100 → "2.1 s". */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
