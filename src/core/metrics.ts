@@ -34,6 +34,28 @@ export interface PoolMetrics {
   createFailed(error: unknown): void;
   /** A connection was closed. */
   destroyed(): void;
+  /** Latency percentiles, included in `pool.stats().latency` when present. */
+  summary?(): LatencySummary;
+}
+
+/** Percentiles of one latency series, in milliseconds. */
+export interface Percentiles {
+  readonly count: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/** The pool-wide latency series a metrics tracker keeps. */
+export interface LatencySummary {
+  /** Time from acquire() to getting a connection. */
+  readonly wait: Percentiles;
+  /** Time a connection was held. */
+  readonly use: Percentiles;
+  /** Time to open a connection. */
+  readonly create: Percentiles;
 }
 
 /**

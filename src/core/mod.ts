@@ -17,7 +17,7 @@ export {
   PoolClosedError,
   PoolError,
 } from "./errors.ts";
-export { noopMetrics, type PoolMetrics } from "./metrics.ts";
+export { type LatencySummary, noopMetrics, type Percentiles, type PoolMetrics } from "./metrics.ts";
 export type { ConnectionInfo, ConnectionState } from "./slot.ts";
 export type { AgentInfo, Holder, PoolStats } from "./snapshots.ts";
 export { DEFAULT_AGENT_ID } from "./agents.ts";

@@ -184,6 +184,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
       activeAgents,
       ...this.#counters,
       closed: this.#closed,
+      latency: this.#metrics.summary?.(),
     };
   }
 

@@ -7,6 +7,7 @@
  */
 
 import type { AgentRecord } from "./agents.ts";
+import type { LatencySummary } from "./metrics.ts";
 import type { ConnectionInfo, Slot } from "./slot.ts";
 
 /** Pool-wide counts and lifetime counters, as `pool.stats()` returns them. */
@@ -46,6 +47,8 @@ export interface PoolStats {
   /** Failed creates, ever. */
   readonly createErrors: number;
   readonly closed: boolean;
+  /** Wait / use / create percentiles, when a metrics tracker is installed. */
+  readonly latency?: LatencySummary;
 }
 
 /** One agent as `pool.agents()` lists it. */
