@@ -34,6 +34,12 @@ export class AgentRecord {
   maxWaitMs = 0;
   /** Longest hold of a returned connection. */
   maxHoldMs = 0;
+  /** Leases that passed `leakDetectionMs`. */
+  leaks = 0;
+  /** Connections taken back by the pool (hold policy `reclaim`, or `revoke()`). */
+  reclaimed = 0;
+  /** Refused until `pool.readmit()`. */
+  revoked = false;
 
   // This agent's FIFO of waiters (intrusive doubly linked list: O(1) push, shift, remove).
   /** @internal */ head: Waiter | null = null;

@@ -26,6 +26,8 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer from `setTimeout`. */
   clearTimeout(handle: unknown): void;
+  /** Lets the process exit while only this timer is pending (background housekeeping). Optional. */
+  unref?(handle: unknown): void;
 }
 
 /**
@@ -41,4 +43,6 @@ export const systemClock: Clock = Object.freeze({
   now: (): number => performance.now(),
   setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
   clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  // Node and Bun timers have unref(); elsewhere (Deno, browsers, workerd) the timer stays ref'd.
+  unref: (handle: unknown): void => (handle as { unref?: () => void } | null)?.unref?.(),
 });

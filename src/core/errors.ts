@@ -16,7 +16,9 @@ export type ExhaustedReason =
   /** The agent already holds a connection and the pool is at its cap: waiting could deadlock. */
   | "nested_acquire"
   /** The agent was revoked: its waits are refused until it is re-admitted. */
-  | "revoked";
+  | "revoked"
+  /** The wait reached its deadline while connections could not be opened: `cause` says why. */
+  | "unavailable";
 
 /** Stable codes of {@linkcode ConnectionPoolExhaustedError}, one per {@linkcode ExhaustedReason}. */
 export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object.freeze({
@@ -25,6 +27,7 @@ export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object
   queue_full: "QUEUE_FULL",
   nested_acquire: "NESTED_ACQUIRE_WOULD_DEADLOCK",
   revoked: "AGENT_REVOKED",
+  unavailable: "DATABASE_UNAVAILABLE",
 });
 
 /**

@@ -27,4 +27,14 @@ export interface ConnectionFactory<T> {
   validate?(connection: T, signal: AbortSignal): Promise<boolean> | boolean;
   /** Cleans a returned connection (e.g. rolls back an open transaction); a throw discards it. */
   reset?(connection: T): Promise<void> | void;
+  /**
+   * Whether an error raised while using a connection means the connection (or the server) is gone:
+   * SQLSTATE class 08, 57P01/57P02/57P03, a closed socket. A fatal error retires the connection
+   * and puts every older connection under suspicion. Without it, no error counts as fatal.
+   */
+  isFatal?(error: unknown): boolean;
+  /** A cheap synchronous check, on release, that the connection is known dead (its socket closed). */
+  isBroken?(connection: T): boolean;
+  /** Cancels whatever the connection is running (e.g. `pg_cancel_backend`), for reclaim and revoke. */
+  cancel?(connection: T): Promise<void> | void;
 }

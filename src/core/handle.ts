@@ -13,7 +13,7 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ??
   (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
 /** Returns a lease to its pool. Supplied by the pool; one function per pool, not per acquire. */
-export type ReleaseLease = (handle: PooledConnection<unknown>, lease: unknown) => Promise<void>;
+export type ReleaseLease = (handle: PooledConnection<unknown>, lease: unknown, error: unknown) => Promise<void>;
 
 /**
  * A leased connection. Use `connection`, then `release()` it (or let `await using` do it).
@@ -60,15 +60,16 @@ export class PooledConnection<T> {
   /**
    * Returns the connection to the pool. Resolves once the pool has taken it back (reset, handed
    * on, idled or closed); never rejects for the pool's own work. Throws `DOUBLE_RELEASE` when the
-   * lease already ended.
+   * lease already ended. Pass the error that ended the work, if any: when the factory deems it
+   * fatal (`isFatal`), the connection is closed instead of reused and older ones are re-checked.
    */
-  release(): Promise<void> {
+  release(error?: unknown): Promise<void> {
     if (this.#state === "released") {
       throw new PoolError("DOUBLE_RELEASE", `Connection ${this.id} was already released by agent '${this.agentId}'`);
     }
     if (this.#state === "revoked") return RESOLVED;
     this.#state = "released";
-    return this.#release(this as PooledConnection<unknown>, this.#lease);
+    return this.#release(this as PooledConnection<unknown>, this.#lease, error);
   }
 
   /** Releases unless already released, so `await using` never throws on scope exit. */

@@ -53,12 +53,46 @@ export interface PoolOptions<T> {
   createRetryInitialMs?: number;
   /** Longest retry delay after failed creates. Default 5000. */
   createRetryMaxMs?: number;
+  /** Validate a connection before handing it out when it sat idle longer than this; 0 = always. Default 500 (as HikariCP). */
+  validateAfterIdleMs?: number;
+  /** How long one validation may take before the connection counts as dead. Default 2000. */
+  validationTimeoutMs?: number;
+  /** Validate idle connections this often (±20 % jitter), so dead ones are found before a caller is. 0 = off. Default 120000. */
+  keepaliveMs?: number;
+  /** Retire connections after this age, jittered downwards by `lifetimeJitter`. 0 = off. Default 1800000 (30 min). */
+  maxLifetimeMs?: number;
+  /** Fraction (0–1) of `maxLifetimeMs` taken off at random per connection, so they do not all expire together. Default 0.25. */
+  lifetimeJitter?: number;
+  /** Close idle connections above `minConnections` after this long. 0 = off. Default 300000 (5 min). */
+  idleTimeoutMs?: number;
+  /** Period of the housekeeper (idle timeout, lifetime, keepalive, leak checks): one timer for all. Default 1000. */
+  housekeepingIntervalMs?: number;
+  /** Emit a `leak` event when a connection is held longer than this. 0 = off. Default 60000. */
+  leakDetectionMs?: number;
+  /** Record the acquire stack for leak events (~1 µs per acquire). Default false. */
+  captureStacks?: boolean;
+  /** What happens when an agent holds a connection too long; per-agent overrides in `agentPolicies`. Default: never. */
+  holdPolicy?: HoldPolicy;
+  /** Per-agent hold policies, by agent id. */
+  agentPolicies?: Readonly<Record<string, HoldPolicy>>;
   /** Time source; inject one in tests. Default {@linkcode systemClock}. */
   clock?: Clock;
   /** Receives pool measurements. Default: a no-op tracker. */
   metrics?: PoolMetrics;
   /** A name for messages and metrics. Default "agentpool". */
   name?: string;
+}
+
+/**
+ * What to do when an agent holds one connection longer than `maxHoldMs`:
+ * - `warn`: emit a `holdexceeded` event (once per lease);
+ * - `cancel`: also cancel the running query (`factory.cancel`);
+ * - `reclaim`: cancel, fence the handle (later use throws `HANDLE_REVOKED`) and close the
+ *   connection, which rolls back whatever it had open.
+ */
+export interface HoldPolicy {
+  readonly maxHoldMs: number;
+  readonly action: "warn" | "cancel" | "reclaim";
 }
 
 /** Options after defaults were applied and every value was checked. */
@@ -74,6 +108,17 @@ export interface ResolvedPoolOptions<T> {
   readonly createConcurrency: number;
   readonly createRetryInitialMs: number;
   readonly createRetryMaxMs: number;
+  readonly validateAfterIdleMs: number;
+  readonly validationTimeoutMs: number;
+  readonly keepaliveMs: number;
+  readonly maxLifetimeMs: number;
+  readonly lifetimeJitter: number;
+  readonly idleTimeoutMs: number;
+  readonly housekeepingIntervalMs: number;
+  readonly leakDetectionMs: number;
+  readonly captureStacks: boolean;
+  readonly holdPolicy: HoldPolicy | undefined;
+  readonly agentPolicies: Readonly<Record<string, HoldPolicy>>;
   readonly clock: Clock;
   readonly metrics: PoolMetrics;
   readonly name: string;
@@ -91,6 +136,15 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   createConcurrency: 2,
   createRetryInitialMs: 50,
   createRetryMaxMs: 5000,
+  validateAfterIdleMs: 500,
+  validationTimeoutMs: 2000,
+  keepaliveMs: 120_000,
+  maxLifetimeMs: 1_800_000,
+  lifetimeJitter: 0.25,
+  idleTimeoutMs: 300_000,
+  housekeepingIntervalMs: 1000,
+  leakDetectionMs: 60_000,
+  captureStacks: false,
   name: "agentpool",
 });
 
@@ -116,6 +170,25 @@ export function checkDuration(option: string, value: unknown, allowInfinity = fa
   if (value === Infinity && allowInfinity) return value;
   if (!Number.isFinite(value) || value <= 0) fail("range", option, rule, value);
   return value;
+}
+
+/** Checks a duration that may be switched off: 0 (off), a positive number, or Infinity. */
+export function checkOptionalDuration(option: string, value: unknown): number {
+  const rule = "0 (off), a positive number of milliseconds, or Infinity";
+  if (typeof value !== "number") fail("type", option, rule, value);
+  if (Number.isNaN(value) || value < 0) fail("range", option, rule, value);
+  return value;
+}
+
+function checkHoldPolicy(option: string, value: unknown): HoldPolicy {
+  const rule = "an object { maxHoldMs, action: 'warn' | 'cancel' | 'reclaim' }";
+  if (typeof value !== "object" || value === null) fail("type", option, rule, value);
+  const policy = value as HoldPolicy;
+  checkDuration(`${option}.maxHoldMs`, policy.maxHoldMs, true);
+  if (!["warn", "cancel", "reclaim"].includes(policy.action)) {
+    fail("range", `${option}.action`, "'warn', 'cancel' or 'reclaim'", policy.action);
+  }
+  return Object.freeze({ maxHoldMs: policy.maxHoldMs, action: policy.action });
 }
 
 function checkFactory<T>(factory: unknown): ConnectionFactory<T> {
@@ -171,6 +244,22 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
   if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function") {
     fail("type", "clock", "an object with now(), setTimeout() and clearTimeout()", clock);
   }
+  const lifetimeJitter = options.lifetimeJitter ?? d.lifetimeJitter;
+  if (typeof lifetimeJitter !== "number") fail("type", "lifetimeJitter", "a number from 0 to 1", lifetimeJitter);
+  if (!(lifetimeJitter >= 0 && lifetimeJitter <= 1)) {
+    fail("range", "lifetimeJitter", "a number from 0 to 1", lifetimeJitter);
+  }
+  const captureStacks = options.captureStacks ?? d.captureStacks;
+  if (typeof captureStacks !== "boolean") fail("type", "captureStacks", "a boolean", captureStacks);
+  const agentPolicies: Record<string, HoldPolicy> = {};
+  if (options.agentPolicies !== undefined) {
+    if (typeof options.agentPolicies !== "object" || options.agentPolicies === null) {
+      fail("type", "agentPolicies", "an object of hold policies by agent id", options.agentPolicies);
+    }
+    for (const [agentId, policy] of Object.entries(options.agentPolicies)) {
+      agentPolicies[agentId] = checkHoldPolicy(`agentPolicies.${agentId}`, policy);
+    }
+  }
   const name = options.name ?? d.name;
   if (typeof name !== "string" || name === "") fail("type", "name", "a non-empty string", name);
   return Object.freeze({
@@ -185,6 +274,20 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     createConcurrency,
     createRetryInitialMs,
     createRetryMaxMs,
+    validateAfterIdleMs: checkOptionalDuration("validateAfterIdleMs", options.validateAfterIdleMs ?? d.validateAfterIdleMs),
+    validationTimeoutMs: checkDuration("validationTimeoutMs", options.validationTimeoutMs ?? d.validationTimeoutMs),
+    keepaliveMs: checkOptionalDuration("keepaliveMs", options.keepaliveMs ?? d.keepaliveMs),
+    maxLifetimeMs: checkOptionalDuration("maxLifetimeMs", options.maxLifetimeMs ?? d.maxLifetimeMs),
+    lifetimeJitter,
+    idleTimeoutMs: checkOptionalDuration("idleTimeoutMs", options.idleTimeoutMs ?? d.idleTimeoutMs),
+    housekeepingIntervalMs: checkDuration(
+      "housekeepingIntervalMs",
+      options.housekeepingIntervalMs ?? d.housekeepingIntervalMs,
+    ),
+    leakDetectionMs: checkOptionalDuration("leakDetectionMs", options.leakDetectionMs ?? d.leakDetectionMs),
+    captureStacks,
+    holdPolicy: options.holdPolicy === undefined ? undefined : checkHoldPolicy("holdPolicy", options.holdPolicy),
+    agentPolicies: Object.freeze(agentPolicies),
     clock,
     metrics: options.metrics ?? noopMetrics,
     name,

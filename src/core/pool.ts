@@ -14,8 +14,17 @@ import { ConnectionPoolExhaustedError, type ExhaustedReason, PoolClosedError, Po
 import type { ConnectionFactory } from "./factory.ts";
 import { Filler } from "./filler.ts";
 import { PooledConnection, type ReleaseLease } from "./handle.ts";
+import { healthOf, type PoolHealth } from "./health.ts";
+import { Housekeeper, sweep, type SweepHost } from "./housekeeper.ts";
 import type { PoolMetrics } from "./metrics.ts";
-import { checkDuration, type PoolOptions, resolvePoolOptions, type ResolvedPoolOptions } from "./options.ts";
+import {
+  checkDuration,
+  type HoldPolicy,
+  type PoolOptions,
+  resolvePoolOptions,
+  type ResolvedPoolOptions,
+} from "./options.ts";
+import { validateWithin } from "./validation.ts";
 import { type ConnectionInfo, Slot } from "./slot.ts";
 import {
   type AgentInfo,
@@ -23,12 +32,15 @@ import {
   connectionInfo,
   describeState,
   formatMs,
+  longestHolds,
   type PoolStats,
   topHolders,
 } from "./snapshots.ts";
 import { FairQueue, Waiter } from "./waiters.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Agents that hold and wait for nothing are forgotten beyond this many, oldest first. */
+const MAX_IDLE_AGENTS = 10_000;
 
 /** Per-acquire options. */
 export interface AcquireOptions {
@@ -80,11 +92,31 @@ export class AsyncConnectionPool<T> extends EventTarget {
   #work = new Set<Promise<void>>();
   #closed = false;
   #closePromise: Promise<void> | undefined = undefined;
+  #housekeeper: Housekeeper;
   #nextId = 1;
+  /** Bumped by every fatal error; connections of older generations are suspect until re-checked. */
   #generation = 0;
+  #health: PoolHealth = "healthy";
+  /** Borrowing a connection idle longer than this validates it first (Infinity without `validate`). */
+  #validateAfterIdleMs: number;
+  #agentPolicies = new Map<string, HoldPolicy>();
   #epoch: number;
-  #counters = { acquired: 0, released: 0, timeouts: 0, rejected: 0, aborted: 0, created: 0, destroyed: 0, createErrors: 0 };
-  #releaseLease: ReleaseLease = (_handle, lease) => this.#release(lease as Slot<T>);
+  #counters = {
+    acquired: 0,
+    released: 0,
+    timeouts: 0,
+    rejected: 0,
+    aborted: 0,
+    created: 0,
+    destroyed: 0,
+    createErrors: 0,
+    validations: 0,
+    validationFailures: 0,
+    fatalErrors: 0,
+    leaks: 0,
+    reclaimed: 0,
+  };
+  #releaseLease: ReleaseLease = (_handle, lease, error) => this.#release(lease as Slot<T>, error);
 
   /** Validates `options` (TypeError / RangeError naming the option) and starts filling to `minConnections`. */
   constructor(options: PoolOptions<T>) {
@@ -99,6 +131,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#maxPerAgent = o.maxPerAgent;
     this.#quotaGranted = o.maxPerAgent !== Infinity;
     this.#epoch = Date.now() - o.clock.now();
+    this.#validateAfterIdleMs = o.factory.validate === undefined ? Infinity : o.validateAfterIdleMs;
+    for (const [agentId, policy] of Object.entries(o.agentPolicies)) this.#agentPolicies.set(agentId, policy);
     this.#queue = new FairQueue((agent) => agent.held < this.#maxPerAgent);
     this.#deadlines = new DeadlineTimer(o.clock, (waiter) => this.#expire(waiter));
     this.#filler = new Filler(o.factory, o.clock, {
@@ -106,6 +140,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
       adopt: (connection, createMs) => this.#adopt(connection, createMs),
       createFailed: (error, failures) => this.#createFailed(error, failures),
     }, o);
+    this.#housekeeper = new Housekeeper(o.clock, o.housekeepingIntervalMs, () => this.#sweep());
+    this.#housekeeper.start();
     this.#filler.kick();
   }
 
@@ -123,11 +159,11 @@ export class AsyncConnectionPool<T> extends EventTarget {
       return Promise.reject(new TypeError(`Cannot acquire as 'agentId' must be a non-empty string: current value is ${String(agentId)}`));
     }
     const agent = this.#agents.get(agentId);
-    if (this.#idle.length > 0 && agent.pending === 0 && agent.held < this.#maxPerAgent && options?.timeoutMs === undefined) {
+    if (this.#idle.length > 0 && this.#mayTakeNow(agent) && options?.timeoutMs === undefined) {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-      const slot = this.#idle.pop()!;
-      slot.idleIndex = -1;
-      return Promise.resolve(this.#lease(slot, agent, 0, this.#clock.now()));
+      const now = this.#clock.now();
+      const slot = this.#takeIdle(now);
+      if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
     }
     return this.#wait(agent, options);
   }
@@ -156,13 +192,17 @@ export class AsyncConnectionPool<T> extends EventTarget {
     options?: AcquireOptions,
   ): Promise<R> {
     const handle = await this.acquire(options);
+    let result: R;
     try {
       // An abort that raced the hand-off: the connection goes back instead of running work.
       options?.signal?.throwIfAborted();
-      return await fn(handle.connection, handle);
-    } finally {
-      if (!handle.released) await handle.release();
+      result = await fn(handle.connection, handle);
+    } catch (error) {
+      if (!handle.released) await handle.release(error);
+      throw error;
     }
+    if (!handle.released) await handle.release();
+    return result;
   }
 
   /** Counts and lifetime counters. */
@@ -183,6 +223,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
       cap: this.#cap,
       activeAgents,
       ...this.#counters,
+      health: this.#health,
+      longestHolds: longestHolds(this.#slots, this.#clock.now(), this.options.leakDetectionMs, 10),
       closed: this.#closed,
       latency: this.#metrics.summary?.(),
     };
@@ -209,6 +251,75 @@ export class AsyncConnectionPool<T> extends EventTarget {
     return this.#closed;
   }
 
+  /** `healthy`, `degraded` (creates failing, some connections serve) or `down`; see {@linkcode PoolHealth}. */
+  get health(): PoolHealth {
+    return this.#health;
+  }
+
+  /**
+   * Revokes an agent: rejects its waiters (reason `revoked`), cancels what its connections run,
+   * takes them back (their handles are fenced: later use throws `HANDLE_REVOKED`) and closes them,
+   * which rolls back anything open. Its acquires are refused until {@linkcode readmit}. Resolves
+   * once its connections are closed.
+   *
+   * @example
+   * ```ts
+   * await pool.revoke("runaway-7");
+   * pool.readmit("runaway-7");
+   * ```
+   */
+  async revoke(agentId: string): Promise<void> {
+    const agent = this.#agents.get(agentId);
+    agent.revoked = true;
+    this.#queue.leave(agent);
+    while (agent.head !== null) {
+      const waiter = agent.head;
+      this.#queue.remove(waiter);
+      this.#deadlines.remove(waiter);
+      this.#unlisten(waiter);
+      agent.rejected++;
+      this.#counters.rejected++;
+      waiter.reject(this.#exhaustedError("revoked", agent, this.#clock.now() - waiter.enqueuedAt));
+    }
+    const reclaims: Promise<void>[] = [];
+    for (const slot of this.#slots) if (slot.agent === agent) reclaims.push(this.#reclaim(slot));
+    this.#emit("revoked", { agentId, reclaimed: reclaims.length });
+    await Promise.all(reclaims);
+  }
+
+  /** Lets a revoked agent acquire again. */
+  readmit(agentId: string): void {
+    const agent = this.#agents.find(agentId);
+    if (agent !== undefined) agent.revoked = false;
+  }
+
+  /**
+   * Revokes `agentId` when `signal` aborts, so an agent run that dies cleans up after itself.
+   * Returns a function that unbinds the signal.
+   *
+   * @example
+   * ```ts
+   * const run = new AbortController();
+   * pool.revokeOnAbort("planner-1", run.signal);
+   * run.abort(); // planner-1's waits fail, its connections are reclaimed
+   * ```
+   */
+  revokeOnAbort(agentId: string, signal: AbortSignal): () => void {
+    const onAbort = (): void => void this.revoke(agentId);
+    if (signal.aborted) {
+      onAbort();
+      return () => {};
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    return () => signal.removeEventListener("abort", onAbort);
+  }
+
+  /** Sets (or with `undefined`, clears) the hold policy of one agent, overriding `holdPolicy`. */
+  setAgentPolicy(agentId: string, policy: HoldPolicy | undefined): void {
+    if (policy === undefined) this.#agentPolicies.delete(agentId);
+    else this.#agentPolicies.set(agentId, policy);
+  }
+
   /**
    * Closes the pool: pending acquires reject with {@linkcode PoolClosedError}, idle connections
    * and creates in flight are closed, held connections close when returned. Clears every timer.
@@ -220,6 +331,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#housekeeper.stop();
     this.#deadlines.clear();
     const error = new PoolClosedError("The pool was closed while this acquire waited");
     for (const waiter of this.#queue.drain(this.#agents.values())) {
@@ -229,6 +341,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     while (this.#idle.length > 0) void this.#destroy(this.#idle[this.#idle.length - 1]);
     await this.#filler.close();
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+    this.#updateHealth();
   }
 
   #lease(slot: Slot<T>, agent: AgentRecord, waitMs: number, now: number): PooledConnection<T> {
@@ -245,7 +358,36 @@ export class AsyncConnectionPool<T> extends EventTarget {
       if (waitMs > agent.maxWaitMs) agent.maxWaitMs = waitMs;
     }
     this.#metrics.acquired(agent.agentId, waitMs);
-    return new PooledConnection<T>(this, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
+    const handle = new PooledConnection<T>(this, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
+    slot.lease = handle;
+    if (this.options.captureStacks) slot.stack = new Error("acquired here").stack;
+    return handle;
+  }
+
+  /** May `agent` take an idle connection right now, ahead of nobody? */
+  #mayTakeNow(agent: AgentRecord): boolean {
+    return agent.pending === 0 && agent.held < this.#maxPerAgent && !agent.revoked;
+  }
+
+  /**
+   * Pops idle connections until one can be handed out as is. Those idle too long, or suspect
+   * after a fatal error, go to validation (and come back through #return); dead or expired ones
+   * are closed.
+   */
+  #takeIdle(now: number): Slot<T> | null {
+    const idle = this.#idle;
+    while (idle.length > 0) {
+      const slot = idle.pop()!;
+      slot.idleIndex = -1;
+      if (now >= slot.expiresAt || this.#factory.isBroken?.(slot.connection) === true) {
+        void this.#destroy(slot);
+      } else if (now - slot.checkedAt > this.#validateAfterIdleMs || slot.generation < this.#generation) {
+        this.#check(slot);
+      } else {
+        return slot;
+      }
+    }
+    return null;
   }
 
   #wait(agent: AgentRecord, options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
@@ -259,11 +401,12 @@ export class AsyncConnectionPool<T> extends EventTarget {
         return Promise.reject(error);
       }
     }
+    if (agent.revoked) return this.#refuse("revoked", agent);
     // A fast-path candidate that only came here to validate timeoutMs.
-    if (this.#idle.length > 0 && agent.pending === 0 && agent.held < this.#maxPerAgent) {
-      const slot = this.#idle.pop()!;
-      slot.idleIndex = -1;
-      return Promise.resolve(this.#lease(slot, agent, 0, this.#clock.now()));
+    if (this.#idle.length > 0 && this.#mayTakeNow(agent)) {
+      const now = this.#clock.now();
+      const slot = this.#takeIdle(now);
+      if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
     }
     if (agent.held > 0 && !(this.#quotaGranted && agent.held < this.#maxPerAgent) && this.#atCap()) {
       return this.#refuse("nested_acquire", agent);
@@ -308,7 +451,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#queue.remove(waiter);
     this.#unlisten(waiter);
     const agent = waiter.agent;
-    const reason = agent.held >= this.#maxPerAgent ? "agent_quota" : "timeout";
+    const reason = agent.held >= this.#maxPerAgent ? "agent_quota" : this.#unavailable() ? "unavailable" : "timeout";
     agent.timeouts++;
     this.#counters.timeouts++;
     this.#metrics.rejected(agent.agentId, reason);
@@ -328,6 +471,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
       nested_acquire:
         `Refused agent ${id}: it already holds ${agent.held} connection(s) and asked for another while the pool is at its cap, which could deadlock; reuse the held connection, release it first, or set maxPerAgent to grant a quota`,
       revoked: `Refused agent ${id}: it is revoked until re-admitted`,
+      unavailable: `Timed out after ${formatMs(waitedMs)} waiting for a connection for agent ${id}: the database is unavailable`,
     };
     const failing = this.#filler.failures > 0;
     const cause = failing ? this.#filler.lastError : undefined;
@@ -336,22 +480,37 @@ export class AsyncConnectionPool<T> extends EventTarget {
     return new ConnectionPoolExhaustedError(reason, agent.agentId, `${what[reason]} (${state})${unreachable}`, failing ? { cause } : undefined);
   }
 
-  #release(slot: Slot<T>): Promise<void> {
-    const agent = slot.agent!;
+  #release(slot: Slot<T>, error: unknown): Promise<void> {
     const now = this.#clock.now();
+    this.#endLease(slot, now);
+    this.#counters.released++;
+    const factory = this.#factory;
+    if ((error !== undefined && factory.isFatal?.(error) === true) || factory.isBroken?.(slot.connection) === true) {
+      this.#onFatal();
+      return this.#destroy(slot);
+    }
+    if (now >= slot.expiresAt) return this.#destroy(slot);
+    slot.checkedAt = now;
+    if (factory.reset !== undefined) return this.#track(this.#resetThenReturn(slot));
+    return this.#return(slot);
+  }
+
+  /** Bookkeeping shared by release and reclaim: the agent no longer holds `slot`. */
+  #endLease(slot: Slot<T>, now: number): void {
+    const agent = slot.agent!;
     const heldMs = now - slot.heldSince;
     slot.agent = null;
+    slot.lease = undefined;
+    slot.stack = undefined;
+    slot.leakReported = slot.holdReported = false;
     slot.lastUsedAt = now;
     this.#used--;
-    this.#counters.released++;
     agent.held--;
     agent.totalHoldMs += heldMs;
     if (heldMs > agent.maxHoldMs) agent.maxHoldMs = heldMs;
     this.#metrics.released(agent.agentId, heldMs);
     // Below its quota again: its waiters rejoin the rotation.
     if (agent.head !== null) this.#queue.admit(agent);
-    if (this.#factory.reset !== undefined) return this.#track(this.#resetThenReturn(slot));
-    return this.#return(slot);
   }
 
   async #resetThenReturn(slot: Slot<T>): Promise<void> {
@@ -368,6 +527,10 @@ export class AsyncConnectionPool<T> extends EventTarget {
   /** A free connection goes to the next waiter, else is closed if above max, else idles. */
   #return(slot: Slot<T>): Promise<void> {
     if (this.#closed) return this.#destroy(slot);
+    if (slot.generation < this.#generation) {
+      this.#check(slot);
+      return RESOLVED;
+    }
     const waiter = this.#queue.shift();
     if (waiter !== null) {
       this.#handOff(slot, waiter);
@@ -417,8 +580,103 @@ export class AsyncConnectionPool<T> extends EventTarget {
       this.#closing--;
       this.#counters.destroyed++;
       this.#metrics.destroyed();
+      this.#updateHealth();
       this.#filler.kick();
     }
+  }
+
+  /** Takes a connection out of service to validate it; it comes back through #return, or is closed. */
+  #check(slot: Slot<T>): void {
+    slot.state = "validating";
+    void this.#track(this.#validate(slot));
+  }
+
+  async #validate(slot: Slot<T>): Promise<void> {
+    const suspect = slot.generation < this.#generation;
+    const alive = await validateWithin(this.#factory, slot.connection, this.#clock, this.options.validationTimeoutMs);
+    this.#counters.validations++;
+    if (!this.#slots.has(slot)) return;
+    if (alive) {
+      const now = this.#clock.now();
+      slot.generation = this.#generation;
+      slot.checkedAt = now;
+      if (this.options.keepaliveMs > 0) slot.keepaliveAt = now + this.options.keepaliveMs * (1 - Math.random() * 0.2);
+      return this.#return(slot);
+    }
+    this.#counters.validationFailures++;
+    await this.#destroy(slot);
+    // A suspect failed too: the server restarted, so every older idle connection is dead as well.
+    if (suspect) this.#retireSuspects();
+  }
+
+  /** A fatal error: older connections become suspect; idle ones are checked (or closed) now. */
+  #onFatal(): void {
+    this.#counters.fatalErrors++;
+    this.#generation++;
+    for (const slot of [...this.#idle]) {
+      this.#removeIdle(slot);
+      if (this.#factory.isBroken?.(slot.connection) === true) void this.#destroy(slot);
+      else this.#check(slot);
+    }
+  }
+
+  #retireSuspects(): void {
+    for (const slot of [...this.#idle]) if (slot.generation < this.#generation) void this.#destroy(slot);
+  }
+
+  /** Takes a connection back from its holder: fence the handle, cancel, close. */
+  #reclaim(slot: Slot<T>): Promise<void> {
+    const agent = slot.agent!;
+    PooledConnection.revoke(slot.lease as PooledConnection<unknown>);
+    this.#endLease(slot, this.#clock.now());
+    agent.reclaimed++;
+    this.#counters.reclaimed++;
+    slot.state = "resetting";
+    return this.#track(this.#cancelThenDestroy(slot));
+  }
+
+  async #cancelThenDestroy(slot: Slot<T>): Promise<void> {
+    await this.#cancel(slot);
+    await this.#destroy(slot);
+  }
+
+  async #cancel(slot: Slot<T>): Promise<void> {
+    try {
+      await this.#factory.cancel?.(slot.connection);
+    } catch (error) {
+      this.#emit("error", { error, connectionId: slot.id, during: "cancel" });
+    }
+  }
+
+  #sweep(): void {
+    if (this.#closed) return;
+    const host: SweepHost<T> = {
+      idle: this.#idle,
+      slots: this.#slots,
+      minConnections: this.options.minConnections,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      leakDetectionMs: this.options.leakDetectionMs,
+      suspectBelow: this.#generation,
+      retire: (slot) => void this.#destroy(slot),
+      check: (slot) => {
+        this.#removeIdle(slot);
+        this.#check(slot);
+      },
+      leak: (slot, heldMs) => {
+        slot.agent!.leaks++;
+        this.#counters.leaks++;
+        this.#emit("leak", { agentId: slot.agent!.agentId, connectionId: slot.id, heldMs, stack: slot.stack });
+      },
+      holdExceeded: (slot, policy, heldMs) => {
+        this.#emit("holdexceeded", { agentId: slot.agent!.agentId, connectionId: slot.id, heldMs, action: policy.action });
+        if (policy.action === "cancel") void this.#track(this.#cancel(slot));
+        else if (policy.action === "reclaim") void this.#reclaim(slot);
+      },
+      policyFor: (agent) => this.#agentPolicies.get(agent.agentId) ?? this.options.holdPolicy,
+    };
+    sweep(host, this.#clock.now());
+    if (this.#agents.size > MAX_IDLE_AGENTS) this.#agents.prune(MAX_IDLE_AGENTS);
+    this.#filler.kick();
   }
 
   #removeIdle(slot: Slot<T>): void {
@@ -443,8 +701,14 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#metrics.created(createMs);
     const overflow = this.#slots.size >= this.#max;
     if (overflow) this.#overflowCount++;
-    const slot = new Slot(this.#nextId++, connection, this.#clock.now(), this.#generation, overflow);
+    const now = this.#clock.now();
+    const o = this.options;
+    // Jitter lifetimes and keepalives so connections opened together are not retired together.
+    const expiresAt = o.maxLifetimeMs > 0 ? now + o.maxLifetimeMs * (1 - Math.random() * o.lifetimeJitter) : Infinity;
+    const keepaliveAt = o.keepaliveMs > 0 ? now + o.keepaliveMs * (1 - Math.random() * 0.2) : Infinity;
+    const slot = new Slot(this.#nextId++, connection, now, this.#generation, overflow, expiresAt, keepaliveAt);
     this.#slots.add(slot);
+    this.#updateHealth();
     void this.#return(slot);
   }
 
@@ -452,6 +716,20 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#counters.createErrors++;
     this.#metrics.createFailed(error);
     this.#emit("createerror", { error, failures });
+    this.#updateHealth();
+  }
+
+  /** Creates are failing and there is room under the cap: the database, not the pool, is the limit. */
+  #unavailable(): boolean {
+    return this.#filler.failures > 0 && this.#slots.size + this.#closing < this.#cap;
+  }
+
+  #updateHealth(): void {
+    const next = healthOf({ failing: this.#filler.failures > 0, open: this.#slots.size, closed: this.#closed });
+    if (next === this.#health) return;
+    const from = this.#health;
+    this.#health = next;
+    this.#emit("statechange", { from, to: next, cause: next === "healthy" ? undefined : this.#filler.lastError });
   }
 
   #track(work: Promise<void>): Promise<void> {

@@ -7,6 +7,7 @@
  */
 
 import type { AgentRecord } from "./agents.ts";
+import type { PoolHealth } from "./health.ts";
 import type { LatencySummary } from "./metrics.ts";
 import type { ConnectionInfo, Slot } from "./slot.ts";
 
@@ -46,9 +47,49 @@ export interface PoolStats {
   readonly destroyed: number;
   /** Failed creates, ever. */
   readonly createErrors: number;
+  /** Health checks run, and how many found the connection dead. */
+  readonly validations: number;
+  readonly validationFailures: number;
+  /** Connections lost to a fatal error (server gone, socket closed). */
+  readonly fatalErrors: number;
+  /** Leases that passed `leakDetectionMs`. */
+  readonly leaks: number;
+  /** Connections taken back from agents (hold policy `reclaim`, `revoke()`). */
+  readonly reclaimed: number;
+  readonly health: PoolHealth;
+  /** The leak report: current leases, longest first (at most 10). */
+  readonly longestHolds: readonly HoldInfo[];
   readonly closed: boolean;
   /** Wait / use / create percentiles, when a metrics tracker is installed. */
   readonly latency?: LatencySummary;
+}
+
+/** One current lease in the leak report. */
+export interface HoldInfo {
+  readonly agentId: string;
+  readonly connectionId: number;
+  readonly heldMs: number;
+  /** Past `leakDetectionMs`. */
+  readonly leaked: boolean;
+  /** The acquire stack, when `captureStacks` is on. */
+  readonly stack?: string;
+}
+
+/** The current leases, longest first. */
+export function longestHolds(slots: Iterable<Slot<unknown>>, now: number, leakMs: number, limit: number): HoldInfo[] {
+  const holds: HoldInfo[] = [];
+  for (const slot of slots) {
+    if (slot.agent === null) continue;
+    const heldMs = now - slot.heldSince;
+    holds.push({
+      agentId: slot.agent.agentId,
+      connectionId: slot.id,
+      heldMs,
+      leaked: leakMs > 0 && heldMs >= leakMs,
+      ...(slot.stack === undefined ? {} : { stack: slot.stack }),
+    });
+  }
+  return holds.sort((a, b) => b.heldMs - a.heldMs).slice(0, limit);
 }
 
 /** One agent as `pool.agents()` lists it. */
@@ -64,6 +105,9 @@ export interface AgentInfo {
   readonly totalHoldMs: number;
   readonly maxWaitMs: number;
   readonly maxHoldMs: number;
+  readonly leaks: number;
+  readonly reclaimed: number;
+  readonly revoked: boolean;
   /** How long its longest current hold has lasted (0 when it holds nothing). */
   readonly longestHeldMs: number;
 }
@@ -82,6 +126,9 @@ export function agentInfo(agent: AgentRecord, longestHeldMs: number): AgentInfo 
     totalHoldMs: agent.totalHoldMs,
     maxWaitMs: agent.maxWaitMs,
     maxHoldMs: agent.maxHoldMs,
+    leaks: agent.leaks,
+    reclaimed: agent.reclaimed,
+    revoked: agent.revoked,
     longestHeldMs,
   };
 }

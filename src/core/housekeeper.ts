@@ -1,0 +1,121 @@
+/**
+ * Off the hot path, on one timer: idle timeout, jittered max lifetime, keepalive, re-checking
+ * suspect connections after a fatal error, leak detection and per-agent hold policies.
+ *
+ * @module
+ */
+
+import type { AgentRecord } from "./agents.ts";
+import type { Clock } from "./clock.ts";
+import type { HoldPolicy } from "./options.ts";
+import type { Slot } from "./slot.ts";
+
+/** What a sweep may do to the pool. */
+export interface SweepHost<T> {
+  readonly idle: readonly Slot<T>[];
+  readonly slots: Iterable<Slot<T>>;
+  readonly minConnections: number;
+  readonly idleTimeoutMs: number;
+  readonly leakDetectionMs: number;
+  /** Generations below this are suspect (a fatal error happened after they were created). */
+  readonly suspectBelow: number;
+  /** Close an idle connection. */
+  retire(slot: Slot<T>): void;
+  /** Take an idle connection out and validate it. */
+  check(slot: Slot<T>): void;
+  /** A lease passed `leakDetectionMs`. */
+  leak(slot: Slot<T>, heldMs: number): void;
+  /** A lease passed its agent's `maxHoldMs`. */
+  holdExceeded(slot: Slot<T>, policy: HoldPolicy, heldMs: number): void;
+  policyFor(agent: AgentRecord): HoldPolicy | undefined;
+}
+
+/**
+ * One pass over the connections. Idle ones past their lifetime, or idle too long while the pool is
+ * above `minConnections`, are closed; idle ones due a keepalive or under suspicion are validated;
+ * held ones are checked against the leak threshold and their agent's hold policy.
+ *
+ * @example
+ * ```ts
+ * sweep(host, clock.now());
+ * ```
+ */
+export function sweep<T>(host: SweepHost<T>, now: number): void {
+  let open = 0;
+  for (const _ of host.slots) open++;
+  // Oldest-idle first, so the idle timeout shrinks the pool from its cold end (LIFO reuse).
+  for (const slot of [...host.idle].sort((a, b) => a.lastUsedAt - b.lastUsedAt)) {
+    const idleFor = now - slot.lastUsedAt;
+    if (now >= slot.expiresAt) {
+      host.retire(slot);
+      open--;
+    } else if (host.idleTimeoutMs > 0 && idleFor >= host.idleTimeoutMs && open > host.minConnections) {
+      host.retire(slot);
+      open--;
+    } else if (now >= slot.keepaliveAt || slot.generation < host.suspectBelow) {
+      host.check(slot);
+    }
+  }
+  for (const slot of host.slots) {
+    if (slot.agent === null) continue;
+    const heldMs = now - slot.heldSince;
+    if (!slot.leakReported && host.leakDetectionMs > 0 && heldMs >= host.leakDetectionMs) {
+      slot.leakReported = true;
+      host.leak(slot, heldMs);
+    }
+    if (slot.holdReported || slot.agent === null) continue;
+    const policy = host.policyFor(slot.agent);
+    if (policy !== undefined && heldMs >= policy.maxHoldMs) {
+      slot.holdReported = true;
+      host.holdExceeded(slot, policy, heldMs);
+    }
+  }
+}
+
+/**
+ * The housekeeper's timer: runs `tick` every `intervalMs` until stopped. Unref'd where the
+ * runtime allows, so a forgotten pool does not keep a process alive by housekeeping alone.
+ *
+ * @example
+ * ```ts
+ * const housekeeper = new Housekeeper(systemClock, 1000, () => sweep(host, systemClock.now()));
+ * housekeeper.start();
+ * housekeeper.stop();
+ * ```
+ */
+export class Housekeeper {
+  #clock: Clock;
+  #intervalMs: number;
+  #tick: () => void;
+  #timer: unknown = undefined;
+  #stopped = false;
+
+  constructor(clock: Clock, intervalMs: number, tick: () => void) {
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#tick = tick;
+  }
+
+  /** Arms the timer (idempotent). */
+  start(): void {
+    if (this.#stopped || this.#timer !== undefined) return;
+    this.#timer = this.#clock.setTimeout(this.#run, this.#intervalMs);
+    this.#clock.unref?.(this.#timer);
+  }
+
+  /** Clears the timer for good. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #run = (): void => {
+    this.#timer = undefined;
+    try {
+      this.#tick();
+    } finally {
+      this.start();
+    }
+  };
+}
