@@ -71,6 +71,13 @@ export interface PoolOptions<T> {
   leakDetectionMs?: number;
   /** Record the acquire stack for leak events (~1 µs per acquire). Default false. */
   captureStacks?: boolean;
+  /**
+   * Read the clock on every borrow and return, so hold times are exact. `false` uses the time of
+   * the last slow-path event or housekeeping pass instead (hold times then are accurate to about
+   * `housekeepingIntervalMs`), saving two clock reads per cycle (~0.1 µs on Node, ~0.2 µs on
+   * Deno). Default true.
+   */
+  preciseTiming?: boolean;
   /** What happens when an agent holds a connection too long; per-agent overrides in `agentPolicies`. Default: never. */
   holdPolicy?: HoldPolicy;
   /** Per-agent hold policies, by agent id. */
@@ -117,6 +124,7 @@ export interface ResolvedPoolOptions<T> {
   readonly housekeepingIntervalMs: number;
   readonly leakDetectionMs: number;
   readonly captureStacks: boolean;
+  readonly preciseTiming: boolean;
   readonly holdPolicy: HoldPolicy | undefined;
   readonly agentPolicies: Readonly<Record<string, HoldPolicy>>;
   readonly clock: Clock;
@@ -145,6 +153,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   housekeepingIntervalMs: 1000,
   leakDetectionMs: 60_000,
   captureStacks: false,
+  preciseTiming: true,
   name: "agentpool",
 });
 
@@ -251,6 +260,8 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
   }
   const captureStacks = options.captureStacks ?? d.captureStacks;
   if (typeof captureStacks !== "boolean") fail("type", "captureStacks", "a boolean", captureStacks);
+  const preciseTiming = options.preciseTiming ?? d.preciseTiming;
+  if (typeof preciseTiming !== "boolean") fail("type", "preciseTiming", "a boolean", preciseTiming);
   const agentPolicies: Record<string, HoldPolicy> = {};
   if (options.agentPolicies !== undefined) {
     if (typeof options.agentPolicies !== "object" || options.agentPolicies === null) {
@@ -286,6 +297,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     ),
     leakDetectionMs: checkOptionalDuration("leakDetectionMs", options.leakDetectionMs ?? d.leakDetectionMs),
     captureStacks,
+    preciseTiming,
     holdPolicy: options.holdPolicy === undefined ? undefined : checkHoldPolicy("holdPolicy", options.holdPolicy),
     agentPolicies: Object.freeze(agentPolicies),
     clock,

@@ -101,6 +101,11 @@ export class AsyncConnectionPool<T> extends EventTarget {
   #validateAfterIdleMs: number;
   #agentPolicies = new Map<string, HoldPolicy>();
   #epoch: number;
+  /** Time source of the borrow/return fast path: the clock, or with `preciseTiming: false` the coarse time below. */
+  #leaseNow: () => number;
+  /** The last time any slow path or the housekeeper read the clock. */
+  #coarseNow = 0;
+  #captureStacks: boolean;
   #counters = {
     acquired: 0,
     released: 0,
@@ -132,6 +137,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#quotaGranted = o.maxPerAgent !== Infinity;
     this.#epoch = Date.now() - o.clock.now();
     this.#validateAfterIdleMs = o.factory.validate === undefined ? Infinity : o.validateAfterIdleMs;
+    this.#captureStacks = o.captureStacks;
+    this.#coarseNow = o.clock.now();
+    this.#leaseNow = o.preciseTiming ? () => o.clock.now() : () => this.#coarseNow;
     for (const [agentId, policy] of Object.entries(o.agentPolicies)) this.#agentPolicies.set(agentId, policy);
     this.#queue = new FairQueue((agent) => agent.held < this.#maxPerAgent);
     this.#deadlines = new DeadlineTimer(o.clock, (waiter) => this.#expire(waiter));
@@ -161,7 +169,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     const agent = this.#agents.get(agentId);
     if (this.#idle.length > 0 && this.#mayTakeNow(agent) && options?.timeoutMs === undefined) {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
-      const now = this.#clock.now();
+      const now = this.#leaseNow();
       const slot = this.#takeIdle(now);
       if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
     }
@@ -360,7 +368,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#metrics.acquired(agent.agentId, waitMs);
     const handle = new PooledConnection<T>(this, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
     slot.lease = handle;
-    if (this.options.captureStacks) slot.stack = new Error("acquired here").stack;
+    if (this.#captureStacks) slot.stack = new Error("acquired here").stack;
     return handle;
   }
 
@@ -413,7 +421,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     }
     if (this.#queue.size >= this.options.maxWaiting) return this.#refuse("queue_full", agent);
     return new Promise<PooledConnection<T>>((resolve, reject) => {
-      const now = this.#clock.now();
+      const now = (this.#coarseNow = this.#clock.now());
       const waiter = new Waiter(agent, now, now + timeoutMs, signal, resolve, reject);
       this.#queue.enqueue(waiter);
       if (timeoutMs !== Infinity) this.#deadlines.add(waiter);
@@ -481,7 +489,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
   }
 
   #release(slot: Slot<T>, error: unknown): Promise<void> {
-    const now = this.#clock.now();
+    const now = this.#leaseNow();
     this.#endLease(slot, now);
     this.#counters.released++;
     const factory = this.#factory;
@@ -546,7 +554,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
   #handOff(slot: Slot<T>, waiter: Waiter): void {
     this.#deadlines.remove(waiter);
     this.#unlisten(waiter);
-    const now = this.#clock.now();
+    const now = (this.#coarseNow = this.#clock.now());
     const handle = this.#lease(slot, waiter.agent, now - waiter.enqueuedAt, now);
     this.#queue.admit(waiter.agent);
     waiter.resolve(handle);
@@ -674,7 +682,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
       },
       policyFor: (agent) => this.#agentPolicies.get(agent.agentId) ?? this.options.holdPolicy,
     };
-    sweep(host, this.#clock.now());
+    sweep(host, (this.#coarseNow = this.#clock.now()));
     if (this.#agents.size > MAX_IDLE_AGENTS) this.#agents.prune(MAX_IDLE_AGENTS);
     this.#filler.kick();
   }

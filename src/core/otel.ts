@@ -1,0 +1,148 @@
+/**
+ * An optional binding to an OpenTelemetry `Meter`: the same numbers as the Prometheus exposition,
+ * under the OTel semantic conventions for database client connection pools. The Meter is typed
+ * structurally, so agentpool has no dependency on `@opentelemetry/api` (an optional peer).
+ *
+ * @module
+ */
+
+import { EXPORT_BOUNDS_MS } from "./histogram.ts";
+import type { AgentSeries, MetricsSink, MetricsTracker } from "./metrics_tracker.ts";
+import type { ObservedPool } from "./prometheus.ts";
+
+/** Attribute values as OTel accepts them. */
+export type OtelAttributes = Record<string, string | number | boolean>;
+
+/** Options of an OTel instrument. */
+export interface OtelInstrumentOptions {
+  description?: string;
+  unit?: string;
+  advice?: { explicitBucketBoundaries?: number[] };
+}
+
+/** A synchronous OTel histogram. */
+export interface OtelHistogramLike {
+  record(value: number, attributes?: OtelAttributes): void;
+}
+
+/** An asynchronous OTel instrument (observable counter / up-down counter). */
+export type OtelObservableLike = object;
+
+/** The result object a batch observable callback fills. */
+export interface OtelBatchResultLike {
+  observe(observable: OtelObservableLike, value: number, attributes?: OtelAttributes): void;
+}
+
+/** The part of `@opentelemetry/api`'s `Meter` this binding uses; a real `Meter` fits. */
+export interface MeterLike {
+  createHistogram(name: string, options?: OtelInstrumentOptions): OtelHistogramLike;
+  createObservableCounter(name: string, options?: OtelInstrumentOptions): OtelObservableLike;
+  createObservableUpDownCounter(name: string, options?: OtelInstrumentOptions): OtelObservableLike;
+  addBatchObservableCallback(callback: (result: OtelBatchResultLike) => void, observables: OtelObservableLike[]): void;
+  removeBatchObservableCallback(callback: (result: OtelBatchResultLike) => void, observables: OtelObservableLike[]): void;
+}
+
+/** A live binding; `unbind()` stops reporting. */
+export interface OpenTelemetryBinding {
+  unbind(): void;
+}
+
+/** OTel attribute for the pool name (semantic conventions 1.26+). */
+export const OTEL_POOL_NAME = "db.client.connection.pool.name";
+/** OTel attribute for the connection state. */
+export const OTEL_STATE = "db.client.connection.state";
+/** OTel attribute for the agent of per-agent series (the GenAI conventions' agent id). */
+export const OTEL_AGENT = "gen_ai.agent.id";
+
+const SECONDS_BOUNDS = EXPORT_BOUNDS_MS.map((ms) => Number((ms / 1000).toPrecision(12)));
+
+/**
+ * Reports `pool` and `tracker` through an OpenTelemetry `meter`: observable
+ * `db.client.connection.count` (by state), `.idle.max`, `.idle.min`, `.max`,
+ * `.pending_requests` and `.timeouts`, histograms `.create_time`, `.wait_time`, `.use_time` (in
+ * seconds), and per-agent `agentpool.agent.*` series with the `gen_ai.agent.id` attribute, bounded
+ * like the tracker's. A tracker forwards to one binding at a time.
+ *
+ * @example
+ * ```ts
+ * import { metrics } from "@opentelemetry/api";
+ * import { AsyncConnectionPool, bindOpenTelemetry, createMetrics } from "agentpool";
+ * const tracker = createMetrics();
+ * const pool = new AsyncConnectionPool({ factory, metrics: tracker, name: "main" });
+ * const binding = bindOpenTelemetry(pool, tracker, metrics.getMeter("agentpool"));
+ * // later
+ * binding.unbind();
+ * ```
+ */
+export function bindOpenTelemetry(pool: ObservedPool, tracker: MetricsTracker, meter: MeterLike): OpenTelemetryBinding {
+  if (typeof meter?.createHistogram !== "function" || typeof meter.addBatchObservableCallback !== "function") {
+    throw new TypeError(`Cannot bind OpenTelemetry as 'meter' must be an @opentelemetry/api Meter: current value is ${String(meter)}`);
+  }
+  const pool_ = { [OTEL_POOL_NAME]: pool.options.name };
+  const histogram = (name: string, description: string): OtelHistogramLike =>
+    meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: SECONDS_BOUNDS } });
+  const createTime = histogram("db.client.connection.create_time", "The time it took to create a new connection.");
+  const waitTime = histogram("db.client.connection.wait_time", "The time it took to obtain an open connection from the pool.");
+  const useTime = histogram("db.client.connection.use_time", "The time between borrowing a connection and returning it to the pool.");
+  const agentWait = histogram("agentpool.agent.wait_time", "The time each agent waited for a connection.");
+  const agentHold = histogram("agentpool.agent.use_time", "The time each agent held a connection.");
+
+  const attributesOf = (series: AgentSeries): OtelAttributes =>
+    series.attributes ??= Object.freeze({ ...pool_, [OTEL_AGENT]: series.agent });
+  const sink: MetricsSink = {
+    acquired(series, waitMs) {
+      waitTime.record(waitMs / 1000, pool_);
+      agentWait.record(waitMs / 1000, attributesOf(series));
+    },
+    released(series, holdMs) {
+      useTime.record(holdMs / 1000, pool_);
+      agentHold.record(holdMs / 1000, attributesOf(series));
+    },
+    created(createMs) {
+      createTime.record(createMs / 1000, pool_);
+    },
+  };
+
+  const upDown = (name: string, description: string, unit: string): OtelObservableLike =>
+    meter.createObservableUpDownCounter(name, { description, unit });
+  const counter = (name: string, description: string, unit: string): OtelObservableLike =>
+    meter.createObservableCounter(name, { description, unit });
+  const count = upDown("db.client.connection.count", "The number of connections that are currently in the state described by the state attribute.", "{connection}");
+  const idleMax = upDown("db.client.connection.idle.max", "The maximum number of idle open connections allowed.", "{connection}");
+  const idleMin = upDown("db.client.connection.idle.min", "The minimum number of idle open connections allowed.", "{connection}");
+  const max = upDown("db.client.connection.max", "The maximum number of open connections allowed.", "{connection}");
+  const pending = upDown("db.client.connection.pending_requests", "The number of current pending requests for an open connection.", "{request}");
+  const timeouts = counter("db.client.connection.timeouts", "The number of connection timeouts that have occurred trying to obtain a connection from the pool.", "{timeout}");
+  const acquires = counter("agentpool.agent.acquires", "Connections handed to each agent.", "{acquire}");
+  const agentTimeouts = counter("agentpool.agent.timeouts", "Acquires by each agent that failed at their deadline.", "{timeout}");
+  const rejections = counter("agentpool.agent.rejections", "Acquires by each agent refused at once.", "{rejection}");
+  const observables = [count, idleMax, idleMin, max, pending, timeouts, acquires, agentTimeouts, rejections];
+
+  const callback = (result: OtelBatchResultLike): void => {
+    const s = pool.stats();
+    result.observe(count, s.idle, { ...pool_, [OTEL_STATE]: "idle" });
+    result.observe(count, s.used, { ...pool_, [OTEL_STATE]: "used" });
+    result.observe(idleMax, s.maxConnections, pool_);
+    result.observe(idleMin, s.minConnections, pool_);
+    result.observe(max, s.cap, pool_);
+    result.observe(pending, s.pending, pool_);
+    result.observe(timeouts, s.timeouts, pool_);
+    for (const series of tracker.agentSeries()) {
+      const attributes = attributesOf(series);
+      result.observe(acquires, series.acquires, attributes);
+      result.observe(agentTimeouts, series.timeouts, attributes);
+      result.observe(rejections, series.rejections, attributes);
+    }
+  };
+  const stopForwarding = tracker.forwardTo(sink);
+  meter.addBatchObservableCallback(callback, observables);
+  let bound = true;
+  return {
+    unbind(): void {
+      if (!bound) return;
+      bound = false;
+      stopForwarding();
+      meter.removeBatchObservableCallback(callback, observables);
+    },
+  };
+}
