@@ -5,8 +5,10 @@
  */
 import process from "node:process";
 
-/** Per-test timeout on Node and Bun (Deno has none; the whole-run guard covers it). */
-const TEST_TIMEOUT_MS = 120_000;
+/** Bun's per-test timeout (its default is 5 s). */
+const BUN_TEST_TIMEOUT_MS = 120_000;
+/** Node 20 applies --test-timeout to each whole test file, not to each test. */
+const NODE_FILE_TIMEOUT_MS = 600_000;
 
 /** The runtimes `npm test` runs, in this order. */
 export const RUNTIME_NAMES = ["node", "deno", "bun"] as const;
@@ -46,7 +48,7 @@ export const RUNTIMES: Record<RuntimeName, Runtime> = {
         "tsx",
         "--test",
         "--test-concurrency=1",
-        `--test-timeout=${TEST_TIMEOUT_MS}`,
+        `--test-timeout=${NODE_FILE_TIMEOUT_MS}`,
         "--test-force-exit",
         "--test-reporter=spec",
         ...files,
@@ -87,7 +89,7 @@ export const RUNTIMES: Record<RuntimeName, Runtime> = {
     // timeout is 5 s and bunfig.toml cannot change it.
     command: (files) => ({
       file: "node_modules/.bin/bun",
-      args: ["test", "--timeout", String(TEST_TIMEOUT_MS), ...files.map((f) => `./${f}`)],
+      args: ["test", "--timeout", String(BUN_TEST_TIMEOUT_MS), ...files.map((f) => `./${f}`)],
     }),
     env: {},
     // " 4 pass", " 1 skip", " 1 fail" on their own lines.
