@@ -1,0 +1,150 @@
+/**
+ * Errors raised by the PostgreSQL layer. They extend the core `PoolError`, so one
+ * `instanceof PoolError` check and a switch on the stable `code` covers pool and database layer.
+ *
+ * @module
+ */
+
+import { PoolError } from "../core/errors.ts";
+
+/**
+ * Opening a connection failed. The message names host, port and database only: never the user's
+ * password or connection string, whatever the driver put in its own message.
+ *
+ * @example
+ * ```ts
+ * import { postgresFactory, DatabaseConnectionError } from "agentpool";
+ * const factory = postgresFactory("postgres://app:secret@127.0.0.1:1/db");
+ * await factory.create(AbortSignal.timeout(1000)).catch((e) => e instanceof DatabaseConnectionError);
+ * ```
+ */
+export class DatabaseConnectionError extends PoolError {
+  /** Host(s) the connection was opened to. */
+  readonly host: string;
+  /** Port(s) the connection was opened to. */
+  readonly port: string;
+  /** Database name. */
+  readonly database: string;
+  /** The driver's or the server's code, e.g. `ECONNREFUSED`, `CONNECT_TIMEOUT`, `28P01`. */
+  readonly driverCode: string | undefined;
+
+  /** Created by the factory only. */
+  constructor(host: string, port: string, database: string, driverCode: string | undefined, detail: string) {
+    super("CONNECTION_FAILED", `Cannot connect to PostgreSQL at ${host}:${port}/${database}: ${detail}`);
+    this.name = "DatabaseConnectionError";
+    this.host = host;
+    this.port = port;
+    this.database = database;
+    this.driverCode = driverCode;
+  }
+}
+
+/**
+ * A transaction could not commit: the server rolled it back (`COMMIT` answered `ROLLBACK`)
+ * because a statement inside failed and the callback swallowed that error.
+ *
+ * @example
+ * ```ts
+ * import { TransactionRolledBackError } from "agentpool";
+ * await adapter.transaction(async (tx) => {
+ *   await tx`select 1/0`.catch(() => {}); // swallowed, but the transaction is now aborted
+ * }, { agentId: "a" }).catch((e) => e instanceof TransactionRolledBackError); // true
+ * ```
+ */
+export class TransactionRolledBackError extends PoolError {
+  /** Created by the adapter only. */
+  constructor(agentId: string) {
+    super(
+      "TRANSACTION_ROLLED_BACK",
+      `The transaction of agent '${agentId}' was rolled back by the server: a statement in it failed`,
+    );
+    this.name = "TransactionRolledBackError";
+  }
+}
+
+/**
+ * A transaction- or query-scoped `sql` was used after its scope ended (a query must never leak
+ * onto a connection that another agent now holds).
+ *
+ * @example
+ * ```ts
+ * import { ScopeClosedError } from "agentpool";
+ * let saved;
+ * await adapter.transaction((tx) => { saved = tx; }, { agentId: "a" });
+ * try { saved`select 1`; } catch (e) { console.log(e instanceof ScopeClosedError); } // true
+ * ```
+ */
+export class ScopeClosedError extends PoolError {
+  /** Created by the adapter only. */
+  constructor(agentId: string) {
+    super("SCOPE_CLOSED", `A query was issued on a finished transaction or query scope of agent '${agentId}'`);
+    this.name = "ScopeClosedError";
+  }
+}
+
+/**
+ * An optimistic update or delete found another version (or no row): nothing was changed.
+ *
+ * @example
+ * ```ts
+ * import { StaleVersionError } from "agentpool";
+ * await notes.update({ agentId: "a" }, id, { body: "x" }, { expectedVersion: 1 })
+ *   .catch((e) => e instanceof StaleVersionError && e.code === "STALE_VERSION");
+ * ```
+ */
+export class StaleVersionError extends PoolError {
+  /** The version the caller expected. */
+  readonly expectedVersion: number;
+  /** The version in the database, or `undefined` when the row does not exist. */
+  readonly actualVersion: number | undefined;
+
+  /** Created by repositories only. */
+  constructor(table: string, id: unknown, expectedVersion: number, actualVersion: number | undefined) {
+    super(
+      actualVersion === undefined ? "NOT_FOUND" : "STALE_VERSION",
+      actualVersion === undefined
+        ? `Cannot change ${table} row ${JSON.stringify(id)}: it does not exist`
+        : `Cannot change ${table} row ${JSON.stringify(id)}: expected version ${expectedVersion}, found ${actualVersion}`,
+    );
+    this.name = "StaleVersionError";
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}
+
+/** Stable codes of {@linkcode TaskStateError}. */
+export type TaskErrorCode =
+  /** No task has that id. */
+  | "TASK_NOT_FOUND"
+  /** The calling agent does not hold the task's lease (never claimed, expired, or someone else's). */
+  | "TASK_NOT_HELD"
+  /** The task already finished (completed or failed) and cannot change again. */
+  | "TASK_ALREADY_FINISHED"
+  /** A dependency or parent refers to a task that does not exist, or would form a cycle. */
+  | "TASK_INVALID_DEPENDENCY";
+
+/**
+ * An invalid task transition, e.g. completing a task the agent does not hold, or completing it
+ * twice. Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * import { TaskStateError } from "agentpool";
+ * await tasks.complete("agent-2", id, { ok: true })
+ *   .catch((e) => e instanceof TaskStateError && e.code === "TASK_NOT_HELD");
+ * ```
+ */
+export class TaskStateError extends PoolError {
+  /** The task concerned. */
+  readonly taskId: string;
+  /** The agent that attempted the transition. */
+  readonly agentId: string;
+
+  /** Created by the task repository only. */
+  constructor(code: TaskErrorCode, taskId: string, agentId: string, message: string) {
+    super(code, message);
+    this.name = "TaskStateError";
+    this.taskId = taskId;
+    this.agentId = agentId;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The postgres.js driver for the pool: each pooled connection is one `postgres({ max: 1 })`
+ * instance, because postgres.js is itself a pool and pools must not be stacked.
+ *
+ * Reset strategy (on every release): the adapter proves a lease ended outside a transaction (it
+ * sent the COMMIT or ROLLBACK itself) and marks the connection clean, so its releases cost
+ * nothing. Any other lease (raw `pool.use`, `adapter.query`) may have left a transaction open, and
+ * postgres.js does not expose the server's transaction status, so `reset` queues a `ROLLBACK`
+ * without awaiting it: postgres.js runs a connection's queries in order, so the next holder's first
+ * statement is written behind it in the same round trip and always starts outside a transaction.
+ * The "no transaction in progress" warning this causes is filtered out of `onnotice`.
+ *
+ * @module
+ */
+
+import postgres from "postgres";
+import type { ConnectionFactory } from "../core/factory.ts";
+import { PoolError } from "../core/errors.ts";
+import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
+import { DatabaseConnectionError } from "./errors.ts";
+
+/** postgres.js options the factory owns: the pool manages size and lifetimes itself. */
+type OwnedDriverOptions = "max" | "idle_timeout" | "max_lifetime" | "connect_timeout" | "onclose";
+
+/**
+ * Options of {@linkcode postgresFactory}: every postgres.js option (`prepare`, `ssl`, `types`,
+ * `transform`, ...) except the ones the pool owns, plus a few of its own.
+ *
+ * @example PgBouncer in transaction mode
+ * ```ts
+ * import { postgresFactory } from "agentpool";
+ * const factory = postgresFactory("postgres://app@127.0.0.1:6432/app", { prepare: false });
+ * ```
+ */
+export interface PostgresFactoryOptions
+  extends Omit<postgres.Options<Record<string, postgres.PostgresType>>, OwnedDriverOptions> {
+  /** `application_name` of every session, shown in `pg_stat_activity`. Default `"agentpool"`. */
+  applicationName?: string;
+  /** How long opening one connection may take. Default 10000. */
+  connectTimeoutMs?: number;
+  /** How long `destroy` lets running queries finish before it closes the socket. Default 5000. */
+  endTimeoutMs?: number;
+}
+
+const NO_TRANSACTION_WARNING = "25P01";
+
+function fail(option: string, rule: string, value: unknown, range = false): never {
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  const message = `Cannot create postgres factory as '${option}' must be ${rule}: current value is ${shown}`;
+  throw range ? new RangeError(message) : new TypeError(message);
+}
+
+function checkMs(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") fail(option, "a positive number of milliseconds", value);
+  if (!Number.isFinite(value) || value <= 0) fail(option, "a positive number of milliseconds", value, true);
+  return value;
+}
+
+/** Builds the postgres.js options once; `urlOrOptions` is re-used for every connection. */
+function driverOptions(
+  options: PostgresFactoryOptions,
+): { driver: postgres.Options<Record<string, postgres.PostgresType>>; endTimeoutMs: number } {
+  const { applicationName = "agentpool", connectTimeoutMs, endTimeoutMs, ...rest } = options;
+  if (typeof applicationName !== "string") fail("applicationName", "a string", applicationName);
+  const userNotice = rest.onnotice;
+  const driver: postgres.Options<Record<string, postgres.PostgresType>> = {
+    ...rest,
+    max: 1,
+    idle_timeout: 0, // the pool owns idle timeouts and lifetimes
+    max_lifetime: null,
+    connect_timeout: checkMs("connectTimeoutMs", connectTimeoutMs, 10_000) / 1000,
+    connection: { application_name: applicationName, ...rest.connection },
+    onnotice: (notice) => {
+      if (notice.code === NO_TRANSACTION_WARNING) return; // our own reset ROLLBACK
+      if (userNotice) userNotice(notice);
+      else console.log(notice); // postgres.js's default
+    },
+  };
+  return { driver, endTimeoutMs: checkMs("endTimeoutMs", endTimeoutMs, 5000) };
+}
+
+/** Secrets that must never appear in an error message. */
+function secretsOf(url: string | undefined, sql: Sql): string[] {
+  const secrets: string[] = [];
+  const pass = sql.options.pass;
+  if (typeof pass === "string" && pass !== "") secrets.push(pass, encodeURIComponent(pass));
+  if (url !== undefined) secrets.push(url);
+  return secrets;
+}
+
+/** Wraps a connect failure so the message names host, port and database at most. */
+function connectError(error: unknown, url: string | undefined, sql: Sql): DatabaseConnectionError {
+  const o = sql.options;
+  const host = o.path ? String(o.path) : o.host.join(",");
+  const port = o.path ? "" : o.port.join(",");
+  const raw = error as { code?: unknown; message?: unknown };
+  let detail = typeof raw?.message === "string" ? raw.message : String(error);
+  for (const secret of secretsOf(url, sql)) detail = detail.split(secret).join("***");
+  return new DatabaseConnectionError(host, port, o.database, typeof raw?.code === "string" ? raw.code : undefined, detail);
+}
+
+/**
+ * A {@linkcode ConnectionFactory} of postgres.js connections: one `postgres({ max: 1 })` instance
+ * per pooled connection, connected eagerly (its `pg_backend_pid()` is read at once, see
+ * `backendPid`), postgres.js's own idle timeout and lifetime turned off (the pool owns them).
+ *
+ * - `create(signal)` gives up on abort (the half-open connection is ended at once).
+ * - `validate` runs `select 1` (cancelled when the signal aborts).
+ * - `reset` rolls back whatever the last holder left open (see the module notes for the cost).
+ * - `destroy` ends the session, letting running queries finish for `endTimeoutMs`.
+ * - Connection errors are {@linkcode DatabaseConnectionError}s that never contain the password.
+ *
+ * @example
+ * ```ts
+ * import { AsyncConnectionPool, postgresFactory } from "agentpool";
+ * const pool = new AsyncConnectionPool({
+ *   factory: postgresFactory("postgres://postgres@127.0.0.1:5432/postgres", { applicationName: "planner" }),
+ *   maxConnections: 20,
+ * });
+ * const rows = await pool.use((sql) => sql`select 1 as one`, { agentId: "planner-1" });
+ * await pool.close();
+ * ```
+ */
+export function postgresFactory(
+  urlOrOptions: string | PostgresFactoryOptions,
+  options?: PostgresFactoryOptions,
+): ConnectionFactory<Sql> {
+  if (typeof urlOrOptions !== "string" && (typeof urlOrOptions !== "object" || urlOrOptions === null)) {
+    fail("urlOrOptions", "a connection URL or an options object", typeof urlOrOptions);
+  }
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    fail("options", "an object", options);
+  }
+  const url = typeof urlOrOptions === "string" ? urlOrOptions : undefined;
+  const { driver, endTimeoutMs } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
+  const open = (state: ConnectionState): Sql => {
+    // A session that closes under us (server restart, terminate) must never be handed out again.
+    const perConnection = { ...driver, onclose: () => void (state.broken = true) };
+    return (url === undefined ? postgres(perConnection) : postgres(url, perConnection)) as Sql;
+  };
+
+  return {
+    async create(signal: AbortSignal): Promise<Sql> {
+      signal.throwIfAborted();
+      const state = newConnectionState();
+      let sql: Sql;
+      try {
+        sql = open(state);
+      } catch (error) {
+        // Option parsing failed (e.g. a malformed URL): report it without echoing the URL.
+        const message = error instanceof Error ? error.message : String(error);
+        throw new TypeError(`Cannot create postgres connection: ${url ? message.split(url).join("***") : message}`);
+      }
+      trackConnection(sql, state);
+      const abort = (): void => void sql.end({ timeout: 0 }).catch(() => {});
+      signal.addEventListener("abort", abort, { once: true });
+      try {
+        const [row] = await sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
+        state.pid = row.pid;
+        return sql;
+      } catch (error) {
+        await sql.end({ timeout: 0 }).catch(() => {});
+        if (signal.aborted) throw signal.reason;
+        throw connectError(error, url, sql);
+      } finally {
+        signal.removeEventListener("abort", abort);
+      }
+    },
+
+    async destroy(sql: Sql): Promise<void> {
+      const state = connectionState(sql);
+      if (state !== undefined) state.broken = true;
+      await sql.end({ timeout: endTimeoutMs / 1000 });
+    },
+
+    async validate(sql: Sql, signal: AbortSignal): Promise<boolean> {
+      if (connectionState(sql)?.broken !== false || signal.aborted) return false;
+      const query = sql.unsafe("select 1");
+      const cancel = (): void => void query.cancel();
+      signal.addEventListener("abort", cancel, { once: true });
+      try {
+        await query;
+        return true;
+      } catch {
+        return false;
+      } finally {
+        signal.removeEventListener("abort", cancel);
+      }
+    },
+
+    reset(sql: Sql): void {
+      const state = connectionState(sql);
+      if (state === undefined) return;
+      if (state.broken) {
+        throw new PoolError("CONNECTION_UNUSABLE", "The session was closed or left in an unknown state");
+      }
+      if (state.clean) {
+        state.clean = false;
+        return;
+      }
+      // Queued, not awaited: the next holder's statements run behind it (see the module notes).
+      sql.unsafe("rollback").catch(() => void (state.broken = true));
+    },
+  };
+}
