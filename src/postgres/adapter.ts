@@ -1,0 +1,375 @@
+/**
+ * PooledDatabaseAdapter: agent-aware transactions and queries on a pool of postgres.js
+ * connections. BEGIN travels with the first statement and, when the callback hands back its last
+ * statement, COMMIT travels with it too, so a one-statement transaction costs one round trip.
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+import { DEFAULT_AGENT_ID } from "../core/agents.ts";
+import type { AsyncConnectionPool } from "../core/pool.ts";
+import type { PooledConnection } from "../core/handle.ts";
+import { backendPid, markBroken, markClean, type Sql } from "./connection_state.ts";
+import { TransactionRolledBackError } from "./errors.ts";
+import { isRetryableError, retryDelay } from "./retry.ts";
+import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
+import { type OpenTransaction, TransactionTracker, type TransactionTrackerOptions } from "./tracker.ts";
+
+/** A transaction isolation level. */
+export type IsolationLevel = "read uncommitted" | "read committed" | "repeatable read" | "serializable";
+
+const ISOLATION_LEVELS: readonly IsolationLevel[] = ["read uncommitted", "read committed", "repeatable read", "serializable"];
+
+/**
+ * Options of {@linkcode PooledDatabaseAdapter}.
+ *
+ * @example
+ * ```ts
+ * const adapter = new PooledDatabaseAdapter(pool, {
+ *   maxRetries: 5,
+ *   slowTransactionMs: 2000,
+ *   onSlowTransaction: (t) => console.warn(`agent ${t.agentId} holds a transaction for ${t.durationMs} ms`),
+ * });
+ * ```
+ */
+export interface AdapterOptions extends TransactionTrackerOptions {
+  /** Retries of a transaction failing with SQLSTATE 40001 or 40P01. Default 3 (so at most 4 runs). */
+  maxRetries?: number;
+  /** Ceiling of the first retry delay; doubles per retry, full jitter. Default 5. */
+  retryBaseMs?: number;
+  /** Longest retry delay. Default 250. */
+  retryMaxMs?: number;
+}
+
+/**
+ * Who runs the work and how it may be cancelled.
+ *
+ * @example
+ * ```ts
+ * await adapter.query((sql) => sql`select 1`, { agentId: "critic-2", signal: AbortSignal.timeout(5000) });
+ * ```
+ */
+export interface QueryOptions {
+  /** The agent doing the work. Default `"default"`. */
+  agentId?: string;
+  /** Aborting cancels the running query (and rolls back); the call rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Overrides the pool's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/**
+ * Options of one transaction.
+ *
+ * @example
+ * ```ts
+ * await adapter.transaction((tx) => tx`select 1`, { agentId: "a", isolation: "serializable", readOnly: true });
+ * ```
+ */
+export interface TransactionOptions extends QueryOptions {
+  /** Isolation level. Default: the server's (`read committed`). */
+  isolation?: IsolationLevel;
+  /** `READ ONLY` transaction. Default false. */
+  readOnly?: boolean;
+  /** `DEFERRABLE` (only meaningful for serializable read-only transactions). Default false. */
+  deferrable?: boolean;
+  /** Overrides the adapter's `maxRetries` for this transaction. */
+  maxRetries?: number;
+}
+
+/** A tagged template that runs one statement on a pooled connection for one agent. */
+export type StatementTag = <T extends readonly object[] = postgres.Row[]>(
+  strings: TemplateStringsArray,
+  ...values: postgres.ParameterOrJSON<never>[]
+) => Promise<postgres.RowList<T>>;
+
+// deno-lint-ignore no-explicit-any
+type AnyQuery = postgres.PendingQuery<any>;
+
+function ignore(): void {}
+
+function fail(what: string, option: string, rule: string, value: unknown, range = false): never {
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  const message = `Cannot ${what} as '${option}' must be ${rule}: current value is ${shown}`;
+  throw range ? new RangeError(message) : new TypeError(message);
+}
+
+function checkCount(what: string, option: string, value: unknown): number {
+  if (typeof value !== "number") fail(what, option, "a non-negative integer", value);
+  if (!Number.isInteger(value) || value < 0) fail(what, option, "a non-negative integer", value, true);
+  return value;
+}
+
+/** Rejects with `signal.reason` as soon as it aborts; otherwise follows `value`. */
+function raceAbort<T>(value: T | PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(value).then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** postgres.js server errors end a transaction cleanly; anything else leaves the session in doubt. */
+function isServerError(error: unknown): boolean {
+  return error instanceof Error && error.name === "PostgresError";
+}
+
+/**
+ * Transactions and queries on an {@linkcode AsyncConnectionPool} of postgres.js connections
+ * (see `postgresFactory`), each one acquired for an agent and always released.
+ *
+ * - `transaction(fn, options)`: BEGIN (isolation, read only), COMMIT on success, ROLLBACK on any
+ *   throw and the original error rethrown (a failed ROLLBACK is attached as `error.rollbackError`).
+ *   Serialization failures (40001) and deadlocks (40P01) are retried with jittered exponential
+ *   backoff, `maxRetries` times (default 3). `tx.savepoint(fn)` nests.
+ * - `query(fn, options)`: work without a transaction; `sql(options)` a one-statement tag.
+ * - An `AbortSignal` cancels the running query; the session is then discarded (the server rolls
+ *   back), so a late cancel request can never hit the next agent's query.
+ * - Open transactions are tracked per agent (`openTransactions()`); those open longer than
+ *   `slowTransactionMs` are reported once through `onSlowTransaction`.
+ *
+ * @example
+ * ```ts
+ * import { createPostgresPool, PooledDatabaseAdapter } from "agentpool";
+ * const pool = createPostgresPool("postgres://postgres@127.0.0.1:5432/postgres", { maxConnections: 20 });
+ * const db = new PooledDatabaseAdapter(pool);
+ * const [row] = await db.transaction(async (tx) => {
+ *   await tx`create temp table if not exists notes (body text)`;
+ *   return tx`insert into notes values (${"hello"}) returning body`;
+ * }, { agentId: "planner-1" });
+ * await pool.close();
+ * ```
+ */
+export class PooledDatabaseAdapter {
+  readonly #pool: AsyncConnectionPool<Sql>;
+  readonly #maxRetries: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #tracker: TransactionTracker;
+
+  /** Wraps `pool`; validates `options` (TypeError / RangeError naming the option). */
+  constructor(pool: AsyncConnectionPool<Sql>, options: AdapterOptions = {}) {
+    if (typeof pool?.acquire !== "function") fail("create adapter", "pool", "an AsyncConnectionPool", pool);
+    const what = "create adapter";
+    this.#pool = pool;
+    this.#maxRetries = checkCount(what, "maxRetries", options.maxRetries ?? 3);
+    this.#retryBaseMs = checkCount(what, "retryBaseMs", options.retryBaseMs ?? 5);
+    this.#retryMaxMs = checkCount(what, "retryMaxMs", options.retryMaxMs ?? 250);
+    this.#tracker = new TransactionTracker(options);
+  }
+
+  /** The pool this adapter draws from. */
+  get pool(): AsyncConnectionPool<Sql> {
+    return this.#pool;
+  }
+
+  /** Transactions currently open, oldest first, with their agent and age. */
+  openTransactions(): OpenTransaction[] {
+    return this.#tracker.snapshot();
+  }
+
+  /**
+   * Runs `fn` in a transaction for `options.agentId` and returns its result. Returning the last
+   * statement un-awaited (`(tx) => tx\`...\``) lets COMMIT share its round trip.
+   *
+   * @example
+   * ```ts
+   * const moved = await adapter.transaction(async (tx) => {
+   *   await tx`update accounts set balance = balance - ${10} where id = ${1}`;
+   *   return tx`update accounts set balance = balance + ${10} where id = ${2} returning balance`;
+   * }, { agentId: "treasurer", isolation: "serializable" });
+   * ```
+   */
+  async transaction<R>(fn: (tx: TransactionSql) => R | Promise<R>, options?: TransactionOptions): Promise<Awaited<R>> {
+    if (typeof fn !== "function") fail("run transaction", "fn", "a function", fn);
+    const what = "run transaction";
+    const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
+    const signal = options?.signal;
+    const beginText = beginStatement(options);
+    const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkCount(what, "maxRetries", options.maxRetries);
+    const handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    const open = this.#tracker.opened(agentId, handle.id, backendPid(handle.connection));
+    try {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await this.#attempt(handle, fn, beginText, agentId, signal);
+        } catch (error) {
+          if (attempt >= maxRetries || !isRetryableError(error) || signal?.aborted) throw error;
+          await retryDelay(attempt, this.#retryBaseMs, this.#retryMaxMs, signal);
+        }
+      }
+    } finally {
+      this.#tracker.closed(open);
+      await handle.release();
+    }
+  }
+
+  /** One run of a transaction on a held connection. */
+  async #attempt<R>(
+    handle: PooledConnection<Sql>,
+    fn: (tx: TransactionSql) => R | Promise<R>,
+    beginText: string,
+    agentId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Awaited<R>> {
+    const conn = handle.connection;
+    const scope = new Scope(conn, agentId, handle.id, beginText, signal !== undefined);
+    let commit: AnyQuery | null = null;
+    try {
+      signal?.throwIfAborted();
+      const value = fn(scope.sql);
+      if (value === scope.last && value !== null) {
+        // The callback handed back its last statement un-awaited: COMMIT rides along. Should that
+        // statement fail, the server turns this COMMIT into a ROLLBACK.
+        scope.closed = true;
+        commit = conn.unsafe("commit");
+        commit.catch(ignore);
+      }
+      const pending = Array.isArray(value) ? Promise.all(value) : value;
+      const result = (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
+      scope.closed = true;
+      if (scope.begin !== null) {
+        commit ??= conn.unsafe("commit");
+        const done = await commit;
+        await scope.begin; // settled long ago (it was written first); rethrows a failed BEGIN
+        if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
+      }
+      markClean(conn);
+      return result;
+    } catch (error) {
+      scope.closed = true;
+      if (signal?.aborted) {
+        scope.cancelAll();
+        if (scope.count > 0) markBroken(conn); // the server rolls back when the session ends
+        throw signal.reason;
+      }
+      throw await this.#rollback(conn, scope, commit, error);
+    }
+  }
+
+  /** Ends a failed attempt; returns the error to throw. */
+  async #rollback(conn: Sql, scope: Scope, commit: AnyQuery | null, error: unknown): Promise<unknown> {
+    if (scope.begin === null) {
+      markClean(conn); // nothing was sent
+      return error;
+    }
+    if (commit !== null) {
+      // A COMMIT was sent: whatever it answered, the transaction is over unless the session broke.
+      const outcome = await commit.then(() => null, (e: unknown) => e);
+      if (outcome === null || isServerError(outcome)) markClean(conn);
+      else markBroken(conn);
+      return error;
+    }
+    try {
+      await conn.unsafe("rollback");
+      markClean(conn);
+      return error;
+    } catch (rollbackError) {
+      markBroken(conn);
+      return withRollbackError(error, rollbackError);
+    }
+  }
+
+  /**
+   * Runs `fn` without a transaction on one connection held for the agent (each statement commits
+   * on its own). Also accepts `(options, fn)`.
+   *
+   * @example
+   * ```ts
+   * const [{ now }] = await adapter.query((sql) => sql`select now()`, { agentId: "scout-3" });
+   * ```
+   */
+  query<R>(fn: (sql: QuerySql) => R | Promise<R>, options?: QueryOptions): Promise<Awaited<R>>;
+  /** Same, options first. */
+  query<R>(options: QueryOptions, fn: (sql: QuerySql) => R | Promise<R>): Promise<Awaited<R>>;
+  async query<R>(
+    a: QueryOptions | ((sql: QuerySql) => R | Promise<R>),
+    b?: QueryOptions | ((sql: QuerySql) => R | Promise<R>),
+  ): Promise<Awaited<R>> {
+    const [fn, options] = (typeof a === "function" ? [a, b] : [b, a]) as [(sql: QuerySql) => R, QueryOptions?];
+    if (typeof fn !== "function") fail("run query", "fn", "a function", fn);
+    const signal = options?.signal;
+    const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
+    const handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    const conn = handle.connection;
+    const scope = new Scope(conn, agentId, handle.id, null, signal !== undefined);
+    try {
+      signal?.throwIfAborted();
+      const value = fn(scope.sql);
+      const pending = Array.isArray(value) ? Promise.all(value) : value;
+      return (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+      scope.closed = true;
+      scope.cancelAll();
+      if (scope.count > 0) markBroken(conn);
+      throw signal.reason;
+    } finally {
+      scope.closed = true;
+      if (scope.count === 0) markClean(conn);
+      await handle.release();
+    }
+  }
+
+  /**
+   * A tagged template bound to an agent: each call runs one statement on a pooled connection.
+   * Values are always sent as parameters. For helpers and fragments use `query` or `transaction`.
+   *
+   * @example
+   * ```ts
+   * const sql = adapter.sql({ agentId: "scout-3" });
+   * const rows = await sql`select * from tasks where status = ${"pending"} limit ${10}`;
+   * ```
+   */
+  sql(options?: QueryOptions): StatementTag {
+    return ((strings: TemplateStringsArray, ...values: unknown[]) => this.#statement(strings, values, options)) as StatementTag;
+  }
+
+  async #statement(strings: TemplateStringsArray, values: unknown[], options?: QueryOptions): Promise<postgres.RowList<postgres.Row[]>> {
+    const signal = options?.signal;
+    const handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    const conn = handle.connection;
+    try {
+      signal?.throwIfAborted();
+      const query = conn(strings, ...(values as postgres.ParameterOrFragment<never>[]));
+      const onAbort = (): void => void query.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        const rows = await query;
+        // One extended-protocol statement can open a transaction only by being BEGIN itself.
+        if (rows.command !== "BEGIN" && rows.command !== "START TRANSACTION") markClean(conn);
+        return rows;
+      } catch (error) {
+        if (signal?.aborted) {
+          markBroken(conn);
+          throw signal.reason;
+        }
+        if (isServerError(error)) markClean(conn);
+        throw error;
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+    } finally {
+      await handle.release();
+    }
+  }
+}
+
+/** The BEGIN statement for `options`, from a fixed vocabulary only. */
+function beginStatement(options: TransactionOptions | undefined): string {
+  if (options === undefined) return "begin";
+  const what = "run transaction";
+  let text = "begin";
+  const { isolation, readOnly, deferrable } = options;
+  if (isolation !== undefined) {
+    if (!ISOLATION_LEVELS.includes(isolation)) fail(what, "isolation", `one of ${ISOLATION_LEVELS.join(", ")}`, isolation, true);
+    text += ` isolation level ${isolation}`;
+  }
+  if (readOnly !== undefined && typeof readOnly !== "boolean") fail(what, "readOnly", "a boolean", readOnly);
+  if (deferrable !== undefined && typeof deferrable !== "boolean") fail(what, "deferrable", "a boolean", deferrable);
+  if (readOnly) text += " read only";
+  if (deferrable) text += " deferrable";
+  return text;
+}

@@ -1,0 +1,226 @@
+/**
+ * The `sql` an adapter callback receives: a postgres.js tagged template bound to one leased
+ * connection, which (in a transaction) writes `BEGIN` lazily together with the first statement,
+ * and which refuses every query once its scope ended, so nothing can leak onto a connection that
+ * another agent holds by then.
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+import type { Sql } from "./connection_state.ts";
+import { ScopeClosedError } from "./errors.ts";
+
+/**
+ * A postgres.js `sql` scoped to one agent's lease (from `adapter.query`): tagged templates,
+ * `unsafe`, `json`, `array` and the other helpers, but no `begin`/`end`.
+ *
+ * @example
+ * ```ts
+ * await adapter.query(async (sql: QuerySql) => {
+ *   console.log(sql.agentId, await sql`select 1 as one`);
+ * }, { agentId: "planner-1" });
+ * ```
+ */
+export interface QuerySql extends postgres.ISql {
+  /** The agent this scope runs for. */
+  readonly agentId: string;
+  /** The pooled connection's id (as in `pool.connections()`). */
+  readonly connectionId: number;
+}
+
+/**
+ * The `tx` of `adapter.transaction`: a {@linkcode QuerySql} inside one transaction, with nested
+ * transactions as savepoints.
+ *
+ * @example
+ * ```ts
+ * await adapter.transaction(async (tx: TransactionSql) => {
+ *   await tx`insert into notes (body) values (${"kept"})`;
+ *   await tx.savepoint(async (sp) => {
+ *     await sp`insert into notes (body) values (${"undone"})`;
+ *     throw new Error("rolls back to the savepoint only");
+ *   }).catch(() => {});
+ * }, { agentId: "planner-1" });
+ * ```
+ */
+export interface TransactionSql extends QuerySql {
+  /** Runs `fn` inside `SAVEPOINT`; `ROLLBACK TO SAVEPOINT` when it throws (the error is rethrown), `RELEASE` otherwise. */
+  savepoint<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<Awaited<T>>;
+  /** Alias of {@linkcode TransactionSql.savepoint}: a nested transaction. */
+  transaction<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<Awaited<T>>;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyQuery = postgres.PendingQuery<any>;
+type Thenable = (onFulfilled?: unknown, onRejected?: unknown) => Promise<unknown>;
+
+/** The scope behind a callable (a symbol property: the callable is a bound function). */
+const SCOPE = Symbol("agentpool.scope");
+/** The BEGIN a first statement waits for. */
+const BEGIN = Symbol("agentpool.begin");
+
+interface ScopedCallable {
+  [SCOPE]: Scope;
+}
+
+function ignore(): void {}
+
+function second(pair: readonly unknown[]): unknown {
+  return pair[1];
+}
+
+/**
+ * `then` of a transaction's first statement: settles only once BEGIN and the statement both did.
+ * Installed on the query object, so no closure is made per transaction.
+ */
+function thenAfterBegin(this: AnyQuery & { [BEGIN]: AnyQuery }, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
+  const then = Object.getPrototypeOf(this).then as Thenable; // postgres.js Query.prototype.then: sends it
+  return Promise.all([this[BEGIN], then.call(this)]).then(second).then(
+    onFulfilled as (v: unknown) => unknown,
+    onRejected as (e: unknown) => unknown,
+  );
+}
+
+/** The callable part of a scope: tagged templates issue queries, other calls make helpers. */
+function invoke(this: Scope, first: unknown, ...rest: unknown[]): unknown {
+  const conn = this.conn as unknown as (...args: unknown[]) => unknown;
+  if (first !== null && typeof first === "object" && Array.isArray((first as TemplateStringsArray).raw)) {
+    return this.issue(conn(first, ...rest) as AnyQuery);
+  }
+  return conn(first, ...rest); // a helper (identifier, values list): no query yet
+}
+
+/** Methods shared by every scoped `sql` through its prototype: one bound function per scope, no closures. */
+const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
+  agentId: { get(this: ScopedCallable) { return this[SCOPE].agentId; } },
+  connectionId: { get(this: ScopedCallable) { return this[SCOPE].connectionId; } },
+  types: { get(this: ScopedCallable) { return this[SCOPE].conn.types; } },
+  typed: { get(this: ScopedCallable) { return this[SCOPE].conn.typed; } },
+  json: { value(this: ScopedCallable, value: postgres.JSONValue) { return this[SCOPE].conn.json(value); } },
+  array: {
+    value(this: ScopedCallable, value: never[], type?: number) {
+      return this[SCOPE].conn.array(value, type);
+    },
+  },
+  unsafe: {
+    value(this: ScopedCallable, query: string, parameters?: never[], options?: postgres.UnsafeQueryOptions) {
+      const scope = this[SCOPE];
+      return scope.issue(scope.conn.unsafe(query, parameters, options));
+    },
+  },
+  file: {
+    value(this: ScopedCallable, ...args: unknown[]) {
+      const scope = this[SCOPE];
+      return scope.issue((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args));
+    },
+  },
+  notify: {
+    value(this: ScopedCallable, channel: string, payload: string) {
+      return this[SCOPE].sql`select pg_notify(${channel}, ${String(payload)})`;
+    },
+  },
+  savepoint: {
+    value(this: ScopedCallable, fn: (tx: TransactionSql) => unknown) {
+      return this[SCOPE].savepoint(fn);
+    },
+  },
+  transaction: {
+    value(this: ScopedCallable, fn: (tx: TransactionSql) => unknown) {
+      return this[SCOPE].savepoint(fn);
+    },
+  },
+});
+
+/** Attaches a failed ROLLBACK to the error being thrown, so neither is lost. */
+export function withRollbackError(error: unknown, rollbackError: unknown): unknown {
+  if (typeof error === "object" && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, "rollbackError", { value: rollbackError, configurable: true, writable: true });
+    return error;
+  }
+  return new AggregateError([error, rollbackError], "The transaction failed and its ROLLBACK failed too", {
+    cause: error,
+  });
+}
+
+/** One lease's query scope. Created per transaction attempt or per `adapter.query` call. */
+export class Scope {
+  /** The callable handed to the user. */
+  readonly sql: TransactionSql;
+  /** The leased connection. */
+  readonly conn: Sql;
+  /** The agent it runs for. */
+  readonly agentId: string;
+  /** The pooled connection's id. */
+  readonly connectionId: number;
+  /** The pending `BEGIN`, once the first statement was issued (transactions only). */
+  begin: AnyQuery | null = null;
+  /** The most recently issued query: a callback returning it lets COMMIT ride along. */
+  last: unknown = null;
+  /** Queries issued so far (only kept when the scope can be cancelled). */
+  readonly issued: AnyQuery[] | null;
+  /** Number of queries issued. */
+  count = 0;
+  /** True once the scope ended: every further query throws {@linkcode ScopeClosedError}. */
+  closed = false;
+  readonly #beginText: string | null;
+  #savepoints = 0;
+
+  /** `beginText` null = autocommit scope (adapter.query). */
+  constructor(conn: Sql, agentId: string, connectionId: number, beginText: string | null, cancellable: boolean) {
+    this.conn = conn;
+    this.agentId = agentId;
+    this.connectionId = connectionId;
+    this.#beginText = beginText;
+    this.issued = cancellable ? [] : null;
+    const callable = invoke.bind(this) as unknown as ScopedCallable;
+    Object.setPrototypeOf(callable, SCOPE_PROTOTYPE);
+    callable[SCOPE] = this;
+    this.sql = callable as unknown as TransactionSql;
+  }
+
+  /** Cancels every issued query (those already finished ignore it). */
+  cancelAll(): void {
+    for (const query of this.issued ?? []) query.cancel();
+  }
+
+  /** Registers a query made through this scope; the first one in a transaction brings BEGIN along. */
+  issue<Q extends AnyQuery>(query: Q): Q {
+    if (this.closed) throw new ScopeClosedError(this.agentId);
+    if (this.begin === null && this.#beginText !== null) {
+      // BEGIN is sent now, un-awaited, so it travels with `query` in one round trip (postgres.js
+      // writes a connection's queries in order); `query` settles only once BEGIN succeeded too.
+      const begin = this.conn.unsafe(this.#beginText);
+      begin.catch(ignore); // sends it; its outcome is checked at COMMIT / ROLLBACK
+      this.begin = begin;
+      (query as unknown as { [BEGIN]: AnyQuery })[BEGIN] = begin;
+      (query as unknown as { then: unknown }).then = thenAfterBegin;
+    }
+    this.count++;
+    this.last = query;
+    this.issued?.push(query);
+    return query;
+  }
+
+  /** Nested transaction as a savepoint on this scope. */
+  async savepoint<T>(fn: (tx: TransactionSql) => T | Promise<T>): Promise<Awaited<T>> {
+    if (this.#beginText === null) {
+      throw new TypeError("Cannot create a savepoint as this scope is not a transaction: use adapter.transaction()");
+    }
+    const name = `agentpool_sp_${++this.#savepoints}`;
+    await this.sql.unsafe(`savepoint ${name}`);
+    let result: Awaited<T>;
+    try {
+      result = await fn(this.sql);
+    } catch (error) {
+      try {
+        await this.sql.unsafe(`rollback to savepoint ${name}`);
+      } catch (rollbackError) {
+        throw withRollbackError(error, rollbackError);
+      }
+      throw error;
+    }
+    await this.sql.unsafe(`release savepoint ${name}`);
+    return result;
+  }
+}
