@@ -6,7 +6,7 @@
  */
 import postgres from "postgres";
 import { maskUrl } from "../../tests/support/db.ts";
-import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "../../tests/support/embedded_postgres.ts";
+import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "../../src/cli/embedded_postgres.ts";
 
 /** The database the tests run against. */
 export interface TestDatabase {

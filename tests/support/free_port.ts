@@ -1,34 +1,6 @@
 /**
- * Free TCP port lookup for tests and the test runner; works on Node, Deno and Bun.
+ * Free TCP ports for tests: the helper lives with the embedded PostgreSQL in src/cli/.
  *
  * @module
  */
-import { createServer } from "node:net";
-
-/**
- * Ask the OS for a currently free TCP port on `host`.
- *
- * The port is released before this resolves, so another process could take it
- * in between; callers that bind it should retry on "address in use".
- *
- * @example Start a server on a free port
- * ```ts
- * const port = await freePort();
- * ```
- */
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close((error) => {
-        if (error) reject(error);
-        else if (port > 0) resolve(port);
-        else reject(new Error(`Cannot find a free port: unexpected address ${String(address)}`));
-      });
-    });
-  });
-}
+export { freePort } from "../../src/cli/free_port.ts";
