@@ -62,6 +62,8 @@ export interface HistogramSnapshot {
   readonly cumulative: readonly number[];
   /** The bounds `cumulative` refers to, in milliseconds. */
   readonly boundsMs: readonly number[];
+  /** Values ≤ 0 (a fast-path acquire waits 0). */
+  readonly zeroCount: number;
   readonly count: number;
   /** Sum of all values, in milliseconds. */
   readonly sumMs: number;
@@ -172,6 +174,6 @@ export class Histogram {
       while (next <= index) running += this.#counts[++next];
       cumulative.push(running);
     }
-    return { cumulative, boundsMs: [...boundsMs], count: this.#count, sumMs: this.#sum, maxMs: this.#max };
+    return { cumulative, boundsMs: [...boundsMs], zeroCount: this.#counts[0], count: this.#count, sumMs: this.#sum, maxMs: this.#max };
   }
 }
