@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type HistogramSnapshot } from "./histogram.ts";
+import type { HistogramSnapshot } from "./histogram.ts";
 import { type MetricsTracker, trackerOf } from "./metrics_tracker.ts";
 import type { PoolStats } from "./snapshots.ts";
 
