@@ -21,3 +21,27 @@ export { type LatencySummary, noopMetrics, type Percentiles, type PoolMetrics } 
 export type { ConnectionInfo, ConnectionState } from "./slot.ts";
 export type { AgentInfo, Holder, PoolStats } from "./snapshots.ts";
 export { DEFAULT_AGENT_ID } from "./agents.ts";
+export { EXPORT_BOUNDS_MS, Histogram, HISTOGRAM_BOUNDS_MS, type HistogramSnapshot } from "./histogram.ts";
+export {
+  AgentSeries,
+  createMetrics,
+  type MetricsOptions,
+  type MetricsSink,
+  MetricsTracker,
+  OTHER_AGENT,
+  trackerOf,
+} from "./metrics_tracker.ts";
+export { escapeLabelValue, type ObservedPool, PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
+export {
+  bindOpenTelemetry,
+  type MeterLike,
+  type OpenTelemetryBinding,
+  OTEL_AGENT,
+  OTEL_POOL_NAME,
+  OTEL_STATE,
+  type OtelAttributes,
+  type OtelBatchResultLike,
+  type OtelHistogramLike,
+  type OtelInstrumentOptions,
+  type OtelObservableLike,
+} from "./otel.ts";
