@@ -15,3 +15,4 @@
  */
 
 export * from "./src/core/mod.ts";
+export * from "./src/postgres/mod.ts";

@@ -9,7 +9,14 @@ export { AsyncConnectionPool, type AcquireOptions } from "./pool.ts";
 export { PooledConnection } from "./handle.ts";
 export type { ConnectionFactory } from "./factory.ts";
 export { type Clock, systemClock } from "./clock.ts";
-export { DEFAULT_POOL_OPTIONS, type PoolOptions, type ResolvedPoolOptions } from "./options.ts";
+export {
+  DEFAULT_POOL_OPTIONS,
+  type HoldPolicy,
+  type PoolOptions,
+  resolvePoolOptions,
+  type ResolvedPoolOptions,
+} from "./options.ts";
+export { type HealthChange, healthOf, type HealthInputs, type PoolHealth } from "./health.ts";
 export {
   ConnectionPoolExhaustedError,
   EXHAUSTED_CODES,
@@ -19,7 +26,7 @@ export {
 } from "./errors.ts";
 export { type LatencySummary, noopMetrics, type Percentiles, type PoolMetrics } from "./metrics.ts";
 export type { ConnectionInfo, ConnectionState } from "./slot.ts";
-export type { AgentInfo, Holder, PoolStats } from "./snapshots.ts";
+export type { AgentInfo, HoldInfo, Holder, PoolStats } from "./snapshots.ts";
 export { DEFAULT_AGENT_ID } from "./agents.ts";
 export { EXPORT_BOUNDS_MS, Histogram, HISTOGRAM_BOUNDS_MS, type HistogramSnapshot } from "./histogram.ts";
 export {
