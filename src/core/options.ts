@@ -250,7 +250,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     fail("range", "createRetryMaxMs", `at least 'createRetryInitialMs' (${createRetryInitialMs})`, createRetryMaxMs);
   }
   const clock = options.clock ?? systemClock;
-  if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function") {
+  if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function" || typeof clock.clearTimeout !== "function") {
     fail("type", "clock", "an object with now(), setTimeout() and clearTimeout()", clock);
   }
   const lifetimeJitter = options.lifetimeJitter ?? d.lifetimeJitter;
