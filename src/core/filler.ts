@@ -134,6 +134,8 @@ export class Filler<T> {
     const ceiling = Math.min(createRetryMaxMs, createRetryInitialMs * 2 ** Math.min(this.#failures - 1, 30));
     // Full jitter: independent pools that failed together do not retry together.
     const delay = Math.random() * ceiling;
+    // Creates that were in flight together fail together: keep one retry timer, not one each.
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.kick();
