@@ -77,9 +77,9 @@ export class PooledConnection<T> {
     return this.#state === "held" ? this.release() : RESOLVED;
   }
 
-  /** The pool that issued `handle`. */
-  static ownerOf(handle: PooledConnection<unknown>): object {
-    return handle.#owner;
+  /** The pool that issued `handle`; undefined for an object that only pretends to be a handle. */
+  static ownerOf(handle: PooledConnection<unknown>): object | undefined {
+    return #owner in handle ? handle.#owner : undefined;
   }
 
   /** Ends the lease from the pool's side (reclaim / revoke): every later use throws. */
