@@ -515,8 +515,22 @@ export class AsyncConnectionPool<T> extends EventTarget {
     agent.totalHoldMs += heldMs;
     if (heldMs > agent.maxHoldMs) agent.maxHoldMs = heldMs;
     this.#metrics.released(agent.agentId, heldMs);
-    // Below its quota again: its waiters rejoin the rotation.
-    if (agent.head !== null) this.#queue.admit(agent);
+    // Below its quota again: its waiters rejoin the rotation. Connections may be idle meanwhile
+    // (they were, while it was at its quota), and the returning one may be closed instead of
+    // coming back (reset failed, expired, fatal, reclaimed): serve the waiters from the idle ones.
+    if (agent.head !== null) {
+      this.#queue.admit(agent);
+      if (this.#idle.length > 0) this.#serveFromIdle();
+    }
+  }
+
+  /** Hands idle connections to waiters in the rotation until one or the other runs out. */
+  #serveFromIdle(): void {
+    while (!this.#closed && !this.#queue.rotationEmpty) {
+      const slot = this.#takeIdle(this.#clock.now());
+      if (slot === null) return;
+      this.#handOff(slot, this.#queue.shift()!);
+    }
   }
 
   async #resetThenReturn(slot: Slot<T>): Promise<void> {
