@@ -1,0 +1,266 @@
+/**
+ * What `agentpool stress` measures while the team runs: every acquire wait (through the metrics
+ * tracker's sink, so exact percentiles rather than histogram buckets), the pool's gauges every
+ * 100 ms, the server's connections from `pg_stat_activity` on a separate connection, and a
+ * per-second timeline for the live line and the HTML report.
+ *
+ * @module
+ */
+
+import postgres from "postgres";
+import type { AgentSeries, MetricsSink } from "../core/metrics_tracker.ts";
+import type { PoolStats } from "../core/snapshots.ts";
+import type { TeamTotals } from "./workload.ts";
+
+/** One 100 ms sample of the pool's gauges (`t` in seconds since the start). */
+export interface GaugeSample {
+  t: number;
+  used: number;
+  idle: number;
+  pending: number;
+  total: number;
+  /** Server sessions of the pool's application_name (last value read). */
+  server: number;
+}
+
+/** One second of the run. */
+export interface SecondSample {
+  /** End of the second, seconds since the start. */
+  t: number;
+  /** Rates per second (a short last interval is scaled up). */
+  transactions: number;
+  completions: number;
+  acquires: number;
+  waitP50: number;
+  waitP99: number;
+  waitMax: number;
+  used: number;
+  idle: number;
+  pending: number;
+  errors: number;
+}
+
+/**
+ * Nearest-rank percentile of an ascending array (NaN when empty).
+ *
+ * @example
+ * ```ts
+ * percentile([1, 2, 3, 4], 0.5); // 2
+ * ```
+ */
+export function percentile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil(q * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/**
+ * Records every acquire wait (ms) and the held-connection count; plug it in with `tracker.forwardTo(recorder)`.
+ *
+ * @example
+ * ```ts
+ * const recorder = new WaitRecorder();
+ * const stop = metrics.forwardTo(recorder);
+ * ```
+ */
+export class WaitRecorder implements MetricsSink {
+  /** Connections held right now, and the most at once: exact, from every acquire and release. */
+  held = 0;
+  peakHeld = 0;
+  #all: number[] = [];
+  #second: number[] = [];
+
+  /** @inheritdoc */
+  acquired(_series: AgentSeries, waitMs: number): void {
+    this.#all.push(waitMs);
+    this.#second.push(waitMs);
+    if (++this.held > this.peakHeld) this.peakHeld = this.held;
+  }
+
+  /** @inheritdoc */
+  released(): void {
+    this.held--;
+  }
+
+  /** @inheritdoc */
+  created(): void {}
+
+  /** Waits since the last call, ascending. */
+  takeSecond(): Float64Array {
+    const out = Float64Array.from(this.#second).sort();
+    this.#second = [];
+    return out;
+  }
+
+  /** Forgets the waits so far (the warm-up); the held count stays. */
+  reset(): void {
+    this.#all = [];
+    this.#second = [];
+    this.peakHeld = this.held;
+  }
+
+  /** Every wait so far, ascending. */
+  sortedAll(): Float64Array {
+    return Float64Array.from(this.#all).sort();
+  }
+}
+
+/**
+ * Counts the server sessions named `applicationName` every `everyMs` from its own connection
+ * (outside the pool, so it never competes with the agents).
+ *
+ * @example
+ * ```ts
+ * const watch = new ServerWatch(url, "agentpool-stress-1a2b");
+ * watch.start();
+ * // ...
+ * await watch.stop(); watch.peak;
+ * ```
+ */
+export class ServerWatch {
+  peak = 0;
+  last = 0;
+  /** Highest count of all client backends on the server (any application). */
+  peakAll = 0;
+  readonly #sql: postgres.Sql;
+  readonly #app: string;
+  readonly #everyMs: number;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(url: string, applicationName: string, everyMs = 100) {
+    this.#sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: `${applicationName}-watch` } });
+    this.#app = applicationName;
+    this.#everyMs = everyMs;
+  }
+
+  /** `server_version` of the database, e.g. `18.1`. */
+  async version(): Promise<string> {
+    const [row] = await this.#sql<{ server_version: string }[]>`show server_version`;
+    return row.server_version.split(" ")[0];
+  }
+
+  /** Reads the current count once. */
+  async read(): Promise<number> {
+    const [row] = await this.#sql<{ mine: number; all: number }[]>`
+      select count(*) filter (where application_name = ${this.#app})::integer as mine,
+             count(*) filter (where backend_type = 'client backend')::integer as all
+      from pg_stat_activity`;
+    this.last = row.mine;
+    if (row.mine > this.peak) this.peak = row.mine;
+    if (row.all > this.peakAll) this.peakAll = row.all;
+    return row.mine;
+  }
+
+  start(): void {
+    this.#loop = (async () => {
+      while (!this.#stopped) {
+        await this.read().catch(() => {});
+        await new Promise((r) => setTimeout(r, this.#everyMs));
+      }
+    })();
+  }
+
+  /** Stops sampling (the connection stays open for a final `read()`). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+/** Peaks of the pool's gauges over the run. */
+export interface Peaks {
+  used: number;
+  total: number;
+  pending: number;
+}
+
+/**
+ * Samples the pool every 100 ms and closes a {@linkcode SecondSample} every 10 samples.
+ *
+ * @example
+ * ```ts
+ * const sampler = new Sampler(() => pool.stats(), () => team.totals(), recorder, watch);
+ * sampler.start(); // …
+ * sampler.stop();
+ * ```
+ */
+export class Sampler {
+  readonly gauges: GaugeSample[] = [];
+  readonly seconds: SecondSample[] = [];
+  readonly peaks: Peaks = { used: 0, total: 0, pending: 0 };
+  /** Called after each closed second. */
+  onSecond: ((s: SecondSample) => void) | undefined;
+  readonly #stats: () => PoolStats;
+  readonly #totals: () => Readonly<TeamTotals>;
+  readonly #waits: WaitRecorder;
+  readonly #server: ServerWatch;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #start = 0;
+  #lastClose = 0;
+  #ticks = 0;
+  #last = { transactions: 0, completions: 0, errors: 0 };
+
+  constructor(stats: () => PoolStats, totals: () => Readonly<TeamTotals>, waits: WaitRecorder, server: ServerWatch) {
+    this.#stats = stats;
+    this.#totals = totals;
+    this.#waits = waits;
+    this.#server = server;
+  }
+
+  start(): void {
+    this.#start = performance.now();
+    this.#lastClose = this.#start;
+    this.#timer = setInterval(() => this.#tick(), 100);
+  }
+
+  /** Stops sampling and closes the partial last second. */
+  stop(): void {
+    clearInterval(this.#timer);
+    if (this.#ticks % 10 !== 0) this.#closeSecond();
+  }
+
+  #tick(): void {
+    const s = this.#stats();
+    const t = (performance.now() - this.#start) / 1000;
+    this.gauges.push({ t, used: s.used, idle: s.idle, pending: s.pending, total: s.total, server: this.#server.last });
+    this.peaks.used = Math.max(this.peaks.used, s.used);
+    this.peaks.total = Math.max(this.peaks.total, s.total);
+    this.peaks.pending = Math.max(this.peaks.pending, s.pending);
+    if (++this.#ticks % 10 === 0) this.#closeSecond();
+  }
+
+  #closeSecond(): void {
+    const now = performance.now();
+    const dt = (now - this.#lastClose) / 1000;
+    this.#lastClose = now;
+    const waits = this.#waits.takeSecond();
+    const totals = this.#totals();
+    const errors = totals.expectedErrors + totals.unexpectedErrors;
+    const recent = this.gauges.slice(-10);
+    const avg = (key: "used" | "idle" | "pending"): number => recent.reduce((sum, g) => sum + g[key], 0) / Math.max(1, recent.length);
+    const second: SecondSample = {
+      t: (now - this.#start) / 1000,
+      transactions: (totals.transactions - this.#last.transactions) / dt,
+      completions: (totals.completions - this.#last.completions) / dt,
+      acquires: waits.length / dt,
+      waitP50: waits.length ? percentile(waits, 0.5) : 0,
+      waitP99: waits.length ? percentile(waits, 0.99) : 0,
+      waitMax: waits.length ? waits[waits.length - 1] : 0,
+      used: avg("used"),
+      idle: avg("idle"),
+      pending: avg("pending"),
+      errors: errors - this.#last.errors,
+    };
+    this.#last = { transactions: totals.transactions, completions: totals.completions, errors };
+    // A last sliver shorter than half a second says more about timers than about the pool.
+    if (dt < 0.5) return;
+    this.seconds.push(second);
+    this.onSecond?.(second);
+  }
+}
