@@ -52,12 +52,13 @@ describe("options: invalid values throw and name the option and value", () => {
     await rejects({ factory: undefined }, TypeError, "factory", "undefined");
     await rejects({ factory: null }, TypeError, "factory", "null");
     await rejects({ factory: "pg" }, TypeError, "factory", '"pg"');
-    await rejects({ factory: { create: () => Promise.resolve({}) } }, TypeError, "factory", '"an object without them"');
-    await rejects({ factory: { destroy: () => {} } }, TypeError, "factory", '"an object without them"');
-    await rejects({ factory: { create: 1, destroy: () => {} } }, TypeError, "factory", '"an object without them"');
+    await rejects({ factory: { create: () => Promise.resolve({}) } }, TypeError, "factory.destroy", "undefined");
+    await rejects({ factory: { destroy: () => {} } }, TypeError, "factory.create", "undefined");
+    await rejects({ factory: { create: 1, destroy: () => {} } }, TypeError, "factory.create", "1");
     const base = { create: () => Promise.resolve({}), destroy: () => {} };
     await rejects({ factory: { ...base, reset: "yes" } }, TypeError, "factory.reset", '"yes"');
     await rejects({ factory: { ...base, validate: 42 } }, TypeError, "factory.validate", "42");
+    await rejects({ factory: { ...base, isFatal: true } }, TypeError, "factory.isFatal", "true");
   });
 
   test("options itself must be an object", () => {

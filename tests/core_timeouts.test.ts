@@ -86,7 +86,7 @@ describe("acquire timeouts", () => {
     for (const bad of [0, -1, NaN]) {
       await assert.rejects(pool.acquire({ agentId: "a", timeoutMs: bad }), (e: unknown) => {
         assert.ok(e instanceof RangeError, String(e));
-        assert.match(e.message, new RegExp(`'timeoutMs'.*current value is ${bad}`));
+        assert.match(e.message, new RegExp(`^Cannot acquire as 'timeoutMs'.*current value is ${bad}`));
         return true;
       });
     }

@@ -157,9 +157,12 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   name: "agentpool",
 });
 
-function fail(kind: "type" | "range", option: string, rule: string, value: unknown): never {
+/** What the check is for, as in "Cannot create pool as ..." or "Cannot acquire as ...". */
+type Subject = "create pool" | "acquire";
+
+function fail(kind: "type" | "range", option: string, rule: string, value: unknown, subject: Subject = "create pool"): never {
   const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  const message = `Cannot create pool as '${option}' must be ${rule}: current value is ${shown}`;
+  const message = `Cannot ${subject} as '${option}' must be ${rule}: current value is ${shown}`;
   throw kind === "type" ? new TypeError(message) : new RangeError(message);
 }
 
@@ -173,11 +176,16 @@ export function checkInteger(option: string, value: unknown, min: number, allowI
 }
 
 /** Checks a duration option: a positive number of milliseconds; `Infinity` only when allowed. */
-export function checkDuration(option: string, value: unknown, allowInfinity = false): number {
+export function checkDuration(
+  option: string,
+  value: unknown,
+  allowInfinity = false,
+  subject: Subject = "create pool",
+): number {
   const rule = `a positive number of milliseconds${allowInfinity ? " or Infinity" : ""}`;
-  if (typeof value !== "number") fail("type", option, rule, value);
+  if (typeof value !== "number") fail("type", option, rule, value, subject);
   if (value === Infinity && allowInfinity) return value;
-  if (!Number.isFinite(value) || value <= 0) fail("range", option, rule, value);
+  if (!Number.isFinite(value) || value <= 0) fail("range", option, rule, value, subject);
   return value;
 }
 
@@ -204,10 +212,10 @@ function checkFactory<T>(factory: unknown): ConnectionFactory<T> {
   const rule = "an object with create() and destroy() functions";
   if (typeof factory !== "object" || factory === null) fail("type", "factory", rule, factory);
   const f = factory as Record<string, unknown>;
-  if (typeof f.create !== "function" || typeof f.destroy !== "function") {
-    fail("type", "factory", rule, "an object without them");
+  for (const required of ["create", "destroy"]) {
+    if (typeof f[required] !== "function") fail("type", `factory.${required}`, "a function", f[required]);
   }
-  for (const hook of ["validate", "reset"]) {
+  for (const hook of ["validate", "reset", "isFatal", "isBroken", "cancel"]) {
     if (f[hook] !== undefined && typeof f[hook] !== "function") fail("type", `factory.${hook}`, "a function", f[hook]);
   }
   return factory as ConnectionFactory<T>;

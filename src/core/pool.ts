@@ -388,7 +388,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     let timeoutMs = this.options.acquireTimeoutMs;
     if (options?.timeoutMs !== undefined) {
       try {
-        timeoutMs = checkDuration("timeoutMs", options.timeoutMs, true);
+        timeoutMs = checkDuration("timeoutMs", options.timeoutMs, true, "acquire");
       } catch (error) {
         return Promise.reject(error);
       }
