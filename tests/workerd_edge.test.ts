@@ -162,4 +162,17 @@ const worker :Workerd.Worker = (
     assert.equal(result.afterRelease.used, 0);
     assert.equal(result.afterRelease.idle, 3);
   });
+
+  it("a pool of TCP connections shared across requests does not work on Workers: the pool discards the connection and recovers", async () => {
+    const first = await getJson("/pg-shared") as { ok: boolean; pid?: number; error?: string };
+    assert.equal(first.ok, true, first.error);
+    // The connection opened while serving the first request is unusable from the second.
+    const second = await getJson("/pg-shared") as { ok: boolean; pid?: number; error?: string };
+    assert.equal(second.ok, false);
+    assert.match(second.error ?? "", /Cannot perform I\/O on behalf of a different request|closed|CONNECTION/i);
+    // The pool retired it; the third request gets a fresh session (and the same fate next time).
+    const third = await getJson("/pg-shared") as { ok: boolean; pid?: number; error?: string };
+    assert.equal(third.ok, true, third.error);
+    assert.notEqual(third.pid, first.pid);
+  });
 });

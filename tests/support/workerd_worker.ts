@@ -9,6 +9,8 @@
  *   created for this request and closed before it ends (Workers forbid using one request's socket
  *   from another request, so a cross-request pool of TCP connections is not possible there).
  *   Three agents hold a connection each while the admin router reports them, then all release.
+ * - `GET /pg-shared`: the counter-example, a module-scope pool of real connections shared by
+ *   requests: the second request fails ("Cannot perform I/O on behalf of a different request").
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { AsyncConnectionPool } from "../../src/core/pool.ts";
 import type { PooledConnection } from "../../src/core/handle.ts";
 import { adminRouter } from "../../src/admin/mod.ts";
 import { postgresFactory } from "../../src/postgres/factory.ts";
+import type { Sql } from "../../src/postgres/connection_state.ts";
 
 interface Env {
   DATABASE_URL: string;
@@ -103,6 +106,25 @@ app.get("/pg", async (c) => {
     });
   } finally {
     await pool.close();
+  }
+});
+
+// What does NOT work on Workers: one pool of TCP connections shared by requests. A socket opened
+// while serving one request cannot be used while serving another; the pool sees the failure,
+// discards that connection and opens a new one for the next request.
+let sharedPg: AsyncConnectionPool<Sql> | undefined;
+app.get("/pg-shared", async (c) => {
+  sharedPg ??= new AsyncConnectionPool({
+    factory: postgresFactory(c.env.DATABASE_URL, { applicationName: "agentpool-workerd-shared", onnotice: () => {} }),
+    minConnections: 0,
+    maxConnections: 1,
+    acquireTimeoutMs: 5000,
+  });
+  try {
+    const [row] = await sharedPg.use((sql) => sql<{ pid: number }[]>`select pg_backend_pid() as pid`, { agentId: "shared" });
+    return c.json({ ok: true, pid: row.pid });
+  } catch (error) {
+    return c.json({ ok: false, error: String(error) });
   }
 });
 
