@@ -40,6 +40,63 @@ export interface PostgresFactoryOptions
   connectTimeoutMs?: number;
   /** How long `destroy` lets running queries finish before it closes the socket. Default 5000. */
   endTimeoutMs?: number;
+  /** How long `cancel` (connect + `pg_cancel_backend`) may take before it gives up. Default 2000. */
+  cancelTimeoutMs?: number;
+}
+
+/** SQLSTATEs (besides class 08, connection exception) after which the session is gone. */
+const FATAL_SQLSTATES = new Set([
+  "57P01", // admin_shutdown: terminated by pg_terminate_backend or a fast shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now: starting up or shutting down
+  "57P04", // database_dropped
+  "57P05", // idle_session_timeout
+  "25P03", // idle_in_transaction_session_timeout
+]);
+
+/** postgres.js and socket codes of a dead connection. */
+const FATAL_DRIVER_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTCONN",
+]);
+
+/**
+ * Whether `error` means the PostgreSQL session (or the server) is gone: SQLSTATE class 08,
+ * 57P01/57P02/57P03/57P04/57P05, 25P03, postgres.js `CONNECTION_CLOSED` / `CONNECTION_ENDED` /
+ * `CONNECTION_DESTROYED` / `CONNECT_TIMEOUT`, or a socket error (`ECONNRESET`, `EPIPE`, ...).
+ * Follows `cause` (a few levels), so wrapped errors count too. Query errors (syntax, constraint,
+ * `57014` query_canceled, serialization failures) are not fatal.
+ *
+ * @example
+ * ```ts
+ * import { isFatalPostgresError } from "agentpool";
+ * isFatalPostgresError(Object.assign(new Error("terminating connection"), { code: "57P01" })); // true
+ * isFatalPostgresError(Object.assign(new Error("duplicate key"), { code: "23505" })); // false
+ * ```
+ */
+export function isFatalPostgresError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") {
+      if (FATAL_DRIVER_CODES.has(code) || FATAL_SQLSTATES.has(code)) return true;
+      if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+    }
+    const driverCode = (current as { driverCode?: unknown }).driverCode;
+    if (typeof driverCode === "string" && FATAL_DRIVER_CODES.has(driverCode)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 const NO_TRANSACTION_WARNING = "25P01";
@@ -60,8 +117,13 @@ function checkMs(option: string, value: unknown, fallback: number): number {
 /** Builds the postgres.js options once; `urlOrOptions` is re-used for every connection. */
 function driverOptions(
   options: PostgresFactoryOptions,
-): { driver: postgres.Options<Record<string, postgres.PostgresType>>; endTimeoutMs: number } {
-  const { applicationName = "agentpool", connectTimeoutMs, endTimeoutMs, ...rest } = options;
+): {
+  driver: postgres.Options<Record<string, postgres.PostgresType>>;
+  endTimeoutMs: number;
+  cancelTimeoutMs: number;
+  applicationName: string;
+} {
+  const { applicationName = "agentpool", connectTimeoutMs, endTimeoutMs, cancelTimeoutMs, ...rest } = options;
   if (typeof applicationName !== "string") fail("applicationName", "a string", applicationName);
   const userNotice = rest.onnotice;
   const driver: postgres.Options<Record<string, postgres.PostgresType>> = {
@@ -77,7 +139,12 @@ function driverOptions(
       else console.log(notice); // postgres.js's default
     },
   };
-  return { driver, endTimeoutMs: checkMs("endTimeoutMs", endTimeoutMs, 5000) };
+  return {
+    driver,
+    endTimeoutMs: checkMs("endTimeoutMs", endTimeoutMs, 5000),
+    cancelTimeoutMs: checkMs("cancelTimeoutMs", cancelTimeoutMs, 2000),
+    applicationName,
+  };
 }
 
 /** Secrets that must never appear in an error message. */
@@ -108,7 +175,13 @@ function connectError(error: unknown, url: string | undefined, sql: Sql): Databa
  * - `create(signal)` gives up on abort (the half-open connection is ended at once).
  * - `validate` runs `select 1` (cancelled when the signal aborts).
  * - `reset` rolls back whatever the last holder left open (see the module notes for the cost).
- * - `destroy` ends the session, letting running queries finish for `endTimeoutMs`.
+ * - `destroy` ends the session, letting running queries finish for `endTimeoutMs` (at once when
+ *   the session is already known dead).
+ * - `isFatal` says whether an error means the session or the server is gone
+ *   ({@linkcode isFatalPostgresError}); `isBroken` whether the socket closed (postgres.js
+ *   `onclose`), so the pool never hands such a connection out or returns it to idle.
+ * - `cancel` runs `pg_cancel_backend(pid)` over a short-lived separate session (application name
+ *   `<applicationName>:cancel`, bounded by `cancelTimeoutMs`), for hold policies and revoke.
  * - Connection errors are {@linkcode DatabaseConnectionError}s that never contain the password.
  *
  * @example
@@ -133,11 +206,33 @@ export function postgresFactory(
     fail("options", "an object", options);
   }
   const url = typeof urlOrOptions === "string" ? urlOrOptions : undefined;
-  const { driver, endTimeoutMs } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
+  const { driver, endTimeoutMs, cancelTimeoutMs, applicationName } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
   const open = (state: ConnectionState): Sql => {
     // A session that closes under us (server restart, terminate) must never be handed out again.
     const perConnection = { ...driver, onclose: () => void (state.broken = true) };
     return (url === undefined ? postgres(perConnection) : postgres(url, perConnection)) as Sql;
+  };
+  /** A one-off session that cancels what `pid` runs; gives up after `cancelTimeoutMs`. */
+  const cancelBackend = async (pid: number): Promise<void> => {
+    const cancelOptions = {
+      ...driver,
+      connect_timeout: Math.max(1, Math.ceil(cancelTimeoutMs / 1000)),
+      connection: { ...driver.connection, application_name: `${applicationName}:cancel` },
+    };
+    const canceller = (url === undefined ? postgres(cancelOptions) : postgres(url, cancelOptions)) as Sql;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new PoolError("CANCEL_TIMEOUT", `Cancelling backend ${pid} took longer than ${cancelTimeoutMs} ms`)),
+        cancelTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([canceller.unsafe("select pg_cancel_backend($1)", [pid]), timeout]);
+    } finally {
+      clearTimeout(timer);
+      await canceller.end({ timeout: 0 }).catch(() => {});
+    }
   };
 
   return {
@@ -170,14 +265,34 @@ export function postgresFactory(
 
     async destroy(sql: Sql): Promise<void> {
       const state = connectionState(sql);
+      // A session already known dead has nothing to finish: do not wait endTimeoutMs for it.
+      const dead = state?.broken === true;
       if (state !== undefined) state.broken = true;
-      await sql.end({ timeout: endTimeoutMs / 1000 });
+      await sql.end({ timeout: dead ? 0 : endTimeoutMs / 1000 });
+    },
+
+    isFatal: isFatalPostgresError,
+
+    isBroken(sql: Sql): boolean {
+      return connectionState(sql)?.broken === true;
+    },
+
+    async cancel(sql: Sql): Promise<void> {
+      const state = connectionState(sql);
+      if (state === undefined || state.broken || state.pid === 0) return;
+      await cancelBackend(state.pid);
     },
 
     async validate(sql: Sql, signal: AbortSignal): Promise<boolean> {
       if (connectionState(sql)?.broken !== false || signal.aborted) return false;
       const query = sql.unsafe("select 1");
-      const cancel = (): void => void query.cancel();
+      const cancel = (): void => {
+        // No answer in time (a black-holed network): the session is dead to us, so destroy
+        // need not wait for the query behind it.
+        const state = connectionState(sql);
+        if (state !== undefined) state.broken = true;
+        void query.cancel();
+      };
       signal.addEventListener("abort", cancel, { once: true });
       try {
         await query;
