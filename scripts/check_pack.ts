@@ -1,7 +1,9 @@
 /**
  * `npm run check:pack`: build, then check what `npm pack` would publish.
  *
- * Allowed: `package.json`, `README.md`, `LICENSE`, and JavaScript / `.d.ts` under `dist/`.
+ * Allowed: `package.json`, `README.md`, `LICENSE`, JavaScript / `.d.ts` under `dist/`, and the
+ * files `package.json`'s `bin` names (npm always packs those) — which must then run from the
+ * installed package: their relative imports must be packed, their bare imports dependencies.
  * Required: those three files and the build output of every `exports` target.
  * Refused: anything else — tests, benchmarks and their results, `.ci/`, TypeScript sources, env files,
  * keys — and any file containing a database URL with a real-looking password
@@ -64,10 +66,16 @@ export function checkPackContents(
   files: PackedFile[],
   requiredTargets: string[],
   read: (path: string) => string,
+  manifest: PackageManifest = {},
 ): string[] {
   const problems: string[] = [];
   const paths = files.map((f) => f.path);
+  const bins = binTargets(manifest);
   for (const path of paths) {
+    if (bins.includes(path)) {
+      problems.push(...checkBin(path, read, paths, manifest));
+      continue;
+    }
     const refused = REFUSED.find(([pattern]) => pattern.test(path));
     if (refused !== undefined) problems.push(`${path}: ${refused[1]} must not be published`);
     else if (!ALLOWED.some((pattern) => pattern.test(path))) {
@@ -85,6 +93,58 @@ export function checkPackContents(
       continue; // unreadable (e.g. already reported as missing)
     }
     for (const secret of findSecrets(text)) problems.push(`${path}: contains a secret (${secret})`);
+  }
+  return problems;
+}
+
+/** The parts of package.json the pack check reads. */
+export interface PackageManifest {
+  bin?: string | Record<string, string>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+}
+
+/** The files package.json's `bin` names, without the leading `./`. */
+export function binTargets(manifest: PackageManifest): string[] {
+  const bin = manifest.bin;
+  const targets = typeof bin === "string" ? [bin] : Object.values(bin ?? {});
+  return targets.map((t) => t.replace(/^\.\//, ""));
+}
+
+/** Static imports only: a dynamic `import()` may be a fallback for running inside the repo. */
+const IMPORT_SPECIFIER = /(?:\bfrom\s*|^\s*import\s+)["']([^"']+)["']/gm;
+
+/**
+ * A `bin` file must run from the installed package: its static relative imports packed, its static
+ * bare imports declared dependencies (`tests/packaging_consumer.test.ts` runs it for real).
+ */
+function checkBin(path: string, read: (path: string) => string, packed: string[], manifest: PackageManifest): string[] {
+  let text: string;
+  try {
+    text = read(path);
+  } catch {
+    return [`${path}: the 'bin' file cannot be read`];
+  }
+  const declared = new Set([
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+    ...Object.keys(manifest.optionalDependencies ?? {}),
+  ]);
+  const problems: string[] = [];
+  for (const [, specifier] of text.matchAll(IMPORT_SPECIFIER)) {
+    if (specifier.startsWith("node:")) continue;
+    if (specifier.startsWith(".")) {
+      const target = new URL(specifier, `file:///pkg/${path}`).pathname.replace(/^\/pkg\//, "");
+      if (!packed.includes(target)) {
+        problems.push(`${path}: the 'bin' command imports ${specifier}, which is not in the package (npm users would get ERR_MODULE_NOT_FOUND)`);
+      }
+      continue;
+    }
+    const name = specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0];
+    if (!declared.has(name)) {
+      problems.push(`${path}: the 'bin' command imports '${specifier}', but '${name}' is not a dependency (npm users would not have it)`);
+    }
   }
   return problems;
 }
@@ -117,7 +177,9 @@ if (process.argv[1]?.endsWith("check_pack.ts")) {
   try {
     if (!process.argv.includes("--no-build")) build("dist");
     const files = packListing();
-    const problems = checkPackContents(files, exportTargets(), (path) => readFileSync(join(ROOT, path), "utf8"));
+    const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as PackageManifest;
+    const read = (path: string): string => readFileSync(join(ROOT, path), "utf8");
+    const problems = checkPackContents(files, exportTargets(), read, manifest);
     if (problems.length > 0) {
       console.error(`check:pack: the npm package is not clean (${problems.length}):`);
       for (const problem of problems) console.error(`  - ${problem}`);

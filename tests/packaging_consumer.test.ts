@@ -9,12 +9,12 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { build, ROOT } from "../scripts/build.ts";
-import { checkPackContents, exportTargets, type PackedFile } from "../scripts/check_pack.ts";
+import { binTargets, checkPackContents, exportTargets, type PackageManifest, type PackedFile } from "../scripts/check_pack.ts";
 
 const run = promisify(execFile);
 const FIXTURES = join(ROOT, "tests", "support", "consumer");
@@ -41,6 +41,7 @@ describe("packaging: the packed tarball in a throwaway project", () => {
   let project = "";
   let tarball = "";
   let packed: PackedFile[] = [];
+  let bins: string[] = [];
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "agentpool-consumer-"));
@@ -49,6 +50,13 @@ describe("packaging: the packed tarball in a throwaway project", () => {
     mkdirSync(staging);
     for (const file of ["package.json", "README.md", "LICENSE"]) {
       if (existsSync(join(ROOT, file))) copyFileSync(join(ROOT, file), join(staging, file));
+    }
+    // The `bin` launcher(s), which npm always packs.
+    const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as PackageManifest;
+    bins = binTargets(manifest);
+    for (const bin of bins) {
+      mkdirSync(dirname(join(staging, bin)), { recursive: true });
+      copyFileSync(join(ROOT, bin), join(staging, bin));
     }
     build(join(staging, "dist"));
     // --ignore-scripts: prepack would rebuild into the staging dir with the repo's tools.
@@ -87,6 +95,7 @@ describe("packaging: the packed tarball in a throwaway project", () => {
       packed,
       exportTargets(),
       (path) => readFileSync(join(work, "staging", path), "utf8"),
+      JSON.parse(readFileSync(join(work, "staging", "package.json"), "utf8")) as PackageManifest,
     ).filter((p) => !/^(README\.md|LICENSE): missing/.test(p)); // the staging copy has what the repo has
     assert.deepEqual(problems, []);
     assert.ok(packed.some((f) => f.path === "dist/mod.js"));
@@ -122,6 +131,15 @@ describe("packaging: the packed tarball in a throwaway project", () => {
     );
     // skipLibCheck false: the shipped declarations themselves must type-check.
     await sh(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "."], project);
+  });
+
+  it("the package's command runs from the installed package (no tsx, no sources)", async () => {
+    const node = process.versions.bun || "Deno" in globalThis ? "node" : process.execPath;
+    assert.ok(bins.length > 0, "package.json has a 'bin'");
+    for (const bin of bins) {
+      const stdout = await sh(node, [join(project, "node_modules", "agentpool", bin), "--help"], project);
+      assert.match(stdout, /Usage: agentpool/);
+    }
   });
 
   const expected = { used: 2, agents: ["critic-2", "planner-1"], reused: true, closed: true };

@@ -146,4 +146,18 @@ describe("packaging: pack contents", () => {
     const problems = checkPackContents(good, [], (p) => (p === "dist/mod.js" ? "postgresql://root:toor@x/y" : ""));
     assert.deepEqual(problems, ["dist/mod.js: contains a secret (postgresql://root:<4 chars>@)"]);
   });
+
+  it("allows the 'bin' launcher only when it runs from the package", () => {
+    const files = [...good, { path: "bin/cli.mjs", size: 1 }];
+    const manifest = { bin: { cli: "./bin/cli.mjs" }, dependencies: { postgres: "^3" } };
+    const launcher = (text: string) => (p: string) => (p === "bin/cli.mjs" ? text : "");
+    const ok = 'import process from "node:process";\nimport postgres from "postgres";\nimport { main } from "../dist/mod.js";';
+    assert.deepEqual(checkPackContents(files, [], launcher(ok), manifest), []);
+    const broken = 'import { register } from "tsx/esm/api";\nimport { main } from "../src/cli/main.ts";';
+    const problems = checkPackContents(files, [], launcher(broken), manifest).join("\n");
+    assert.match(problems, /imports 'tsx\/esm\/api', but 'tsx' is not a dependency/);
+    assert.match(problems, /imports \.\.\/src\/cli\/main\.ts, which is not in the package/);
+    // Without a 'bin' field the same file is simply not allowed.
+    assert.match(checkPackContents(files, [], launcher(ok)).join("\n"), /bin\/cli\.mjs: not allowed/);
+  });
 });
