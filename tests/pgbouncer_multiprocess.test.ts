@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import postgres from "postgres";
 import { AsyncConnectionPool } from "../src/core/pool.ts";
+import { PooledDatabaseAdapter } from "../src/postgres/adapter.ts";
 import { postgresFactory } from "../src/postgres/factory.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
 import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
@@ -199,6 +200,38 @@ describe("PgBouncer (transaction mode): several pools in several processes", () 
       assert.deepEqual(tagged, ["agentpool:alpha:planner-1", "agentpool:alpha"]);
     } finally {
       await Promise.all(pools.map((pool) => pool.close()));
+    }
+  });
+
+  it("an AbortSignal cancels only its own agent's query through PgBouncer (protocol-level cancel)", async () => {
+    assert.ok(bouncer !== undefined);
+    const pool = new AsyncConnectionPool({
+      factory: postgresFactory(bouncer!.url, { prepare: false, applicationName: "agentpool:cancel" }),
+      minConnections: 0,
+      maxConnections: 4,
+    });
+    const db = new PooledDatabaseAdapter(pool);
+    try {
+      const started = performance.now();
+      const neighbour = db.transaction(async (tx) => {
+        const [row] = await tx<{ ok: number }[]>`select 1 as ok from pg_sleep(0.6)`;
+        return row.ok;
+      }, { agentId: "neighbour" });
+      const runaway = db.transaction((tx) => tx`select pg_sleep(30)`, {
+        agentId: "runaway",
+        signal: AbortSignal.timeout(300),
+      });
+      await assert.rejects(runaway, (error: unknown) => {
+        assert.equal((error as Error).name, "TimeoutError", String(error));
+        return true;
+      });
+      assert.ok(performance.now() - started < 5000, "the runaway query was cancelled, not waited out");
+      assert.equal(await neighbour, 1, "the other agent's query on the same PgBouncer was not cancelled");
+      // No query of this test is left running on the server.
+      const rows = await admin`select 1 from pg_stat_activity where usename = ${role} and query like '%pg_sleep(30)%' and state = 'active'`;
+      assert.equal(rows.length, 0);
+    } finally {
+      await pool.close();
     }
   });
 });
