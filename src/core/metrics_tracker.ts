@@ -10,10 +10,29 @@ import { EXHAUSTED_CODES, type ExhaustedReason } from "./errors.ts";
 import { Histogram } from "./histogram.ts";
 import type { LatencySummary, PoolMetrics } from "./metrics.ts";
 
-/** The agent label that series beyond `maxAgents` fold into. */
+/**
+ * The agent label that series beyond `maxAgents` fold into.
+ *
+ * @example
+ * ```ts
+ * import { createMetrics, OTHER_AGENT } from "agentpool";
+ * const m = createMetrics({ maxAgents: 0 });
+ * m.acquired("planner-1", 0);
+ * m.agentSeries()[0].agent === OTHER_AGENT; // true
+ * ```
+ */
 export const OTHER_AGENT = "__other__";
 
-/** Options of {@linkcode createMetrics}. */
+/**
+ * Options of {@linkcode createMetrics}.
+ *
+ * @example
+ * ```ts
+ * import { createMetrics, type MetricsOptions } from "agentpool";
+ * const options: MetricsOptions = { maxAgents: 50 };
+ * const metrics = createMetrics(options);
+ * ```
+ */
 export interface MetricsOptions {
   /**
    * Distinct agent labels tracked; agents seen after that fold into `agent="__other__"`, so an
@@ -22,7 +41,19 @@ export interface MetricsOptions {
   maxAgents?: number;
 }
 
-/** One agent label's counters (times in milliseconds). Read-only outside the tracker. */
+/**
+ * One agent label's counters (times in milliseconds). Read-only outside the tracker.
+ *
+ * @example
+ * ```ts
+ * import { createMetrics } from "agentpool";
+ * const m = createMetrics();
+ * m.acquired("planner-1", 12);
+ * const [series] = m.agentSeries();
+ * series.acquires; // 1
+ * series.waitSumMs; // 12
+ * ```
+ */
 export class AgentSeries {
   /** The agent id, or {@linkcode OTHER_AGENT}. */
   readonly agent: string;
@@ -51,6 +82,17 @@ export class AgentSeries {
 /**
  * Receives every observation after the tracker counted it; an OpenTelemetry binding uses it to
  * record into OTel histograms. Installed with {@linkcode MetricsTracker.forwardTo}.
+ *
+ * @example Log slow waits
+ * ```ts
+ * import { createMetrics } from "agentpool";
+ * const metrics = createMetrics();
+ * const stop = metrics.forwardTo({
+ *   acquired: (series, waitMs) => waitMs > 1000 && console.warn(`${series.agent} waited ${waitMs} ms`),
+ *   released: () => {},
+ *   created: () => {},
+ * });
+ * ```
  */
 export interface MetricsSink {
   acquired(series: AgentSeries, waitMs: number): void;

@@ -33,7 +33,16 @@ export interface OtelBatchResultLike {
   observe(observable: OtelObservableLike, value: number, attributes?: OtelAttributes): void;
 }
 
-/** The part of `@opentelemetry/api`'s `Meter` this binding uses; a real `Meter` fits. */
+/**
+ * The part of `@opentelemetry/api`'s `Meter` this binding uses; a real `Meter` fits.
+ *
+ * @example
+ * ```ts
+ * import { metrics } from "@opentelemetry/api";
+ * import type { MeterLike } from "agentpool";
+ * const meter: MeterLike = metrics.getMeter("agentpool");
+ * ```
+ */
 export interface MeterLike {
   createHistogram(name: string, options?: OtelInstrumentOptions): OtelHistogramLike;
   createObservableCounter(name: string, options?: OtelInstrumentOptions): OtelObservableLike;
@@ -42,16 +51,49 @@ export interface MeterLike {
   removeBatchObservableCallback(callback: (result: OtelBatchResultLike) => void, observables: OtelObservableLike[]): void;
 }
 
-/** A live binding; `unbind()` stops reporting. */
+/**
+ * A live binding; `unbind()` stops reporting (idempotent).
+ *
+ * @example
+ * ```ts
+ * const binding = bindOpenTelemetry(pool, tracker, meter);
+ * await pool.close();
+ * binding.unbind();
+ * ```
+ */
 export interface OpenTelemetryBinding {
   unbind(): void;
 }
 
-/** OTel attribute for the pool name (semantic conventions 1.26+). */
+/**
+ * OTel attribute for the pool name (semantic conventions 1.26+).
+ *
+ * @example
+ * ```ts
+ * import { OTEL_POOL_NAME } from "agentpool";
+ * OTEL_POOL_NAME; // "db.client.connection.pool.name"
+ * ```
+ */
 export const OTEL_POOL_NAME = "db.client.connection.pool.name";
-/** OTel attribute for the connection state. */
+/**
+ * OTel attribute for the connection state (`idle` | `used`) of `db.client.connection.count`.
+ *
+ * @example
+ * ```ts
+ * import { OTEL_STATE } from "agentpool";
+ * OTEL_STATE; // "db.client.connection.state"
+ * ```
+ */
 export const OTEL_STATE = "db.client.connection.state";
-/** OTel attribute for the agent of per-agent series (the GenAI conventions' agent id). */
+/**
+ * OTel attribute for the agent of per-agent series (the GenAI conventions' agent id).
+ *
+ * @example
+ * ```ts
+ * import { OTEL_AGENT } from "agentpool";
+ * OTEL_AGENT; // "gen_ai.agent.id"
+ * ```
+ */
 export const OTEL_AGENT = "gen_ai.agent.id";
 
 const SECONDS_BOUNDS = EXPORT_BOUNDS_MS.map((ms) => Number((ms / 1000).toPrecision(12)));

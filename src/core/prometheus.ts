@@ -10,13 +10,29 @@ import type { HistogramSnapshot } from "./histogram.ts";
 import { type MetricsTracker, trackerOf } from "./metrics_tracker.ts";
 import type { PoolStats } from "./snapshots.ts";
 
-/** What exposition needs from a pool; an `AsyncConnectionPool` fits. */
+/**
+ * What exposition needs from a pool; an `AsyncConnectionPool` fits.
+ *
+ * @example
+ * ```ts
+ * import type { ObservedPool } from "agentpool";
+ * const observed: ObservedPool = pool;
+ * ```
+ */
 export interface ObservedPool {
   readonly options: { readonly name: string; readonly metrics?: unknown };
   stats(): PoolStats;
 }
 
-/** The content type to serve {@linkcode prometheusText} with. */
+/**
+ * The content type to serve {@linkcode prometheusText} with.
+ *
+ * @example
+ * ```ts
+ * import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+ * ```
+ */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 type Labels = Readonly<Record<string, string>>;
