@@ -88,7 +88,10 @@ export function checkManifests(root: string = ROOT): string[] {
     }
   }
 
-  // npm side: same version, same subpaths, pointing at the build output.
+  // npm side: the same package name (JSR adds a scope), same version, same subpaths, pointing at the build output.
+  if (typeof jsr.name === "string" && typeof pkg.name === "string" && !jsr.name.endsWith(`/${pkg.name}`)) {
+    problems.push(`jsr.json 'name' is ${show(jsr.name)}; expected "@<scope>/${pkg.name}" to match package.json`);
+  }
   if (pkg.version !== jsr.version) {
     problems.push(`package.json 'version' is ${show(pkg.version)} but jsr.json says ${show(jsr.version)}`);
   }
@@ -149,7 +152,7 @@ if (process.argv[1]?.endsWith("check_manifests.ts")) {
   }
   const jsr = JSON.parse(readFileSync(join(ROOT, "jsr.json"), "utf8")) as Json;
   console.log(
-    `check:manifests: ok — ${show(jsr.name)} / "agentpool" ${String(jsr.version)}, ` +
+    `check:manifests: ok — ${show(jsr.name)} (JSR) / ${show(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).name)} (npm) ${String(jsr.version)}, ` +
       `exports ${Object.keys(exportMap(jsr)).join(", ")}`,
   );
 }

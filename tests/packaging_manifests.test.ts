@@ -57,6 +57,13 @@ describe("packaging: manifests agree", () => {
     assert.match(problems[0], /package\.json 'version' is "9\.9\.9" but jsr\.json says/);
   });
 
+  it("reports a JSR name that is not the npm name under a scope", () => {
+    const target = copy();
+    edit(target, "jsr.json", (j) => void (j.name = "@agentpool/other"));
+    edit(target, "deno.json", (d) => void (d.name = "@agentpool/other"));
+    assert.match(checkManifests(target).join("\n"), /jsr\.json 'name' is "@agentpool\/other"; expected "@<scope>\/agentpool"/);
+  });
+
   it("reports a subpath that only one registry has", () => {
     const target = copy();
     edit(target, "jsr.json", (j) => void ((j.exports as Json)["./extra"] = "./mod.ts"));
