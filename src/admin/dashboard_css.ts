@@ -123,5 +123,7 @@ button.danger { color: #ffc9c8; border-color: rgba(242,95,92,.45); }
 .toast.show { opacity: 1; }
 footer { max-width: 1440px; margin: 0 auto; padding: 6px 28px 28px; color: var(--faint); font-size: 12px; display: flex; gap: 14px; flex-wrap: wrap; }
 footer a { color: var(--muted); text-decoration: none; border-bottom: 1px dotted var(--faint); }
+footer .spacer { flex: 1; }
+button.link { background: none; border: none; padding: 0; color: var(--muted); border-bottom: 1px dotted var(--faint); border-radius: 0; font-size: 12px; }
 [hidden] { display: none !important; }
 `;

@@ -68,10 +68,17 @@ export const DASHBOARD_JS: string = String.raw`"use strict";
     $("auth-error").textContent = message || "";
     $("auth-token").focus();
   }
+  // With public reads the page never asks; this lets an operator add the token for revoke/readmit.
+  function updateSignIn() { $("sign-in").textContent = token ? "forget admin token" : "enter admin token"; }
+  $("sign-in").addEventListener("click", function () {
+    if (token) { token = ""; sessionStorage.removeItem(TOKEN_KEY); updateSignIn(); poll(); } else askToken("");
+  });
+  updateSignIn();
   $("auth-form").addEventListener("submit", function (event) {
     event.preventDefault();
     token = $("auth-token").value.trim();
     sessionStorage.setItem(TOKEN_KEY, token);
+    updateSignIn();
     $("auth").hidden = true;
     $("main").hidden = false;
     poll();
@@ -85,6 +92,7 @@ export const DASHBOARD_JS: string = String.raw`"use strict";
         sessionStorage.removeItem(TOKEN_KEY);
         askToken(token ? "That token was not accepted." : "");
         token = "";
+        updateSignIn();
         setLive(false, "locked");
         return null;
       }

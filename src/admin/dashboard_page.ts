@@ -134,6 +134,7 @@ export function dashboardHtml(path: string, title: string): string {
     <span id="refresh-note">auto-refresh</span>
     <a href="${prefix}stats">stats</a><a href="${prefix}agents">agents</a><a href="${prefix}connections">connections</a>
     <a href="${prefix}metrics">metrics</a><a href="${prefix}health">health</a>
+    <span class="spacer"></span><button type="button" class="link" id="sign-in">enter admin token</button>
   </footer>
   <div class="toast" id="toast" role="status"></div>
   <script src="${prefix}assets/dashboard.js" defer></script>
