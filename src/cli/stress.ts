@@ -19,6 +19,7 @@ import { PooledDatabaseAdapter } from "../postgres/adapter.ts";
 import type { Sql } from "../postgres/connection_state.ts";
 import { createPostgresPool } from "../postgres/create_pool.ts";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "./embedded_postgres.ts";
+import { withoutNewSignalHooks } from "./signals.ts";
 import { heapMB, machineName, runtimeName } from "./runtime_info.ts";
 import { parseStressArgs, type StressArgs, STRESS_USAGE, UsageError } from "./stress_args.ts";
 import { renderHtmlReport } from "./stress_html.ts";
@@ -77,7 +78,7 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
   let url = args.databaseUrl;
   if (url === undefined) {
     log.write("starting embedded PostgreSQL 18 …\n");
-    server = await startEmbeddedPostgres({ persistent: false });
+    server = await withoutNewSignalHooks(() => startEmbeddedPostgres({ persistent: false }));
     url = server.url;
   }
   const app = `agentpool-stress-${crypto.randomUUID().slice(0, 8)}`;

@@ -315,7 +315,9 @@ export class AgentTeam {
       } catch (error) {
         this.#record(agent, error);
         if (task !== undefined) await this.tasks.fail(this.#ctx(agent.agentId), task.id, error).catch(() => {});
-        await pause(50 + Math.random() * 100, this.#stop.signal);
+        // A revoked agent (the dashboard's button) sits out a second rather than spin.
+        const revoked = error instanceof ConnectionPoolExhaustedError && error.reason === "revoked";
+        await pause(revoked ? 1000 : 50 + Math.random() * 100, this.#stop.signal);
       }
     }
   }
