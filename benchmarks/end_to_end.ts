@@ -1,0 +1,82 @@
+/**
+ * End-to-end on a real PostgreSQL: 50 agents (one worker each) share 20 connections, each running
+ * `begin; select 1; commit` back to back. A closed loop for a fixed time after a warm-up: reports
+ * transactions per second and the acquire latency (request → connection held) p50 / p99.
+ *
+ * ```sh
+ * DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+ *   node --import tsx benchmarks/end_to_end.ts [--peer agentpool,minimal] [--quick] [--json out.json]
+ * node_modules/.bin/deno run -A benchmarks/end_to_end.ts
+ * node_modules/.bin/bun run benchmarks/end_to_end.ts
+ * ```
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { type BenchResult, parseBenchArgs, report, select, writeResults } from "./lib/harness.ts";
+import { openTxPeer, TX_PEERS, type TxPeer } from "./peers/pg_peers.ts";
+
+const AGENTS = 50;
+const CONNECTIONS = 20;
+const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** Runs 50 workers for `ms`; returns completed transactions and the acquire latencies (ms). */
+async function closedLoop(peer: TxPeer, agents: unknown[], ms: number): Promise<{ count: number; elapsedMs: number; acquireMs: number[] }> {
+  const acquireMs: number[] = [];
+  let count = 0;
+  const start = performance.now();
+  const until = start + ms;
+  const worker = async (agent: unknown): Promise<void> => {
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      await peer.tx(agent, () => void acquireMs.push(performance.now() - t0));
+      count++;
+    }
+  };
+  await Promise.all(agents.map(worker));
+  return { count, elapsedMs: performance.now() - start, acquireMs };
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function run(): Promise<void> {
+  const args = parseBenchArgs();
+  const url = process.env.DATABASE_URL ?? DEFAULT_URL;
+  const { warmupMs, runMs } = args.quick ? { warmupMs: 300, runMs: 800 } : { warmupMs: 700, runMs: 2500 };
+  const rows: BenchResult[] = [];
+  for (const name of select("peer", TX_PEERS, args.peers)) {
+    const base = { suite: "e2e", peer: name, params: { agents: AGENTS, connections: CONNECTIONS } };
+    const opened = await openTxPeer(name, url, CONNECTIONS);
+    if ("skipped" in opened) {
+      const row = { ...base, config: "", opsPerIteration: 0, samples: 0, nsPerOp: NaN, p50NsPerOp: NaN, p99NsPerOp: NaN, skipped: opened.skipped };
+      report(row);
+      rows.push(row);
+      continue;
+    }
+    const agents = Array.from({ length: AGENTS }, (_, i) => opened.agent(`agent-${i}`));
+    await closedLoop(opened, agents, warmupMs);
+    const { count, elapsedMs, acquireMs } = await closedLoop(opened, agents, runMs);
+    await opened.close();
+    acquireMs.sort((a, b) => a - b);
+    const row: BenchResult = {
+      ...base,
+      config: opened.config,
+      opsPerIteration: count,
+      samples: acquireMs.length,
+      nsPerOp: (elapsedMs * 1e6) / count,
+      p50NsPerOp: NaN,
+      p99NsPerOp: NaN,
+      txPerSec: (count * 1000) / elapsedMs,
+      acquireP50Ms: percentile(acquireMs, 0.5),
+      acquireP99Ms: percentile(acquireMs, 0.99),
+    };
+    report(row);
+    rows.push(row);
+  }
+  writeResults(args, rows);
+}
+
+await run();
