@@ -10,7 +10,7 @@
  * ```
  *
  * The end-to-end suite uses DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres, else
- * an embedded PostgreSQL (tests/support/embedded_postgres.ts) started for the run.
+ * an embedded PostgreSQL (src/cli/embedded_postgres.ts) started for the run.
  *
  * @module
  */
@@ -23,6 +23,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import type { BenchOutput, BenchResult } from "../benchmarks/lib/harness.ts";
+import { startEmbeddedPostgres } from "../src/cli/embedded_postgres.ts";
 import { aggregate, evaluateTargets, type MachineInfo, markdownSummary, type RuntimeReport } from "../benchmarks/lib/report.ts";
 
 const RUNTIMES = ["node", "deno", "bun"] as const;
@@ -179,11 +180,7 @@ async function database(): Promise<{ url: string; server: string; stop(): Promis
     return null;
   }
   try {
-    const support = "../tests/support/embedded_postgres.ts";
-    const { startEmbeddedPostgres } = await import(support) as {
-      startEmbeddedPostgres(o: { persistent: boolean }): Promise<{ url: string; remove(): Promise<void> }>;
-    };
-    const embedded = await startEmbeddedPostgres({ persistent: false });
+    const embedded = await startEmbeddedPostgres({ persistent: false, maxConnections: 200 });
     console.error(`${mask(url)} unreachable: started an embedded PostgreSQL`);
     return { url: embedded.url, server: (await probe(embedded.url)) ?? "embedded PostgreSQL", stop: () => embedded.remove() };
   } catch (error) {
