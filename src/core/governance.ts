@@ -122,6 +122,7 @@ export class Governor<T> {
       leak: (slot, heldMs) => {
         slot.agent!.leaks++;
         this.#counters.leaks++;
+        o.metrics.leaked?.(slot.agent!.agentId, heldMs);
         this.#host.emit("leak", { agentId: slot.agent!.agentId, connectionId: slot.id, heldMs, stack: slot.stack });
       },
       holdExceeded: (slot, policy, heldMs) => {

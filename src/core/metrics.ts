@@ -34,6 +34,10 @@ export interface PoolMetrics {
   createFailed(error: unknown): void;
   /** A connection was closed. */
   destroyed(): void;
+  /** A lease of `agentId` passed `leakDetectionMs`. Optional. */
+  leaked?(agentId: string, heldMs: number): void;
+  /** Work of `agentId` failed with `error` on a pooled connection (passed to `release(error)`). Optional. */
+  errored?(agentId: string, error: unknown): void;
   /** Latency percentiles, included in `pool.stats().latency` when present. */
   summary?(): LatencySummary;
 }

@@ -488,6 +488,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
 
   #release(slot: Slot<T>, error: unknown): Promise<void> {
     const now = this.#leaseNow();
+    if (error !== undefined) this.#metrics.errored?.(slot.agent!.agentId, error);
     this.#endLease(slot, now);
     this.#counters.released++;
     const factory = this.#factory;
