@@ -336,7 +336,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#recovery.updateHealth(true);
   }
 
-  #lease(slot: Slot<T>, agent: AgentRecord, waitMs: number, now: number): PooledConnection<T> {
+  #lease(slot: Slot<T>, agent: AgentRecord, waitMs: number, now: number, stack?: string): PooledConnection<T> {
     slot.state = "used";
     slot.agent = agent;
     slot.heldSince = now;
@@ -352,7 +352,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#metrics.acquired(agent.agentId, waitMs);
     const handle = new PooledConnection<T>(this, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
     slot.lease = handle;
-    if (this.#captureStacks) slot.stack = new Error("acquired here").stack;
+    // A waiter's stack was taken when it called acquire(); here we may be in a hand-off (a release
+    // or a create), whose stack would name the pool's internals instead of the caller.
+    if (this.#captureStacks) slot.stack = stack ?? new Error("acquired here").stack;
     return handle;
   }
 
@@ -407,6 +409,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     return new Promise<PooledConnection<T>>((resolve, reject) => {
       const now = (this.#coarseNow = this.#clock.now());
       const waiter = new Waiter(agent, now, now + timeoutMs, signal, resolve, reject);
+      if (this.#captureStacks) waiter.stack = new Error("acquired here").stack;
       this.#queue.enqueue(waiter);
       if (timeoutMs !== Infinity) this.#deadlines.add(waiter);
       if (signal !== undefined) {
@@ -566,7 +569,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#deadlines.remove(waiter);
     this.#unlisten(waiter);
     const now = (this.#coarseNow = this.#clock.now());
-    const handle = this.#lease(slot, waiter.agent, now - waiter.enqueuedAt, now);
+    const handle = this.#lease(slot, waiter.agent, now - waiter.enqueuedAt, now, waiter.stack);
     this.#queue.admit(waiter.agent);
     waiter.resolve(handle);
   }

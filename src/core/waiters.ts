@@ -25,6 +25,8 @@ export class Waiter implements Deadline {
   readonly signal: AbortSignal | undefined;
   /** The abort listener, kept to remove it once the waiter settles. */
   onAbort: (() => void) | undefined = undefined;
+  /** The caller's acquire stack (with `captureStacks`), taken when it started waiting. */
+  stack: string | undefined = undefined;
 
   constructor(
     agent: AgentRecord,
