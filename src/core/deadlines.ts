@@ -1,22 +1,33 @@
 /**
  * One shared timer for every acquire deadline. A per-acquire `setTimeout` costs ~0.25 µs on Node
- * and ~1.1 µs on Deno; here a wait pays a heap insert, and the timer is only re-armed when the
+ * and ~1.1 µs on Deno; here a wait pays an O(1) append, and the timer is only re-armed when the
  * earliest deadline moves earlier (with one `acquireTimeoutMs` for all, never).
  *
  * @module
  */
 
+/** `heapIndex` of an entry that sits in the in-order FIFO. */
+const IN_FIFO = -2;
+/** The FIFO drops its dead prefix once it is this long and at least half the array. */
+const COMPACT_AT = 1024;
+
 import type { Clock } from "./clock.ts";
 
-/** Something with a deadline. `heapIndex` is owned by the timer: -1 while not scheduled. */
+/**
+ * Something with a deadline. `heapIndex` is owned by the timer: -1 while not scheduled. Entries
+ * are one-shot: an entry is added at most once.
+ */
 export interface Deadline {
   deadlineAt: number;
   heapIndex: number;
 }
 
 /**
- * A binary min-heap of deadlines driven by a single timer. Removing an entry is O(log n); the timer
- * is left armed after removals and simply re-arms for the new earliest entry when it fires.
+ * Deadlines driven by a single timer. With one timeout for everyone, deadlines arrive in order:
+ * those go to a FIFO (O(1) add; O(1) remove by marking, skipping dead entries at its head). An
+ * entry earlier than the FIFO's tail (a shorter per-acquire timeout) goes to a binary min-heap
+ * (O(log n)). The timer is left armed after removals and re-arms for the new earliest entry when it
+ * fires.
  *
  * @example
  * ```ts
@@ -27,6 +38,9 @@ export interface Deadline {
  */
 export class DeadlineTimer<E extends Deadline> {
   #heap: E[] = [];
+  #fifo: E[] = [];
+  #head = 0;
+  #live = 0;
   #clock: Clock;
   #onExpire: (entry: E) => void;
   #timer: unknown = undefined;
@@ -40,23 +54,65 @@ export class DeadlineTimer<E extends Deadline> {
 
   /** Number of scheduled entries. */
   get size(): number {
-    return this.#heap.length;
+    return this.#heap.length + this.#live;
   }
 
   /** Schedules `entry` at `entry.deadlineAt`. */
   add(entry: E): void {
-    const heap = this.#heap;
-    entry.heapIndex = heap.length;
-    heap.push(entry);
-    this.#up(entry.heapIndex);
+    const fifo = this.#fifo;
+    if (this.#live === 0 || entry.deadlineAt >= fifo[fifo.length - 1].deadlineAt) {
+      entry.heapIndex = IN_FIFO;
+      fifo.push(entry);
+      this.#live++;
+    } else {
+      const heap = this.#heap;
+      entry.heapIndex = heap.length;
+      heap.push(entry);
+      this.#up(entry.heapIndex);
+    }
     if (entry.deadlineAt < this.#armedAt) this.#arm(entry.deadlineAt);
   }
 
   /** Unschedules `entry`; a no-op when it is not scheduled. */
   remove(entry: E): void {
     const i = entry.heapIndex;
-    if (i < 0) return;
+    if (i === -1) return;
     entry.heapIndex = -1;
+    if (i === IN_FIFO) this.#removeFromFifo(entry);
+    else this.#removeFromHeap(entry, i);
+    // Nothing left to wait for: let the process exit instead of holding a timer.
+    if (this.size === 0) this.#disarm();
+  }
+
+  /** Unschedules everything and clears the timer. */
+  clear(): E[] {
+    const entries = [...this.#heap, ...this.#fifo.slice(this.#head).filter((e) => e.heapIndex === IN_FIFO)];
+    this.#heap = [];
+    this.#fifo = [];
+    this.#head = this.#live = 0;
+    for (const entry of entries) entry.heapIndex = -1;
+    this.#disarm();
+    return entries;
+  }
+
+  #removeFromFifo(entry: E): void {
+    const fifo = this.#fifo;
+    if (--this.#live === 0) {
+      fifo.length = 0;
+      this.#head = 0;
+      return;
+    }
+    // Dead entries stay in place; the head skips past them so #earliest() is O(1) amortised.
+    if (fifo[this.#head] === entry) {
+      do this.#head++; while (fifo[this.#head].heapIndex !== IN_FIFO);
+    }
+    if (this.#head >= COMPACT_AT && this.#head * 2 >= fifo.length) {
+      this.#fifo = fifo.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #removeFromHeap(entry: E, i: number): void {
     const heap = this.#heap;
     const last = heap.pop()!;
     if (last !== entry) {
@@ -65,30 +121,25 @@ export class DeadlineTimer<E extends Deadline> {
       this.#down(i);
       this.#up(last.heapIndex);
     }
-    // Nothing left to wait for: let the process exit instead of holding a timer.
-    if (heap.length === 0) this.#disarm();
   }
 
-  /** Unschedules everything and clears the timer. */
-  clear(): E[] {
-    const entries = this.#heap;
-    this.#heap = [];
-    for (const entry of entries) entry.heapIndex = -1;
-    this.#disarm();
-    return entries;
+  #earliest(): E | undefined {
+    const inOrder = this.#live > 0 ? this.#fifo[this.#head] : undefined;
+    const early = this.#heap[0];
+    if (inOrder === undefined || (early !== undefined && early.deadlineAt < inOrder.deadlineAt)) return early;
+    return inOrder;
   }
 
   #fire = (): void => {
     this.#timer = undefined;
     this.#armedAt = Infinity;
     const now = this.#clock.now();
-    const heap = this.#heap;
-    while (heap.length > 0 && heap[0].deadlineAt <= now) {
-      const entry = heap[0];
+    for (let entry = this.#earliest(); entry !== undefined && entry.deadlineAt <= now; entry = this.#earliest()) {
       this.remove(entry);
       this.#onExpire(entry);
     }
-    if (heap.length > 0 && this.#timer === undefined) this.#arm(heap[0].deadlineAt);
+    const next = this.#earliest();
+    if (next !== undefined && this.#timer === undefined) this.#arm(next.deadlineAt);
   };
 
   #arm(at: number): void {

@@ -81,6 +81,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
   /** Borrowing a connection idle longer than this validates it first (Infinity without `validate`). */
   #validateAfterIdleMs: number;
   #captureStacks: boolean;
+  #preciseTiming: boolean;
   #open: OpenConnections<T>;
   #idle: Slot<T>[];
   #used = 0;
@@ -115,6 +116,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#quotaGranted = o.maxPerAgent !== Infinity;
     this.#validateAfterIdleMs = o.factory.validate === undefined ? Infinity : o.validateAfterIdleMs;
     this.#captureStacks = o.captureStacks;
+    this.#preciseTiming = o.preciseTiming;
     this.#epoch = Date.now() - o.clock.now();
     this.#coarseNow = o.clock.now();
     this.#leaseNow = o.preciseTiming ? () => o.clock.now() : () => this.#coarseNow;
@@ -502,7 +504,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
     if (now >= slot.expiresAt) return this.#open.destroy(slot);
     slot.checkedAt = now;
     if (factory.reset !== undefined) return this.#open.track(this.#resetThenReturn(slot));
-    return this.#return(slot);
+    // A precise `now` is still current: the hand-off need not read the clock again.
+    return this.#return(slot, this.#preciseTiming ? now : undefined);
   }
 
   /** Bookkeeping shared by release and reclaim: the agent no longer holds `slot`. */
@@ -549,7 +552,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
   }
 
   /** A free connection goes to the next waiter, else is closed if above max, else idles. */
-  #return(slot: Slot<T>): Promise<void> {
+  #return(slot: Slot<T>, now?: number): Promise<void> {
     if (this.#closed) return this.#open.destroy(slot);
     if (slot.generation < this.#recovery.generation) {
       this.#recovery.check(slot);
@@ -557,7 +560,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     }
     const waiter = this.#queue.shift();
     if (waiter !== null) {
-      this.#handOff(slot, waiter);
+      this.#handOff(slot, waiter, now);
       return RESOLVED;
     }
     if (this.#open.size > this.#max) return this.#open.destroy(slot);
@@ -565,10 +568,10 @@ export class AsyncConnectionPool<T> extends EventTarget {
     return RESOLVED;
   }
 
-  #handOff(slot: Slot<T>, waiter: Waiter): void {
+  #handOff(slot: Slot<T>, waiter: Waiter, at?: number): void {
     this.#deadlines.remove(waiter);
     this.#unlisten(waiter);
-    const now = (this.#coarseNow = this.#clock.now());
+    const now = (this.#coarseNow = at ?? this.#clock.now());
     const handle = this.#lease(slot, waiter.agent, now - waiter.enqueuedAt, now, waiter.stack);
     this.#queue.admit(waiter.agent);
     waiter.resolve(handle);
