@@ -29,7 +29,7 @@ import { aggregate, evaluateTargets, type MachineInfo, markdownSummary, type Run
 const RUNTIMES = ["node", "deno", "bun"] as const;
 type Runtime = typeof RUNTIMES[number];
 const POOL_SUITES = ["uncontended", "contended", "waiters", "agents"];
-const POOL_PEERS = ["agentpool", "minimal", "generic-pool", "tarn"];
+const POOL_PEERS = ["agentpool", "agentpool-coarse", "minimal", "generic-pool", "tarn"];
 const TX_PEERS = ["agentpool", "agentpool-noreset", "adapter", "minimal", "postgres.js-begin", "postgres.js-reserve", "pg-pool"];
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 const RESULTS = "benchmarks/results";

@@ -142,27 +142,31 @@ export function evaluateTargets(rows: AggregatedResult[]): TargetVerdict[] {
     verdicts.push({ id, label, value, verdict: ok ? "PASS" : "MISS", why: ok ? detail : `${detail}; ${MISS_HINTS[id] ?? ""}`.replace(/; $/, "") });
   };
 
-  for (const suite of ["uncontended", "contended", "waiters"] as const) {
-    const a = find(rows, suite, "agentpool");
-    const m = find(rows, suite, "minimal");
-    const ratio = a && m ? a.nsPerOp / m.nsPerOp : null;
-    check(
-      `${suite}-vs-minimal`,
-      `${suite}: agentpool ≤ 2× minimal`,
-      ratio,
-      (v) => v <= 2,
-      a && m ? `agentpool ${ns(a.nsPerOp)} vs minimal ${ns(m.nsPerOp)} per cycle = ${x(ratio!)} (+${ns(a.nsPerOp - m.nsPerOp)})` : "not measured",
-    );
-    if (suite === "waiters") continue;
-    const g = find(rows, suite, "generic-pool");
-    const speedup = a && g ? g.nsPerOp / a.nsPerOp : null;
-    check(
-      `${suite}-vs-generic`,
-      `${suite}: agentpool ≥ 3× faster than generic-pool`,
-      speedup,
-      (v) => v >= 3,
-      a && g ? `generic-pool ${ns(g.nsPerOp)} vs agentpool ${ns(a.nsPerOp)} = ${x(speedup!)} faster` : "not measured",
-    );
+  for (const pool of ["agentpool", "agentpool-coarse"] as const) {
+    const label = pool === "agentpool" ? "agentpool" : "agentpool (preciseTiming: false)";
+    const idSuffix = pool === "agentpool" ? "" : "-coarse";
+    for (const suite of ["uncontended", "contended", "waiters"] as const) {
+      const a = find(rows, suite, pool);
+      const m = find(rows, suite, "minimal");
+      const ratio = a && m ? a.nsPerOp / m.nsPerOp : null;
+      check(
+        `${suite}-vs-minimal${idSuffix}`,
+        `${suite}: ${label} ≤ 2× minimal`,
+        ratio,
+        (v) => v <= 2,
+        a && m ? `${pool} ${ns(a.nsPerOp)} vs minimal ${ns(m.nsPerOp)} per cycle = ${x(ratio!)} (+${ns(a.nsPerOp - m.nsPerOp)})` : "not measured",
+      );
+      if (suite === "waiters") continue;
+      const g = find(rows, suite, "generic-pool");
+      const speedup = a && g ? g.nsPerOp / a.nsPerOp : null;
+      check(
+        `${suite}-vs-generic${idSuffix}`,
+        `${suite}: ${label} ≥ 3× faster than generic-pool`,
+        speedup,
+        (v) => v >= 3,
+        a && g ? `generic-pool ${ns(g.nsPerOp)} vs ${pool} ${ns(a.nsPerOp)} = ${x(speedup!)} faster` : "not measured",
+      );
+    }
   }
 
   const sweep = rows.filter((r) => r.suite === "agents" && r.peer === "agentpool" && r.skipped === undefined)
@@ -250,7 +254,7 @@ export function markdownSummary(reports: RuntimeReport[], method: string): strin
   out.push(`## Pool only (no database): ns per acquire+release cycle (${reports[0]?.clock ?? "cpu"} time)`, "");
   head(["Suite", "Peer", ...names, ...names.map((n) => `${n} ÷ minimal`)]);
   for (const suite of ["uncontended", "contended", "waiters"]) {
-    for (const peer of ["agentpool", "minimal", "generic-pool", "tarn"]) {
+    for (const peer of ["agentpool", "agentpool-coarse", "minimal", "generic-pool", "tarn"]) {
       const cells = reports.map((r) => fmtNs(find(r.results, suite, peer)));
       const ratios = reports.map((r) => {
         const row = find(r.results, suite, peer);

@@ -20,7 +20,7 @@ const { AsyncConnectionPool } = (await import(
 )) as typeof import("../../mod.ts");
 
 /** The pools compared in the pool-only suites. */
-export const POOL_PEERS = ["agentpool", "minimal", "generic-pool", "tarn"] as const;
+export const POOL_PEERS = ["agentpool", "agentpool-coarse", "minimal", "generic-pool", "tarn"] as const;
 export type PoolPeerName = typeof POOL_PEERS[number];
 
 /** What a suite asks of a pool. */
@@ -54,12 +54,16 @@ export async function openPoolPeer(name: PoolPeerName, config: PoolConfig): Prom
   const n = config.connections;
   const timeout = config.acquireTimeoutMs;
   switch (name) {
-    case "agentpool": {
+    case "agentpool":
+    case "agentpool-coarse": {
+      // agentpool-coarse: the same pool with preciseTiming off (no clock read on borrow/return).
+      const coarse = name === "agentpool-coarse";
       const pool = new AsyncConnectionPool({
         factory: { create: () => Promise.resolve(makeConnection()), destroy: () => {} },
         minConnections: n,
         maxConnections: n,
         overflow: 0,
+        ...(coarse ? { preciseTiming: false } : {}),
         ...(timeout === undefined ? {} : { acquireTimeoutMs: timeout }),
         ...(config.maxWaiting === undefined ? {} : { maxWaiting: config.maxWaiting }),
       });
@@ -67,7 +71,7 @@ export async function openPoolPeer(name: PoolPeerName, config: PoolConfig): Prom
       type Handle = Awaited<ReturnType<typeof pool.acquire>>;
       return {
         name,
-        config: `acquireTimeoutMs ${pool.options.acquireTimeoutMs}, maxWaiting ${pool.options.maxWaiting}, agentId on every acquire`,
+        config: `${coarse ? "preciseTiming false, " : ""}acquireTimeoutMs ${pool.options.acquireTimeoutMs}, maxWaiting ${pool.options.maxWaiting}, agentId on every acquire`,
         agent: (agentId) => ({ agentId }),
         acquire: (agent) => pool.acquire(agent as { agentId: string }),
         release: (lease) => void (lease as Handle).release(),
