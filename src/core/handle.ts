@@ -61,7 +61,8 @@ export class PooledConnection<T> {
    * Returns the connection to the pool. Resolves once the pool has taken it back (reset, handed
    * on, idled or closed); never rejects for the pool's own work. Throws `DOUBLE_RELEASE` when the
    * lease already ended. Pass the error that ended the work, if any: when the factory deems it
-   * fatal (`isFatal`), the connection is closed instead of reused and older ones are re-checked.
+   * fatal (`isFatal`), or the connection is known broken (`isBroken`), it is closed instead of
+   * reused, in the background (the promise resolves at once), and older ones are re-checked.
    */
   release(error?: unknown): Promise<void> {
     if (this.#state === "released") {

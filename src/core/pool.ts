@@ -499,7 +499,11 @@ export class AsyncConnectionPool<T> extends EventTarget {
     const factory = this.#factory;
     if ((error !== undefined && factory.isFatal?.(error) === true) || factory.isBroken?.(slot.connection) === true) {
       this.#recovery.onFatal();
-      return this.#open.destroy(slot);
+      // Dead: out of circulation now, closed in the background (close() still waits for it). The
+      // caller, who already has its error, must not wait for the driver to give up on a reset
+      // socket (postgres.js on Bun: the whole endTimeoutMs, 5 s, after pg_terminate_backend).
+      void this.#open.destroy(slot);
+      return RESOLVED;
     }
     if (now >= slot.expiresAt) return this.#open.destroy(slot);
     slot.checkedAt = now;
