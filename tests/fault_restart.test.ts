@@ -181,7 +181,16 @@ test("database restart under a 50-agent workload: bounded requests, recovery wit
 
     // 7. Refilled to minConnections without help, and the server agrees.
     await eventually(() => pool.stats().total >= 5, "the pool refills to minConnections");
-    await eventually(async () => (await sessionPids(observer, applicationName)).length === pool.stats().total, "server sessions match the pool");
+    // A fresh observer: the sampler's session lived through the outage.
+    const after = postgres(server.url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+    try {
+      await eventually(
+        async () => (await sessionPids(after, applicationName)).length === pool.stats().total,
+        "server sessions match the pool",
+      );
+    } finally {
+      await after.end({ timeout: 1 });
+    }
     const [row] = await pool.use((sql) => sql<{ one: number }[]>`select 1 as one`, { agentId: "after" });
     assert.equal(row.one, 1);
     console.log(

@@ -91,7 +91,7 @@ test("pg_terminate_backend on random pool connections under load: evicted, repla
         const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
         assert.equal(row.pid, backendPid(sql), "the session is the one the pool opened");
         return row.pid;
-      }, { agentId: `after-${i % 8}` })
+      }, { agentId: `after-${i}` })
     ));
     for (const pid of seen) assert.ok(!terminated.has(pid), `a terminated session (${pid}) was handed out`);
     console.log(

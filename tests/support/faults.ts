@@ -15,7 +15,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` every `everyMs` until it is true; fails the test after `timeoutMs` naming `what`. */
+/**
+ * Polls `check` every `everyMs` until it is true; fails the test after `timeoutMs` naming `what`
+ * (and the last error, when a check threw: a throw counts as "not yet").
+ */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
   what: string,
@@ -23,9 +26,16 @@ export async function eventually(
   everyMs = 20,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
+  let lastError: unknown = undefined;
   for (;;) {
-    if (await check()) return;
-    if (performance.now() > deadline) assert.fail(`never happened within ${timeoutMs} ms: ${what}`);
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (performance.now() > deadline) {
+      assert.fail(`never happened within ${timeoutMs} ms: ${what}${lastError === undefined ? "" : ` (last error: ${describe(lastError)})`}`);
+    }
     await sleep(everyMs);
   }
 }
