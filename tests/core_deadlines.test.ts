@@ -63,7 +63,7 @@ describe("DeadlineTimer", () => {
     );
   });
 
-  test("one timeout for all arms the timer once, however many entries", async () => {
+  test("one timeout for all arms the timer once, however many entries", () => {
     const clock = new ManualClock(0);
     const timer = new DeadlineTimer<Entry>(clock, () => {});
     for (let i = 0; i < 1000; i++) timer.add({ id: i, deadlineAt: 5000 + i, heapIndex: -1 });
