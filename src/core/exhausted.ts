@@ -7,11 +7,11 @@
 
 import type { AgentRecord } from "./agents.ts";
 import { ConnectionPoolExhaustedError, type ExhaustedReason } from "./errors.ts";
-import { describeState, formatMs, type Holder, type PoolStats } from "./snapshots.ts";
+import { describeState, formatMs, type Holder, type StateCounts } from "./snapshots.ts";
 
 /** The pool state an exhaustion error describes. */
 export interface ExhaustionContext {
-  readonly stats: PoolStats;
+  readonly stats: StateCounts;
   readonly holders: Holder[];
   readonly maxPerAgent: number;
   readonly maxWaiting: number;

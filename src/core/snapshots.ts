@@ -173,8 +173,11 @@ export function topHolders(slots: Iterable<Slot<unknown>>, now: number, limit: n
     .slice(0, limit);
 }
 
+/** The counts an error message states: cheap to gather, whatever the number of agents. */
+export type StateCounts = Pick<PoolStats, "total" | "cap" | "maxConnections" | "used" | "idle" | "pending" | "creating">;
+
 /** "total 30/30 (cap), used 30, idle 0, pending 12, creating 0; top holders: a ×5 (longest 2.1 s)" */
-export function describeState(stats: PoolStats, holders: Holder[]): string {
+export function describeState(stats: StateCounts, holders: Holder[]): string {
   const counts = `total ${stats.total}/${stats.cap} (max ${stats.maxConnections} + overflow ${
     stats.cap - stats.maxConnections
   }), used ${stats.used}, idle ${stats.idle}, pending ${stats.pending}, creating ${stats.creating}`;
