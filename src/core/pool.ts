@@ -482,8 +482,18 @@ export class AsyncConnectionPool<T> extends EventTarget {
   }
 
   #exhaustedError(reason: ExhaustedReason, agent: AgentRecord, waitedMs: number): ReturnType<typeof exhaustedError> {
+    // Not stats(): a burst of timeouts must not walk every agent once per failed waiter.
+    const stats = {
+      total: this.#open.size,
+      cap: this.#cap,
+      maxConnections: this.#max,
+      used: this.#used,
+      idle: this.#idle.length,
+      pending: this.#queue.size,
+      creating: this.#filler.creating,
+    };
     return exhaustedError(reason, agent, waitedMs, {
-      stats: this.stats(),
+      stats,
       holders: topHolders(this.#open.slots, this.#clock.now(), 3),
       maxPerAgent: this.#maxPerAgent,
       maxWaiting: this.options.maxWaiting,
