@@ -65,9 +65,8 @@ export async function serveFetch(fetch: Fetch, port: number, hostname = "127.0.0
   const runtime = runtimeId();
   if (runtime === "deno") {
     const deno = (globalThis as unknown as { Deno: DenoServe }).Deno;
-    const server = await new Promise<ReturnType<DenoServe["serve"]>>((resolve) => {
-      const s = deno.serve({ port, hostname, onListen: () => resolve(s) }, fetch);
-    });
+    // Deno.serve binds before it returns (and throws if it cannot); onListen only silences its log.
+    const server = deno.serve({ port, hostname, onListen: () => {} }, fetch);
     return { port, origin, close: () => server.shutdown() };
   }
   if (runtime === "bun") {
