@@ -39,7 +39,7 @@ export function runtimeId(): "node" | "deno" | "bun" {
 }
 
 /**
- * `2 × AMD EPYC 7B13, 23.5 GiB, linux x64`.
+ * `2 × AMD EPYC 7B13, 23.5 GiB, linux x64, load 1.2` (1-minute load average at the start).
  *
  * @example
  * ```ts
@@ -49,7 +49,8 @@ export function runtimeId(): "node" | "deno" | "bun" {
 export function machineName(): string {
   const cpus = os.cpus();
   const model = cpus[0]?.model?.replace(/\s+/g, " ").trim() || "unknown CPU";
-  return `${cpus.length} × ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.arch()}`;
+  const load = os.loadavg()[0];
+  return `${cpus.length} × ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.arch()}, load ${load.toFixed(1)}`;
 }
 
 /**

@@ -47,7 +47,7 @@ Options:
   --min N               pool minConnections (default 5)
   --max N               pool maxConnections (default 20)
   --overflow N          pool overflow above max (default 10; cap = max + overflow)
-  --think MIN-MAX       think time between an agent's steps in ms (default 5-25)
+  --think MIN-MAX       think time between an agent's steps in ms (default 20-80)
   --long-holders N      agents that sometimes hold a transaction 100-500 ms (default 2)
   --json                print the report as JSON on stdout
   --json-file FILE      also write the JSON report to FILE
@@ -64,7 +64,7 @@ const DEFAULTS: StressArgs = {
   min: 5,
   max: 20,
   overflow: 10,
-  thinkMs: [5, 25],
+  thinkMs: [20, 80],
   longHolders: 2,
   json: false,
   report: undefined,
