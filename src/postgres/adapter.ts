@@ -10,8 +10,8 @@ import type postgres from "postgres";
 import { DEFAULT_AGENT_ID } from "../core/agents.ts";
 import type { AsyncConnectionPool } from "../core/pool.ts";
 import type { PooledConnection } from "../core/handle.ts";
-import { backendPid, markBroken, markClean, type Sql } from "./connection_state.ts";
-import { TransactionRolledBackError } from "./errors.ts";
+import { type ConnectionState, markDiscard, markClean, type Sql, stateOf } from "./connection_state.ts";
+import { SessionLostError, TransactionRolledBackError } from "./errors.ts";
 import { isRetryableError, retryDelay } from "./retry.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
 import { type OpenTransaction, TransactionTracker, type TransactionTrackerOptions } from "./tracker.ts";
@@ -189,8 +189,8 @@ export class PooledDatabaseAdapter {
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkCount(what, "maxRetries", options.maxRetries);
-    const handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
-    const open = this.#tracker.opened(agentId, handle.id, backendPid(handle.connection));
+    const handle = await this.#acquire(agentId, signal, options?.timeoutMs);
+    const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
         try {
@@ -206,6 +206,18 @@ export class PooledDatabaseAdapter {
     }
   }
 
+  /**
+   * Acquires for `agentId`, skipping connections whose session already ended while idle (the
+   * pool discards them on release): postgres.js would reconnect them behind our back.
+   */
+  async #acquire(agentId: string | undefined, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<PooledConnection<Sql>> {
+    for (let tries = 1;; tries++) {
+      const handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
+      if (!stateOf(handle.connection).broken || tries === 3) return handle;
+      await handle.release();
+    }
+  }
+
   /** One run of a transaction on a held connection. */
   async #attempt<R>(
     handle: PooledConnection<Sql>,
@@ -215,15 +227,17 @@ export class PooledDatabaseAdapter {
     signal: AbortSignal | undefined,
   ): Promise<Awaited<R>> {
     const conn = handle.connection;
-    const scope = new Scope(conn, agentId, handle.id, beginText, signal !== undefined);
+    const state = stateOf(conn);
+    const scope = new Scope(conn, state, agentId, handle.id, beginText, signal !== undefined);
     let commit: AnyQuery | null = null;
     try {
       signal?.throwIfAborted();
       const value = fn(scope.sql);
-      if (value === scope.last && value !== null) {
+      if (value === scope.last && value !== null && !state.broken) {
         // The callback handed back its last statement un-awaited: COMMIT rides along. Should that
         // statement fail, the server turns this COMMIT into a ROLLBACK.
         scope.closed = true;
+        (value as AnyQuery).execute(); // queue it now, so it is written before the COMMIT
         commit = conn.unsafe("commit");
         commit.catch(ignore);
       }
@@ -231,43 +245,47 @@ export class PooledDatabaseAdapter {
       const result = (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
       scope.closed = true;
       if (scope.begin !== null) {
+        // A COMMIT sent to an ended session would reconnect and "commit" nothing.
+        if (commit === null && state.broken) throw new SessionLostError(agentId, handle.id);
         commit ??= conn.unsafe("commit");
         const done = await commit;
         await scope.begin; // settled long ago (it was written first); rethrows a failed BEGIN
+        if (state.keyPid !== 0 && done.state.pid !== state.keyPid) throw new SessionLostError(agentId, handle.id);
         if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
       }
-      markClean(conn);
+      markClean(state);
       return result;
     } catch (error) {
       scope.closed = true;
       if (signal?.aborted) {
         scope.cancelAll();
-        if (scope.count > 0) markBroken(conn); // the server rolls back when the session ends
+        if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
         throw signal.reason;
       }
-      throw await this.#rollback(conn, scope, commit, error);
+      throw await this.#rollback(conn, state, scope, commit, error);
     }
   }
 
   /** Ends a failed attempt; returns the error to throw. */
-  async #rollback(conn: Sql, scope: Scope, commit: AnyQuery | null, error: unknown): Promise<unknown> {
+  async #rollback(conn: Sql, state: ConnectionState, scope: Scope, commit: AnyQuery | null, error: unknown): Promise<unknown> {
     if (scope.begin === null) {
-      markClean(conn); // nothing was sent
+      markClean(state); // nothing was sent
       return error;
     }
     if (commit !== null) {
       // A COMMIT was sent: whatever it answered, the transaction is over unless the session broke.
       const outcome = await commit.then(() => null, (e: unknown) => e);
-      if (outcome === null || isServerError(outcome)) markClean(conn);
-      else markBroken(conn);
+      if (outcome === null || isServerError(outcome)) markClean(state);
+      else markDiscard(state);
       return error;
     }
+    if (state.broken) return error; // the session is gone, and its transaction with it
     try {
       await conn.unsafe("rollback");
-      markClean(conn);
+      markClean(state);
       return error;
     } catch (rollbackError) {
-      markBroken(conn);
+      markDiscard(state);
       return withRollbackError(error, rollbackError);
     }
   }
@@ -292,9 +310,10 @@ export class PooledDatabaseAdapter {
     if (typeof fn !== "function") fail("run query", "fn", "a function", fn);
     const signal = options?.signal;
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
-    const handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    const handle = await this.#acquire(agentId, signal, options?.timeoutMs);
     const conn = handle.connection;
-    const scope = new Scope(conn, agentId, handle.id, null, signal !== undefined);
+    const state = stateOf(conn);
+    const scope = new Scope(conn, state, agentId, handle.id, null, signal !== undefined);
     try {
       signal?.throwIfAborted();
       const value = fn(scope.sql);
@@ -304,11 +323,11 @@ export class PooledDatabaseAdapter {
       if (!signal?.aborted) throw error;
       scope.closed = true;
       scope.cancelAll();
-      if (scope.count > 0) markBroken(conn);
+      if (scope.count > 0) markDiscard(state);
       throw signal.reason;
     } finally {
       scope.closed = true;
-      if (scope.count === 0) markClean(conn);
+      if (scope.count === 0) markClean(state);
       await handle.release();
     }
   }
@@ -329,8 +348,9 @@ export class PooledDatabaseAdapter {
 
   async #statement(strings: TemplateStringsArray, values: unknown[], options?: QueryOptions): Promise<postgres.RowList<postgres.Row[]>> {
     const signal = options?.signal;
-    const handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    const handle = await this.#acquire(options?.agentId, signal, options?.timeoutMs);
     const conn = handle.connection;
+    const state = stateOf(conn);
     try {
       signal?.throwIfAborted();
       const query = conn(strings, ...(values as postgres.ParameterOrFragment<never>[]));
@@ -339,14 +359,14 @@ export class PooledDatabaseAdapter {
       try {
         const rows = await query;
         // One extended-protocol statement can open a transaction only by being BEGIN itself.
-        if (rows.command !== "BEGIN" && rows.command !== "START TRANSACTION") markClean(conn);
+        if (rows.command !== "BEGIN" && rows.command !== "START TRANSACTION") markClean(state);
         return rows;
       } catch (error) {
         if (signal?.aborted) {
-          markBroken(conn);
+          markDiscard(state);
           throw signal.reason;
         }
-        if (isServerError(error)) markClean(conn);
+        if (isServerError(error)) markClean(state);
         throw error;
       } finally {
         signal?.removeEventListener("abort", onAbort);

@@ -15,19 +15,30 @@ export interface ConnectionState {
   /** Server process id of the session (`pg_backend_pid()`), 0 until connected. */
   pid: number;
   /**
+   * The process id postgres.js got in BackendKeyData when the session opened. postgres.js
+   * silently reconnects a closed instance on its next query; a result whose `state.pid` differs
+   * from this ran on a new session (outside any transaction the old one had open).
+   */
+  keyPid: number;
+  /**
    * The last lease ended with no transaction open, as the adapter proved by its own COMMIT or
    * ROLLBACK. `reset` then skips its ROLLBACK. One-shot: reset clears it.
    */
   clean: boolean;
-  /** The session is gone or its state is unknown: `reset` throws and `validate` fails, so the pool discards it. */
+  /** The session is gone (its socket closed): the pool discards it and re-checks older ones. */
   broken: boolean;
+  /**
+   * The session is alive but in a state nobody can vouch for (a transaction was aborted mid-way,
+   * a ROLLBACK failed): `reset` throws, so the pool closes it, without suspecting the others.
+   */
+  discard: boolean;
 }
 
 const states = new WeakMap<Sql, ConnectionState>();
 
 /** A fresh state for a connection being opened. Factory only. */
 export function newConnectionState(): ConnectionState {
-  return { pid: 0, clean: false, broken: false };
+  return { pid: 0, keyPid: 0, clean: false, broken: false, discard: false };
 }
 
 /** Registers a new connection with its state. Factory only. */
@@ -54,14 +65,37 @@ export function backendPid(sql: Sql): number | undefined {
   return states.get(sql)?.pid;
 }
 
-/** Marks that the current lease ends with no open transaction (adapter only). */
-export function markClean(sql: Sql): void {
-  const state = states.get(sql);
-  if (state !== undefined) state.clean = true;
+const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, clean: false, broken: false, discard: false }) as ConnectionState;
+
+/**
+ * The state of a connection, or a frozen stand-in for an `Sql` the factory did not create (writes
+ * to the stand-in are ignored in sloppy mode and throw in strict mode, so use the functions below).
+ */
+export function stateOf(sql: Sql): ConnectionState {
+  return states.get(sql) ?? UNTRACKED;
 }
 
-/** Marks a connection as unusable: its next release discards it (adapter only). */
-export function markBroken(sql: Sql): void {
-  const state = states.get(sql);
-  if (state !== undefined) state.broken = true;
+/** Marks that the current lease ends with no open transaction (adapter only). */
+export function markClean(state: ConnectionState): void {
+  if (state !== UNTRACKED) state.clean = true;
+}
+
+/**
+ * True for an error that says the socket is gone (postgres.js `CONNECTION_*`, `CONNECT_TIMEOUT`,
+ * a Node/Deno/Bun system error such as `EPIPE` or `ECONNRESET`), as opposed to a server error.
+ */
+export function isSocketError(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name === "PostgresError") return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT" || /^E[A-Z]+$/.test(code));
+}
+
+/** Marks a connection whose socket failed: its next release discards it (adapter only). */
+export function markBroken(state: ConnectionState): void {
+  if (state !== UNTRACKED) state.broken = true;
+}
+
+/** Marks a connection to be closed on release: its session state is unknown (adapter only). */
+export function markDiscard(state: ConnectionState): void {
+  if (state !== UNTRACKED) state.discard = true;
 }

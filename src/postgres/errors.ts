@@ -63,6 +63,30 @@ export class TransactionRolledBackError extends PoolError {
 }
 
 /**
+ * The session running a transaction ended (server restart, `pg_terminate_backend`, network)
+ * before COMMIT: the server rolled the transaction back. Safe to run again.
+ *
+ * @example
+ * ```ts
+ * import { SessionLostError } from "agentpool";
+ * await adapter.transaction(work, { agentId: "a" }).catch((e) => {
+ *   if (e instanceof SessionLostError) return adapter.transaction(work, { agentId: "a" });
+ *   throw e;
+ * });
+ * ```
+ */
+export class SessionLostError extends PoolError {
+  /** Created by the adapter only. */
+  constructor(agentId: string, connectionId: number) {
+    super(
+      "SESSION_LOST",
+      `The session of connection ${connectionId} ended during a transaction of agent '${agentId}': it was rolled back`,
+    );
+    this.name = "SessionLostError";
+  }
+}
+
+/**
  * A transaction- or query-scoped `sql` was used after its scope ended (a query must never leak
  * onto a connection that another agent now holds).
  *

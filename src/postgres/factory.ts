@@ -251,8 +251,9 @@ export function postgresFactory(
       const abort = (): void => void sql.end({ timeout: 0 }).catch(() => {});
       signal.addEventListener("abort", abort, { once: true });
       try {
-        const [row] = await sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
-        state.pid = row.pid;
+        const result = await sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
+        state.pid = result[0].pid;
+        state.keyPid = result.state.pid;
         return sql;
       } catch (error) {
         await sql.end({ timeout: 0 }).catch(() => {});
@@ -284,7 +285,8 @@ export function postgresFactory(
     },
 
     async validate(sql: Sql, signal: AbortSignal): Promise<boolean> {
-      if (connectionState(sql)?.broken !== false || signal.aborted) return false;
+      const known = connectionState(sql);
+      if (known === undefined || known.broken || known.discard || signal.aborted) return false;
       const query = sql.unsafe("select 1");
       const cancel = (): void => {
         // No answer in time (a black-holed network): the session is dead to us, so destroy
@@ -307,7 +309,7 @@ export function postgresFactory(
     reset(sql: Sql): void {
       const state = connectionState(sql);
       if (state === undefined) return;
-      if (state.broken) {
+      if (state.broken || state.discard) {
         throw new PoolError("CONNECTION_UNUSABLE", "The session was closed or left in an unknown state");
       }
       if (state.clean) {
@@ -315,7 +317,7 @@ export function postgresFactory(
         return;
       }
       // Queued, not awaited: the next holder's statements run behind it (see the module notes).
-      sql.unsafe("rollback").catch(() => void (state.broken = true));
+      sql.unsafe("rollback").catch(() => void (state.discard = true));
     },
   };
 }

@@ -8,8 +8,8 @@
  */
 
 import type postgres from "postgres";
-import type { Sql } from "./connection_state.ts";
-import { ScopeClosedError } from "./errors.ts";
+import { type ConnectionState, isSocketError, markBroken, type Sql } from "./connection_state.ts";
+import { ScopeClosedError, SessionLostError } from "./errors.ts";
 
 /**
  * A postgres.js `sql` scoped to one agent's lease (from `adapter.query`): tagged templates,
@@ -59,6 +59,25 @@ type Thenable = (onFulfilled?: unknown, onRejected?: unknown) => Promise<unknown
 const SCOPE = Symbol("agentpool.scope");
 /** The BEGIN a first statement waits for. */
 const BEGIN = Symbol("agentpool.begin");
+/** A query's own `reject`, and the connection state it belongs to (see `rejectAndMark`). */
+const REJECT = Symbol("agentpool.reject");
+const STATE = Symbol("agentpool.state");
+
+interface WatchedQuery {
+  [REJECT]: (error: unknown) => void;
+  [STATE]: ConnectionState;
+}
+
+/**
+ * Installed as a transaction query's `reject`: a socket error marks the connection broken at
+ * once. postgres.js fires its close event only later (on Deno, seconds after an EPIPE), and a
+ * statement written in between would otherwise hang forever or, after a reconnect, run outside
+ * the transaction.
+ */
+function rejectAndMark(this: WatchedQuery, error: unknown): void {
+  if (isSocketError(error)) markBroken(this[STATE]);
+  this[REJECT](error);
+}
 
 interface ScopedCallable {
   [SCOPE]: Scope;
@@ -163,12 +182,22 @@ export class Scope {
   count = 0;
   /** True once the scope ended: every further query throws {@linkcode ScopeClosedError}. */
   closed = false;
+  /** The factory's facts about the connection. */
+  readonly state: ConnectionState;
   readonly #beginText: string | null;
   #savepoints = 0;
 
   /** `beginText` null = autocommit scope (adapter.query). */
-  constructor(conn: Sql, agentId: string, connectionId: number, beginText: string | null, cancellable: boolean) {
+  constructor(
+    conn: Sql,
+    state: ConnectionState,
+    agentId: string,
+    connectionId: number,
+    beginText: string | null,
+    cancellable: boolean,
+  ) {
     this.conn = conn;
+    this.state = state;
     this.agentId = agentId;
     this.connectionId = connectionId;
     this.#beginText = beginText;
@@ -181,12 +210,15 @@ export class Scope {
 
   /** Cancels every issued query (those already finished ignore it). */
   cancelAll(): void {
-    for (const query of this.issued ?? []) query.cancel();
+    // Only queries that were sent: a never-run fragment would just reject with nobody listening.
+    for (const query of this.issued ?? []) if ((query as { executed?: boolean }).executed) query.cancel();
   }
 
   /** Registers a query made through this scope; the first one in a transaction brings BEGIN along. */
   issue<Q extends AnyQuery>(query: Q): Q {
     if (this.closed) throw new ScopeClosedError(this.agentId);
+    // postgres.js would silently reconnect and run this outside the transaction: refuse.
+    if (this.state.broken && this.#beginText !== null) throw new SessionLostError(this.agentId, this.connectionId);
     if (this.begin === null && this.#beginText !== null) {
       // BEGIN is sent now, un-awaited, so it travels with `query` in one round trip (postgres.js
       // writes a connection's queries in order); `query` settles only once BEGIN succeeded too.
@@ -195,6 +227,12 @@ export class Scope {
       this.begin = begin;
       (query as unknown as { [BEGIN]: AnyQuery })[BEGIN] = begin;
       (query as unknown as { then: unknown }).then = thenAfterBegin;
+    }
+    if (this.#beginText !== null) {
+      const watched = query as unknown as WatchedQuery & { reject: (error: unknown) => void };
+      watched[STATE] = this.state;
+      watched[REJECT] = watched.reject;
+      watched.reject = rejectAndMark;
     }
     this.count++;
     this.last = query;
