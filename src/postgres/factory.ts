@@ -299,7 +299,9 @@ export function postgresFactory(
       try {
         await query;
         return true;
-      } catch {
+      } catch (error) {
+        // A dead session: destroy must not wait endTimeoutMs for postgres.js to notice.
+        if (isFatalPostgresError(error)) known.broken = true;
         return false;
       } finally {
         signal.removeEventListener("abort", cancel);
