@@ -207,8 +207,8 @@ export class Repository<Row extends AnyRow> {
       }
       sets.push(`${this.#columns.get(name)} = ${params.add(value)}`);
     }
-    if (this.#version !== undefined) sets.push(`${this.#version} = ${this.#version} + 1`);
     if (sets.length === 0) throw new RangeError(`Cannot update ${this.#table}: 'changes' has no column to set`);
+    if (this.#version !== undefined) sets.push(`${this.#version} = ${this.#version} + 1`);
     let where = `${this.#pk} = ${params.add(id)}`;
     if (expected !== undefined) where += ` and ${this.#version} = ${params.add(expected)}`;
     const text = `update ${this.#table} set ${sets.join(", ")} where ${where} returning ${this.#select}`;
