@@ -100,6 +100,8 @@ export function isFatalPostgresError(error: unknown): boolean {
 }
 
 const NO_TRANSACTION_WARNING = "25P01";
+/** How long an aborted create waits for a silent server before terminating the session. */
+const ABORT_GRACE_MS = 250;
 
 function fail(option: string, rule: string, value: unknown, range = false): never {
   const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
@@ -207,9 +209,21 @@ export function postgresFactory(
   }
   const url = typeof urlOrOptions === "string" ? urlOrOptions : undefined;
   const { driver, endTimeoutMs, cancelTimeoutMs, applicationName } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
-  const open = (state: ConnectionState): Sql => {
+  const open = (state: ConnectionState, onClosed: () => void, onAnswered: () => void): Sql => {
+    const userOnParameter = driver.onparameter;
     // A session that closes under us (server restart, terminate) must never be handed out again.
-    const perConnection = { ...driver, onclose: () => void (state.broken = true) };
+    const perConnection = {
+      ...driver,
+      onclose: () => {
+        state.broken = true;
+        onClosed();
+      },
+      // ParameterStatus arrives after authentication: from then on the server answers.
+      onparameter: (key: string, value: unknown) => {
+        onAnswered();
+        userOnParameter?.(key, value);
+      },
+    };
     return (url === undefined ? postgres(perConnection) : postgres(url, perConnection)) as Sql;
   };
   /** A one-off session that cancels what `pid` runs; gives up after `cancelTimeoutMs`. */
@@ -239,29 +253,52 @@ export function postgresFactory(
     async create(signal: AbortSignal): Promise<Sql> {
       signal.throwIfAborted();
       const state = newConnectionState();
+      // postgres.js reconnects at once, in a loop, when the server (or a proxy in front of it)
+      // accepts and then closes during start-up (porsager/postgres #1193): hundreds of connects a
+      // second behind the pool's back. The first close during create fails the create instead.
+      let closedDuringStartup!: (error: Error) => void;
+      const closed = new Promise<never>((_, reject) => void (closedDuringStartup = reject));
+      closed.catch(() => {});
       let sql: Sql;
+      let answered = false;
       try {
-        sql = open(state);
+        sql = open(state, () => {
+          closedDuringStartup(Object.assign(new Error("the server closed the connection during start-up"), { code: "CONNECTION_CLOSED" }));
+        }, () => void (answered = true));
       } catch (error) {
         // Option parsing failed (e.g. a malformed URL): report it without echoing the URL.
         const message = error instanceof Error ? error.message : String(error);
         throw new TypeError(`Cannot create postgres connection: ${url ? message.split(url).join("***") : message}`);
       }
       trackConnection(sql, state);
-      const abort = (): void => void sql.end({ timeout: 0 }).catch(() => {});
+      // Once the server answers, postgres.js runs its own type query before ours, and terminating
+      // the session then rejects that internal query with nobody listening (an unhandled
+      // rejection). postgres.js terminates a macrotask after end({ timeout: 0 }), time enough for
+      // an answer to arrive, so an abort waits a short grace: a session that answers finishes its
+      // start-up and is ended gracefully below; a silent one (black-holed, hung) is terminated.
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const abort = (): void => {
+        graceTimer = setTimeout(() => {
+          if (!answered) void sql.end({ timeout: 0 }).catch(() => {});
+        }, ABORT_GRACE_MS);
+      };
       signal.addEventListener("abort", abort, { once: true });
       try {
-        const result = await sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
+        const result = await Promise.race([sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid"), closed]);
         state.pid = result[0].pid;
         state.keyPid = result.state.pid;
-        return sql;
+        if (!signal.aborted) return sql;
       } catch (error) {
-        await sql.end({ timeout: 0 }).catch(() => {});
+        await sql.end({ timeout: answered ? endTimeoutMs / 1000 : 0 }).catch(() => {});
         if (signal.aborted) throw signal.reason;
         throw connectError(error, url, sql);
       } finally {
         signal.removeEventListener("abort", abort);
+        clearTimeout(graceTimer);
       }
+      // Aborted while the session was starting: it is up now, so close it cleanly.
+      await sql.end({ timeout: endTimeoutMs / 1000 }).catch(() => {});
+      throw signal.reason;
     },
 
     async destroy(sql: Sql): Promise<void> {
