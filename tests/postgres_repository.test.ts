@@ -210,6 +210,7 @@ describe("repository: rejected input", () => {
       assert.throws(() => new Repository(t.db, { ...base, columns: ["id", "x'y"] }), /x'y/);
       assert.throws(() => new Repository(t.db, { ...base, primaryKey: "missing" as "id" }), /'primaryKey'/);
       assert.throws(() => new Repository(t.db, { ...base, columns: [] }), TypeError);
+      await assert.rejects(new Repository(t.db, base).get("a", 1), /does not exist/); // valid names, missing table: the server says so
     });
   });
 });

@@ -35,13 +35,17 @@ export const TASK_MIGRATIONS: readonly Migration[] = Object.freeze([
         assigned_agent text,
         lease_expires_at timestamptz,
         attempts integer not null default 0 check (attempts >= 0),
+        -- dependencies not completed yet; claimable only at 0 (kept by createTasks and complete)
+        blocked_by integer not null default 0 check (blocked_by >= 0),
         max_attempts integer not null default 3 check (max_attempts >= 1),
         created_at timestamptz not null default now(),
         updated_at timestamptz not null default now(),
         completed_at timestamptz,
         check (status <> 'running' or (assigned_agent is not null and lease_expires_at is not null))
       );
-      create index tasks_claim_idx on tasks (priority desc, created_at, id) where status = 'pending';
+      create index tasks_claim_idx on tasks (priority desc, created_at, id) where status = 'pending' and blocked_by = 0;
+      create index tasks_claim_specialist_idx on tasks (specialist, priority desc, created_at, id)
+        where status = 'pending' and blocked_by = 0;
       create index tasks_lease_idx on tasks (lease_expires_at) where status = 'running';
       create index tasks_parent_idx on tasks (parent_id, status);
 
@@ -72,6 +76,24 @@ export const TASK_MIGRATIONS: readonly Migration[] = Object.freeze([
         created_at timestamptz not null default now()
       );
       create index artifacts_task_idx on artifacts (task_id, id);
+
+      -- Called by complete() after the task row is locked and updated. PL/pgSQL takes a fresh
+      -- snapshot per statement, so it sees dependents created by transactions that committed while
+      -- we waited for that lock (createTasks holds FOR SHARE on the rows it depends on); the
+      -- completing statement's own snapshot is older and would miss them.
+      create function unblock_dependents(done uuid) returns integer
+      language plpgsql volatile
+      set search_path from current
+      as $fn$
+      declare
+        n integer;
+      begin
+        update tasks set blocked_by = blocked_by - 1
+        where id in (select task_id from task_dependencies where depends_on = done);
+        get diagnostics n = row_count;
+        return n;
+      end
+      $fn$;
     `,
   },
 ]);

@@ -37,10 +37,17 @@ export function taskStatements(s: string): TaskStatements {
       with input as (
         select * from jsonb_to_recordset($2::jsonb) as x(
           id uuid, parent_id uuid, specialist text, priority integer, payload jsonb, max_attempts integer, depends_on uuid[])
+      ), locked as (
+        -- FOR SHARE: a concurrent complete() of a dependency waits for us (then sees our rows),
+        -- or we wait for it (then see it completed). Either way the count below stays right.
+        select id, status from ${s}.tasks where id in (select unnest(depends_on) from input) for share
       ), ins as (
-        insert into ${s}.tasks (id, parent_id, specialist, priority, payload, max_attempts)
-        select id, parent_id, specialist, coalesce(priority, 0), coalesce(payload, '{}'::jsonb), coalesce(max_attempts, 3)
-        from input
+        insert into ${s}.tasks (id, parent_id, specialist, priority, payload, max_attempts, blocked_by)
+        select i.id, i.parent_id, i.specialist, coalesce(i.priority, 0), coalesce(i.payload, '{}'::jsonb), coalesce(i.max_attempts, 3),
+          -- tasks of this batch are not in "locked": they count as not completed
+          (select count(*) from unnest(i.depends_on) as d left join locked x on x.id = d
+           where x.status is distinct from 'completed')
+        from input i
         returning *
       ), deps as (
         insert into ${s}.task_dependencies (task_id, depends_on)
@@ -55,12 +62,9 @@ export function taskStatements(s: string): TaskStatements {
     claim: `
       with candidate as (
         select t.id from ${s}.tasks t
-        where t.status = 'pending'
+        where t.status = 'pending' and t.blocked_by = 0
           and ($2::text[] is null or t.specialist = any($2::text[]))
           and ($3::uuid is null or t.parent_id = $3::uuid)
-          and not exists (
-            select 1 from ${s}.task_dependencies d join ${s}.tasks dep on dep.id = d.depends_on
-            where d.task_id = t.id and dep.status <> 'completed')
         order by t.priority desc, t.created_at, t.id
         limit 1
         for update of t skip locked
@@ -97,7 +101,7 @@ export function taskStatements(s: string): TaskStatements {
         returning *
       ), ev as (
         insert into ${s}.task_events (task_id, agent_id, kind, detail)
-        select id, $1, 'completed', null from upd
+        select id, $1, 'completed', jsonb_build_object('unblocked', ${s}.unblock_dependents(id)) from upd
       )
       ${changedOrBefore(s)}`,
 

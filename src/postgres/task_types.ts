@@ -30,6 +30,8 @@ export interface Task {
   leaseExpiresAt: Date | null;
   /** Claims so far. */
   attempts: number;
+  /** Dependencies not completed yet; the task is claimable only at 0. */
+  blockedBy: number;
   maxAttempts: number;
   createdAt: Date;
   updatedAt: Date;
@@ -132,6 +134,7 @@ export function toTask(r: Row): Task {
     assignedAgent: r.assigned_agent as string | null,
     leaseExpiresAt: r.lease_expires_at as Date | null,
     attempts: r.attempts as number,
+    blockedBy: r.blocked_by as number,
     maxAttempts: r.max_attempts as number,
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,

@@ -209,6 +209,8 @@ export class TaskRepository {
   /**
    * Claims the most urgent claimable task (pending, all dependencies completed) for `agentId`
    * under a lease, skipping tasks other agents are claiming right now. `undefined` when none.
+   * One statement, walking the claim index in order (dependencies are a counter kept on the row,
+   * so a claim never scans the dependency table).
    *
    * @example
    * ```ts
