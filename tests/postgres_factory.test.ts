@@ -11,6 +11,8 @@ import { AsyncConnectionPool } from "../src/core/pool.ts";
 import { backendPid, type Sql } from "../src/postgres/connection_state.ts";
 import { DatabaseConnectionError } from "../src/postgres/errors.ts";
 import { postgresFactory } from "../src/postgres/factory.ts";
+import { newConnectionState } from "../src/postgres/connection_state.ts";
+import { noteStatement } from "../src/postgres/tracked_sql.ts";
 import { databaseUrl, freePort, uniqueName } from "./support/db.ts";
 import { eventually, withDb } from "./postgres_support.ts";
 
@@ -66,6 +68,52 @@ test("reset rolls back a transaction a raw user left open; the next holder start
     const rows = await observer.unsafe(`select body from ${schema}.notes`);
     assert.deepEqual(rows.map((r) => r.body), ["autocommitted"]);
   }, { pool: { minConnections: 1, maxConnections: 1 } });
+});
+
+test("release sends a ROLLBACK only after a lease that may have left a transaction open", async () => {
+  await withDb(async ({ pool, observer, applicationName }) => {
+    const lastStatement = async () =>
+      (await observer`select query from pg_stat_activity where application_name = ${applicationName}`)[0]?.query as string;
+    await pool.use((sql) => sql`select 'plain read' as x`, { agentId: "reader" });
+    await pool.use(async (sql) => {
+      await sql`begin`;
+      await sql`select 'inside' as x`;
+      await sql.unsafe("commit");
+    }, { agentId: "tidy" });
+    // The session's last statement is still the COMMIT: no ROLLBACK followed either lease.
+    assert.equal(await lastStatement(), "commit");
+    await pool.use(async (sql) => {
+      await sql.unsafe("start transaction isolation level repeatable read");
+      await sql`select 'left open' as x`;
+    }, { agentId: "careless" });
+    await eventually(async () => (await lastStatement()) === "rollback", "the reset ROLLBACK ran");
+  }, { pool: { minConnections: 1, maxConnections: 1 } });
+});
+
+test("the statement reader is conservative: only a standalone end of transaction clears it", () => {
+  const cases: [string, boolean, boolean, boolean][] = [
+    // text, single statement?, dirty before, dirty after
+    ["select 1", true, false, false],
+    ["BEGIN", true, false, true],
+    ["  start transaction read only", true, false, true],
+    ["commit", true, true, false],
+    ["END;", false, true, false],
+    ["rollback work", true, true, false],
+    ["abort", false, true, false],
+    ["prepare transaction 'x'", true, true, false],
+    ["rollback to savepoint a", true, true, true],
+    ["commit and chain", true, true, true],
+    ["insert into t values (1); begin", false, false, true],
+    ["do $$ begin perform 1; end $$", false, false, true], // over-approximation: harmless
+    ["begin_date", true, false, false],
+    ["select 'begin'", true, false, false],
+  ];
+  for (const [text, single, before, after] of cases) {
+    const state = newConnectionState();
+    state.dirty = before;
+    noteStatement(state, text, single);
+    assert.equal(state.dirty, after, `${JSON.stringify(text)} (single: ${single})`);
+  }
 });
 
 test("reset also clears a failed (aborted) transaction", async () => {

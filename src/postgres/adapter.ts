@@ -10,7 +10,8 @@ import type postgres from "postgres";
 import { DEFAULT_AGENT_ID } from "../core/agents.ts";
 import type { AsyncConnectionPool } from "../core/pool.ts";
 import type { PooledConnection } from "../core/handle.ts";
-import { type ConnectionState, markDiscard, markClean, type Sql, stateOf } from "./connection_state.ts";
+import { type ConnectionState, markDiscard, type Sql, stateOf } from "./connection_state.ts";
+import { rawSql } from "./tracked_sql.ts";
 import { SessionLostError, TransactionRolledBackError } from "./errors.ts";
 import { isRetryableError, retryDelay } from "./retry.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
@@ -226,7 +227,7 @@ export class PooledDatabaseAdapter {
     agentId: string,
     signal: AbortSignal | undefined,
   ): Promise<Awaited<R>> {
-    const conn = handle.connection;
+    const conn = rawSql(handle.connection); // our own statements need no BEGIN/COMMIT reading
     const state = stateOf(conn);
     const scope = new Scope(conn, state, agentId, handle.id, beginText, signal !== undefined);
     let commit: AnyQuery | null = null;
@@ -253,7 +254,6 @@ export class PooledDatabaseAdapter {
         if (state.keyPid !== 0 && done.state.pid !== state.keyPid) throw new SessionLostError(agentId, handle.id);
         if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
       }
-      markClean(state);
       return result;
     } catch (error) {
       scope.closed = true;
@@ -268,21 +268,16 @@ export class PooledDatabaseAdapter {
 
   /** Ends a failed attempt; returns the error to throw. */
   async #rollback(conn: Sql, state: ConnectionState, scope: Scope, commit: AnyQuery | null, error: unknown): Promise<unknown> {
-    if (scope.begin === null) {
-      markClean(state); // nothing was sent
-      return error;
-    }
+    if (scope.begin === null) return error; // nothing was sent
     if (commit !== null) {
       // A COMMIT was sent: whatever it answered, the transaction is over unless the session broke.
       const outcome = await commit.then(() => null, (e: unknown) => e);
-      if (outcome === null || isServerError(outcome)) markClean(state);
-      else markDiscard(state);
+      if (outcome !== null && !isServerError(outcome)) markDiscard(state);
       return error;
     }
     if (state.broken) return error; // the session is gone, and its transaction with it
     try {
       await conn.unsafe("rollback");
-      markClean(state);
       return error;
     } catch (rollbackError) {
       markDiscard(state);
@@ -311,6 +306,7 @@ export class PooledDatabaseAdapter {
     const signal = options?.signal;
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
     const handle = await this.#acquire(agentId, signal, options?.timeoutMs);
+    // The pooled (tracked) Sql: a BEGIN left open by `fn` is rolled back on release.
     const conn = handle.connection;
     const state = stateOf(conn);
     const scope = new Scope(conn, state, agentId, handle.id, null, signal !== undefined);
@@ -327,7 +323,6 @@ export class PooledDatabaseAdapter {
       throw signal.reason;
     } finally {
       scope.closed = true;
-      if (scope.count === 0) markClean(state);
       await handle.release();
     }
   }
@@ -357,16 +352,12 @@ export class PooledDatabaseAdapter {
       const onAbort = (): void => void query.cancel();
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        const rows = await query;
-        // One extended-protocol statement can open a transaction only by being BEGIN itself.
-        if (rows.command !== "BEGIN" && rows.command !== "START TRANSACTION") markClean(state);
-        return rows;
+        return await query;
       } catch (error) {
         if (signal?.aborted) {
           markDiscard(state);
           throw signal.reason;
         }
-        if (isServerError(error)) markClean(state);
         throw error;
       } finally {
         signal?.removeEventListener("abort", onAbort);

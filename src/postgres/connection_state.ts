@@ -21,10 +21,10 @@ export interface ConnectionState {
    */
   keyPid: number;
   /**
-   * The last lease ended with no transaction open, as the adapter proved by its own COMMIT or
-   * ROLLBACK. `reset` then skips its ROLLBACK. One-shot: reset clears it.
+   * A statement issued through the pooled `Sql` may have left a transaction open (see
+   * tracked_sql.ts): `reset` then queues one ROLLBACK and clears it.
    */
-  clean: boolean;
+  dirty: boolean;
   /** The session is gone (its socket closed): the pool discards it and re-checks older ones. */
   broken: boolean;
   /**
@@ -38,7 +38,7 @@ const states = new WeakMap<Sql, ConnectionState>();
 
 /** A fresh state for a connection being opened. Factory only. */
 export function newConnectionState(): ConnectionState {
-  return { pid: 0, keyPid: 0, clean: false, broken: false, discard: false };
+  return { pid: 0, keyPid: 0, dirty: false, broken: false, discard: false };
 }
 
 /** Registers a new connection with its state. Factory only. */
@@ -65,7 +65,7 @@ export function backendPid(sql: Sql): number | undefined {
   return states.get(sql)?.pid;
 }
 
-const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, clean: false, broken: false, discard: false }) as ConnectionState;
+const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, dirty: false, broken: false, discard: false }) as ConnectionState;
 
 /**
  * The state of a connection, or a frozen stand-in for an `Sql` the factory did not create (writes
@@ -73,11 +73,6 @@ const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, clean: fal
  */
 export function stateOf(sql: Sql): ConnectionState {
   return states.get(sql) ?? UNTRACKED;
-}
-
-/** Marks that the current lease ends with no open transaction (adapter only). */
-export function markClean(state: ConnectionState): void {
-  if (state !== UNTRACKED) state.clean = true;
 }
 
 /**

@@ -2,13 +2,13 @@
  * The postgres.js driver for the pool: each pooled connection is one `postgres({ max: 1 })`
  * instance, because postgres.js is itself a pool and pools must not be stacked.
  *
- * Reset strategy (on every release): the adapter proves a lease ended outside a transaction (it
- * sent the COMMIT or ROLLBACK itself) and marks the connection clean, so its releases cost
- * nothing. Any other lease (raw `pool.use`, `adapter.query`) may have left a transaction open, and
- * postgres.js does not expose the server's transaction status, so `reset` queues a `ROLLBACK`
+ * Reset strategy (on every release): the pool hands out the instance behind a thin Proxy that
+ * reads the first words of each statement (tracked_sql.ts). Only a lease that may have left a
+ * transaction open (it sent BEGIN and no COMMIT/ROLLBACK after it) gets a `ROLLBACK`, queued
  * without awaiting it: postgres.js runs a connection's queries in order, so the next holder's first
  * statement is written behind it in the same round trip and always starts outside a transaction.
- * The "no transaction in progress" warning this causes is filtered out of `onnotice`.
+ * Every other release costs nothing, and the server logs no "there is no transaction in progress"
+ * warnings. The adapter bypasses the Proxy and always ends its own transactions.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import postgres from "postgres";
 import type { ConnectionFactory } from "../core/factory.ts";
 import { PoolError } from "../core/errors.ts";
 import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
+import { rawSql, trackedSql } from "./tracked_sql.ts";
 import { DatabaseConnectionError } from "./errors.ts";
 
 /** postgres.js options the factory owns: the pool manages size and lifetimes itself. */
@@ -287,7 +288,11 @@ export function postgresFactory(
         const result = await Promise.race([sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid"), closed]);
         state.pid = result[0].pid;
         state.keyPid = result.state.pid;
-        if (!signal.aborted) return sql;
+        if (!signal.aborted) {
+          const pooled = trackedSql(sql, state);
+          trackConnection(pooled, state);
+          return pooled;
+        }
       } catch (error) {
         await sql.end({ timeout: answered ? endTimeoutMs / 1000 : 0 }).catch(() => {});
         if (signal.aborted) throw signal.reason;
@@ -351,12 +356,10 @@ export function postgresFactory(
       if (state.broken || state.discard) {
         throw new PoolError("CONNECTION_UNUSABLE", "The session was closed or left in an unknown state");
       }
-      if (state.clean) {
-        state.clean = false;
-        return;
-      }
+      if (!state.dirty) return;
+      state.dirty = false;
       // Queued, not awaited: the next holder's statements run behind it (see the module notes).
-      sql.unsafe("rollback").catch(() => void (state.discard = true));
+      rawSql(sql).unsafe("rollback").catch(() => void (state.discard = true));
     },
   };
 }
