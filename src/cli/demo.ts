@@ -131,6 +131,7 @@ export async function runDemo(args: DemoArgs, stop: AbortSignal, out: { write(te
       schema: `agentpool_demo_${crypto.randomUUID().slice(0, 8)}`,
       agentPrefix: "demo",
       thinkMs: [150, 600],
+      workMs: [20, 150],
       longHolders: 2,
       longHoldMs: [300, 1500],
       longHoldChance: 0.3,

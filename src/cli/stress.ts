@@ -100,7 +100,12 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
       postgres: { applicationName: app, onnotice: () => {} },
     });
     const adapter = new PooledDatabaseAdapter(pool);
-    const team = new AgentTeam(adapter, { agents: args.agents, thinkMs: args.thinkMs, longHolders: args.longHolders });
+    const team = new AgentTeam(adapter, {
+      agents: args.agents,
+      thinkMs: args.thinkMs,
+      workMs: args.workMs,
+      longHolders: args.longHolders,
+    });
     const p = pool;
     try {
       await team.setup();
@@ -159,6 +164,7 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
           agents: args.agents,
           pool: { min: args.min, max: args.max, overflow: args.overflow, cap },
           thinkMs: args.thinkMs,
+          workMs: args.workMs,
           longHolders: args.longHolders,
         },
         transactions: end.transactions - base.transactions,

@@ -19,6 +19,8 @@ export interface StressArgs {
   overflow: number;
   /** Think time between an agent's steps, [min, max] ms. */
   thinkMs: [number, number];
+  /** Agent work inside a transaction, [min, max] ms. */
+  workMs: [number, number];
   longHolders: number;
   json: boolean;
   /** Path of the HTML report, if asked for. */
@@ -47,7 +49,8 @@ Options:
   --min N               pool minConnections (default 5)
   --max N               pool maxConnections (default 20)
   --overflow N          pool overflow above max (default 10; cap = max + overflow)
-  --think MIN-MAX       think time between an agent's steps in ms (default 20-80)
+  --think MIN-MAX       think time between an agent's steps in ms (default 10-40)
+  --work MIN-MAX        agent work inside a transaction, holding the connection, in ms (default 1-4)
   --long-holders N      agents that sometimes hold a transaction 100-500 ms (default 2)
   --json                print the report as JSON on stdout
   --json-file FILE      also write the JSON report to FILE
@@ -64,7 +67,8 @@ const DEFAULTS: StressArgs = {
   min: 5,
   max: 20,
   overflow: 10,
-  thinkMs: [20, 80],
+  thinkMs: [10, 40],
+  workMs: [1, 4],
   longHolders: 2,
   json: false,
   report: undefined,
@@ -128,7 +132,7 @@ function url(flag: string, raw: string): string {
  * ```
  */
 export function parseStressArgs(argv: readonly string[]): StressArgs {
-  const args: StressArgs = { ...DEFAULTS, thinkMs: [...DEFAULTS.thinkMs] };
+  const args: StressArgs = { ...DEFAULTS, thinkMs: [...DEFAULTS.thinkMs], workMs: [...DEFAULTS.workMs] };
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
     const eq = token.indexOf("=");
@@ -150,6 +154,7 @@ export function parseStressArgs(argv: readonly string[]): StressArgs {
       case "--max": args.max = integer(flag, value(), 1); break;
       case "--overflow": args.overflow = integer(flag, value(), 0); break;
       case "--think": args.thinkMs = range(flag, value()); break;
+      case "--work": args.workMs = range(flag, value()); break;
       case "--long-holders": args.longHolders = integer(flag, value(), 0); break;
       case "--report": args.report = value(); break;
       case "--json-file": args.jsonFile = value(); break;

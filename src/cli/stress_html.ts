@@ -115,7 +115,7 @@ ${card("Run details", "", `<table class="meta">
 <tr><td>after shutdown</td><td>${r.leaks.usedAfterStop} used · ${r.leaks.acquired.toLocaleString("en-US")} acquired / ${r.leaks.released.toLocaleString("en-US")} released · ${r.leaks.detected} leak reports · ${r.leaks.serverAfterClose} server sessions after close</td></tr>
 <tr><td>errors</td><td>${r.errors.unexpected} unexpected · ${r.errors.expected} expected</td></tr>
 <tr><td>heap</td><td>${r.heapMB.before.toFixed(1)} MB before → ${r.heapMB.after.toFixed(1)} MB after${r.heapMB.afterGc ? " (after GC)" : ""}</td></tr>
-<tr><td>think time · long holders</td><td>${run.thinkMs[0]}–${run.thinkMs[1]} ms · ${run.longHolders}</td></tr>
+<tr><td>think · in-transaction work · long holders</td><td>${run.thinkMs[0]}–${run.thinkMs[1]} ms · ${run.workMs[0]}–${run.workMs[1]} ms · ${run.longHolders}</td></tr>
 </table>${errorRows ? `<h2 style="margin-top:12px">Errors (first ${Math.min(10, r.errors.samples.length)})</h2><table>${errorRows}</table>` : ""}`)}
 </main></body></html>
 `;

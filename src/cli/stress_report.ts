@@ -40,6 +40,7 @@ export interface StressReport {
     agents: number;
     pool: { min: number; max: number; overflow: number; cap: number };
     thinkMs: [number, number];
+    workMs: [number, number];
     longHolders: number;
   };
   transactions: number;

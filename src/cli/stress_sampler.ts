@@ -216,6 +216,9 @@ export class Sampler {
   start(): void {
     this.#start = performance.now();
     this.#lastClose = this.#start;
+    // Rates count from here: the warm-up's transactions are not the first second's.
+    const totals = this.#totals();
+    this.#last = { transactions: totals.transactions, completions: totals.completions, errors: totals.expectedErrors + totals.unexpectedErrors };
     this.#timer = setInterval(() => this.#tick(), 100);
   }
 

@@ -44,6 +44,11 @@ export interface WorkloadOptions {
   agentPrefix?: string;
   /** Think time between steps. Default `[2, 10]`. */
   thinkMs?: MsRange;
+  /**
+   * Agent-side work inside a transaction (between its statements: parse what was read, build the
+   * artifact), holding the connection. Default `[0, 0]`.
+   */
+  workMs?: MsRange;
   /** How many agents (the first ones) sometimes hold a transaction open. Default 2. */
   longHolders?: number;
   /** How long a long holder keeps its transaction. Default `[100, 500]`. */
@@ -196,6 +201,7 @@ export class AgentTeam {
       agents,
       agentPrefix: options.agentPrefix ?? "agent",
       thinkMs: checkRange("thinkMs", options.thinkMs ?? [2, 10]),
+      workMs: checkRange("workMs", options.workMs ?? [0, 0]),
       longHolders: Math.min(agents, options.longHolders ?? 2),
       longHoldMs: checkRange("longHoldMs", options.longHoldMs ?? [100, 500]),
       longHoldChance: options.longHoldChance ?? 0.25,
@@ -296,6 +302,12 @@ export class AgentTeam {
     return pause(draw(this.#o.thinkMs), this.#stop.signal);
   }
 
+  /** Work inside a transaction: the connection stays held (ends at once past the grace period). */
+  #busy(): Promise<void> {
+    const [min, max] = this.#o.workMs;
+    return max === 0 ? Promise.resolve() : pause(draw([min, max]), this.#hard.signal);
+  }
+
   async #agentLoop(agent: AgentResult): Promise<void> {
     // Spread the first claims so 50 agents do not start in the same millisecond.
     await pause(Math.random() * this.#o.thinkMs[1], this.#stop.signal);
@@ -331,6 +343,7 @@ export class AgentTeam {
       if (task.parentId !== null) await this.tasks.get(tx, task.parentId);
       await this.tasks.artifacts(tx, task.id);
       if (task.specialist === "reviewer") await this.tasks.parentProgress(tx, task.id);
+      await this.#busy();
     }, { ...this.#ctx(id), readOnly: true });
     this.#committed(agent);
     await this.#think();
@@ -339,6 +352,7 @@ export class AgentTeam {
     await this.#think();
     const hold = agent.longHolder && !this.#stop.signal.aborted && Math.random() < this.#o.longHoldChance;
     await this.#adapter.transaction(async (tx) => {
+      await this.#busy();
       await this.tasks.addArtifact(tx, task.id, task.specialist === "reviewer" ? "review" : "patch", { by: id, at: Date.now() });
       // A slow agent: the transaction (and its connection) stays open while it "thinks".
       if (hold) await pause(draw(this.#o.longHoldMs), this.#hard.signal);
