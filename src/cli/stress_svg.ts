@@ -62,7 +62,7 @@ export function lineChart(
   const xMax = Math.max(1, ...all.map((p) => p[0]));
   const yData = Math.max(options.yMaxAtLeast ?? 0, ...all.map((p) => p[1]), ...(options.refs ?? []).map((r) => r.y * 1.15));
   const { top, step } = niceScale(yData);
-  const xScale = niceScale(xMax, 10);
+  const xScale = niceScale(xMax * 0.999, 10); // a last sample at 60.01 s keeps a 60 s axis
   const iw = W - PAD.left - PAD.right;
   const ih = H - PAD.top - PAD.bottom;
   const x = (v: number): number => PAD.left + (v / xScale.top) * iw;
