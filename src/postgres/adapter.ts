@@ -190,7 +190,8 @@ export class PooledDatabaseAdapter {
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkCount(what, "maxRetries", options.maxRetries);
-    const handle = await this.#acquire(agentId, signal, options?.timeoutMs);
+    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
@@ -208,15 +209,20 @@ export class PooledDatabaseAdapter {
   }
 
   /**
-   * Acquires for `agentId`, skipping connections whose session already ended while idle (the
-   * pool discards them on release): postgres.js would reconnect them behind our back.
+   * A connection whose session ended while idle (the pool discards it on release) is swapped for
+   * another: postgres.js would silently reconnect it behind our back.
    */
-  async #acquire(agentId: string | undefined, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<PooledConnection<Sql>> {
-    for (let tries = 1;; tries++) {
-      const handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
-      if (!stateOf(handle.connection).broken || tries === 3) return handle;
+  async #replace(
+    handle: PooledConnection<Sql>,
+    agentId: string | undefined,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<PooledConnection<Sql>> {
+    for (let tries = 1; tries < 3 && stateOf(handle.connection).broken; tries++) {
       await handle.release();
+      handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
     }
+    return handle;
   }
 
   /** One run of a transaction on a held connection. */
@@ -239,6 +245,7 @@ export class PooledDatabaseAdapter {
         // statement fail, the server turns this COMMIT into a ROLLBACK.
         scope.closed = true;
         (value as AnyQuery).execute(); // queue it now, so it is written before the COMMIT
+        scope.skipBeginWait(value);
         commit = conn.unsafe("commit");
         commit.catch(ignore);
       }
@@ -305,7 +312,8 @@ export class PooledDatabaseAdapter {
     if (typeof fn !== "function") fail("run query", "fn", "a function", fn);
     const signal = options?.signal;
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
-    const handle = await this.#acquire(agentId, signal, options?.timeoutMs);
+    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     // The pooled (tracked) Sql: a BEGIN left open by `fn` is rolled back on release.
     const conn = handle.connection;
     const state = stateOf(conn);
@@ -343,7 +351,9 @@ export class PooledDatabaseAdapter {
 
   async #statement(strings: TemplateStringsArray, values: unknown[], options?: QueryOptions): Promise<postgres.RowList<postgres.Row[]>> {
     const signal = options?.signal;
-    const handle = await this.#acquire(options?.agentId, signal, options?.timeoutMs);
+    const agentId = options?.agentId;
+    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     const conn = handle.connection;
     const state = stateOf(conn);
     try {

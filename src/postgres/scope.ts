@@ -93,9 +93,11 @@ function second(pair: readonly unknown[]): unknown {
  * `then` of a transaction's first statement: settles only once BEGIN and the statement both did.
  * Installed on the query object, so no closure is made per transaction.
  */
-function thenAfterBegin(this: AnyQuery & { [BEGIN]: AnyQuery }, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
+function thenAfterBegin(this: AnyQuery & { [BEGIN]: AnyQuery | null }, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
   const then = Object.getPrototypeOf(this).then as Thenable; // postgres.js Query.prototype.then: sends it
-  return Promise.all([this[BEGIN], then.call(this)]).then(second).then(
+  const begin = this[BEGIN];
+  if (begin === null) return then.call(this, onFulfilled, onRejected); // the adapter checks BEGIN itself
+  return Promise.all([begin, then.call(this)]).then(second).then(
     onFulfilled as (v: unknown) => unknown,
     onRejected as (e: unknown) => unknown,
   );
@@ -206,6 +208,15 @@ export class Scope {
     Object.setPrototypeOf(callable, SCOPE_PROTOTYPE);
     callable[SCOPE] = this;
     this.sql = callable as unknown as TransactionSql;
+  }
+
+  /**
+   * The adapter awaits `query` and then checks BEGIN itself (COMMIT rides along): skip the
+   * first statement's wait for BEGIN, which costs four promises.
+   */
+  skipBeginWait(query: unknown): void {
+    const q = query as { [BEGIN]?: AnyQuery | null };
+    if (q[BEGIN] !== undefined) q[BEGIN] = null;
   }
 
   /** Cancels every issued query (those already finished ignore it). */
