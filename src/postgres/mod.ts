@@ -15,7 +15,7 @@
  * @module
  */
 
-export { postgresFactory, type PostgresFactoryOptions } from "./factory.ts";
+export { isFatalPostgresError, postgresFactory, type PostgresFactoryOptions } from "./factory.ts";
 export { createPostgresPool, type PostgresPoolOptions } from "./create_pool.ts";
 export { backendPid, type Sql } from "./connection_state.ts";
 export {
@@ -32,6 +32,7 @@ export { isRetryableError, RETRYABLE_SQLSTATES } from "./retry.ts";
 export {
   DatabaseConnectionError,
   ScopeClosedError,
+  SessionLostError,
   StaleVersionError,
   type TaskErrorCode,
   TaskStateError,
