@@ -155,7 +155,9 @@ export async function runDemo(args: DemoArgs, stop: AbortSignal, out: { write(te
       const deadline = args.duration === undefined ? Infinity : performance.now() + args.duration * 1000;
       let last = 0;
       while (!stop.aborted && performance.now() < deadline) {
-        await sleep(Math.min(3000, deadline - performance.now()), stop);
+        const slept = Math.min(3000, deadline - performance.now());
+        await sleep(slept, stop);
+        if (stop.aborted || slept < 1000) continue; // no status line for a last sliver
         const s = pool.stats();
         const t = team.totals();
         const wait = s.latency?.wait;
