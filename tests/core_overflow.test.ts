@@ -41,6 +41,27 @@ describe("overflow", () => {
     await pool.close();
   });
 
+  test("overflowIdleMs: returned overflow connections linger idle, then the housekeeper closes them down to max", async () => {
+    const t = makePool({ minConnections: 0, maxConnections: 2, overflow: 2, overflowIdleMs: 1000, housekeepingIntervalMs: 100 });
+    const { pool, stub, clock } = t;
+    const handles = await Promise.all(["a", "b", "c", "d"].map((agentId) => pool.acquire({ agentId })));
+    for (const h of handles) await h.release();
+    // Nobody waits, but the burst may come back: all four stay open for now.
+    assert.deepEqual([pool.stats().total, pool.stats().idle, stub.destroyCalls], [4, 4, 0]);
+    // A new burst within the linger reuses them: no new connection is opened.
+    const again = await Promise.all(["e", "f", "g", "h"].map((agentId) => pool.acquire({ agentId })));
+    assert.equal(stub.createCalls, 4);
+    for (const h of again) await h.release();
+    await clock.advance(900);
+    assert.equal(pool.stats().total, 4, "still within overflowIdleMs");
+    await clock.advance(200);
+    assert.deepEqual([pool.stats().total, pool.stats().overflow, stub.destroyCalls], [2, 0, 2], "closed down to max");
+    await clock.advance(5000);
+    assert.equal(pool.stats().total, 2, "never below max because of the overflow rule");
+    assertConsistent(t);
+    await pool.close();
+  });
+
   test("overflow 0: the pool never goes above maxConnections", async () => {
     const t = makePool({ minConnections: 0, maxConnections: 2, overflow: 0 });
     const { pool, stub } = t;

@@ -15,7 +15,9 @@ export interface SweepHost<T> {
   readonly idle: readonly Slot<T>[];
   readonly slots: Iterable<Slot<T>>;
   readonly minConnections: number;
+  readonly maxConnections: number;
   readonly idleTimeoutMs: number;
+  readonly overflowIdleMs: number;
   readonly leakDetectionMs: number;
   /** Generations below this are suspect (a fatal error happened after they were created). */
   readonly suspectBelow: number;
@@ -31,8 +33,8 @@ export interface SweepHost<T> {
 }
 
 /**
- * One pass over the connections. Idle ones past their lifetime, or idle too long while the pool is
- * above `minConnections`, are closed; idle ones due a keepalive or under suspicion are validated;
+ * One pass over the connections. Idle ones past their lifetime, idle too long while the pool is
+ * above `minConnections`, or idle `overflowIdleMs` while it is above `maxConnections`, are closed; idle ones due a keepalive or under suspicion are validated;
  * held ones are checked against the leak threshold and their agent's hold policy.
  *
  * @example
@@ -50,6 +52,10 @@ export function sweep<T>(host: SweepHost<T>, now: number): void {
       host.retire(slot);
       open--;
     } else if (host.idleTimeoutMs > 0 && idleFor >= host.idleTimeoutMs && open > host.minConnections) {
+      host.retire(slot);
+      open--;
+    } else if (open > host.maxConnections && idleFor >= host.overflowIdleMs) {
+      // Above the steady size with nobody needing it: the burst is over.
       host.retire(slot);
       open--;
     } else if (now >= slot.keepaliveAt || slot.generation < host.suspectBelow) {

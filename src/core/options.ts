@@ -33,8 +33,15 @@ export interface PoolOptions<T> {
   minConnections?: number;
   /** Steady size of the pool. Default 20. */
   maxConnections?: number;
-  /** Extra connections created on demand above `maxConnections`, closed again when returned with nobody waiting. Default 10. */
+  /** Extra connections created on demand above `maxConnections`, closed again once returned with nobody waiting. Default 10. */
   overflow?: number;
+  /**
+   * How long a connection above `maxConnections` may sit idle before it is closed. 0 closes it the
+   * moment it is returned with nobody waiting (SQLAlchemy's rule); the default 1000 keeps a burst
+   * that outlasts one transaction from paying a new connection (and its TLS/SCRAM handshake) for
+   * every wave. Closing happens on the housekeeper's next pass after that.
+   */
+  overflowIdleMs?: number;
   /** How long `acquire()` waits before failing. Default 5000; `Infinity` waits forever. */
   acquireTimeoutMs?: number;
   /** Pending acquires beyond this fail at once (`reason: "queue_full"`). Default 1000; `Infinity` for no bound. */
@@ -113,6 +120,7 @@ export interface ResolvedPoolOptions<T> {
   readonly minConnections: number;
   readonly maxConnections: number;
   readonly overflow: number;
+  readonly overflowIdleMs: number;
   readonly acquireTimeoutMs: number;
   readonly maxWaiting: number;
   readonly maxPerAgent: number;
@@ -142,6 +150,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   minConnections: 5,
   maxConnections: 20,
   overflow: 10,
+  overflowIdleMs: 1000,
   acquireTimeoutMs: 5000,
   maxWaiting: 1000,
   maxPerAgent: Infinity,
@@ -291,6 +300,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     minConnections,
     maxConnections,
     overflow,
+    overflowIdleMs: checkOptionalDuration("overflowIdleMs", options.overflowIdleMs ?? d.overflowIdleMs),
     acquireTimeoutMs: checkDuration("acquireTimeoutMs", options.acquireTimeoutMs ?? d.acquireTimeoutMs, true),
     maxWaiting: checkInteger("maxWaiting", options.maxWaiting ?? d.maxWaiting, 0, true),
     maxPerAgent: checkInteger("maxPerAgent", options.maxPerAgent ?? d.maxPerAgent, 1, true),

@@ -82,6 +82,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
   #validateAfterIdleMs: number;
   #captureStacks: boolean;
   #preciseTiming: boolean;
+  #closeOverflowAtOnce: boolean;
   #open: OpenConnections<T>;
   #idle: Slot<T>[];
   #used = 0;
@@ -117,6 +118,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#validateAfterIdleMs = o.factory.validate === undefined ? Infinity : o.validateAfterIdleMs;
     this.#captureStacks = o.captureStacks;
     this.#preciseTiming = o.preciseTiming;
+    this.#closeOverflowAtOnce = o.overflowIdleMs === 0;
     this.#epoch = Date.now() - o.clock.now();
     this.#coarseNow = o.clock.now();
     this.#leaseNow = o.preciseTiming ? () => o.clock.now() : () => this.#coarseNow;
@@ -577,7 +579,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
       this.#handOff(slot, waiter, now);
       return RESOLVED;
     }
-    if (this.#open.size > this.#max) return this.#open.destroy(slot);
+    // Above the steady size: close now, or let the housekeeper close it after overflowIdleMs.
+    if (this.#open.size > this.#max && this.#closeOverflowAtOnce) return this.#open.destroy(slot);
     this.#open.pushIdle(slot);
     return RESOLVED;
   }
