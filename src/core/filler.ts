@@ -11,6 +11,9 @@ import type { Clock } from "./clock.ts";
 import type { ConnectionFactory } from "./factory.ts";
 import { PoolClosedError, PoolError } from "./errors.ts";
 
+/** How long a create may ignore its aborted signal before the filler stops waiting for it. */
+const ABANDON_AFTER_MS = 1000;
+
 /** What the filler needs from the pool. */
 export interface FillerHost<T> {
   /** How many connections the pool wants opened now, given `creating` already in flight. */
@@ -50,6 +53,10 @@ export class Filler<T> {
   #lastError: unknown = undefined;
   #retryTimer: unknown = undefined;
   #closed = false;
+  /** Creates that ignored their aborted signal for ABANDON_AFTER_MS: no longer waited for; closed at once if they ever succeed. */
+  #abandoned = 0;
+  /** Wakes close() when a create is abandoned. */
+  #onAbandon: (() => void) | undefined = undefined;
 
   constructor(factory: ConnectionFactory<T>, clock: Clock, host: FillerHost<T>, options: FillerOptions) {
     this.#factory = factory;
@@ -83,7 +90,9 @@ export class Filler<T> {
     if (this.#closed || this.#retryTimer !== undefined) return;
     // While failing, one prober at a time: the database may be down.
     const limit = this.#failures > 0 ? 1 : this.#options.createConcurrency;
-    while (this.#inFlight.size < limit && this.#host.deficit(this.#inFlight.size) > 0) {
+    // Abandoned creates (see #createOne) neither hold the prober's place nor count as demand met:
+    // recovery must not hang on one stuck create.
+    while (this.#inFlight.size - this.#abandoned < limit && this.#host.deficit(this.#inFlight.size - this.#abandoned) > 0) {
       // Settled: free the slot and look again, since demand may have grown meanwhile.
       const task: Promise<void> = this.#createOne().finally(() => {
         this.#inFlight.delete(task);
@@ -99,7 +108,14 @@ export class Filler<T> {
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     for (const controller of this.#controllers) controller.abort(new PoolClosedError());
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    // Wait for every create, except those that ignore their abort (abandoned): close() must end.
+    while (this.#inFlight.size > this.#abandoned) {
+      await Promise.race([
+        Promise.allSettled([...this.#inFlight]),
+        new Promise<void>((resolve) => void (this.#onAbandon = resolve)),
+      ]);
+      this.#onAbandon = undefined;
+    }
   }
 
   async #createOne(): Promise<void> {
@@ -110,15 +126,43 @@ export class Filler<T> {
       controller.abort(new PoolError("CREATE_TIMEOUT", `Opening a connection took longer than ${createTimeoutMs} ms`));
     }, createTimeoutMs);
     const startedAt = this.#clock.now();
+    // A factory must reject once its signal aborts. One that does not (a driver stuck in a
+    // connect) would hold the single prober's place forever and the pool would never recover:
+    // after ABANDON_AFTER_MS it counts as failed and the next prober may go. Should it succeed
+    // after all, the connection is closed at once, never adopted.
+    let abandoned = false;
+    let graceTimer: unknown = undefined;
+    const onAbort = (): void => {
+      graceTimer = this.#clock.setTimeout(() => {
+        graceTimer = undefined;
+        abandoned = true;
+        this.#abandoned++;
+        this.#onFailure(controller.signal.reason);
+        this.#onAbandon?.();
+        this.kick();
+      }, ABANDON_AFTER_MS);
+    };
+    controller.signal.addEventListener("abort", onAbort, { once: true });
     let connection: T;
     try {
       connection = await this.#factory.create(controller.signal);
     } catch (error) {
-      this.#onFailure(controller.signal.aborted && !this.#closed ? controller.signal.reason : error);
+      if (!abandoned) this.#onFailure(controller.signal.aborted && !this.#closed ? controller.signal.reason : error);
       return;
     } finally {
       this.#clock.clearTimeout(timer);
+      if (graceTimer !== undefined) this.#clock.clearTimeout(graceTimer);
+      controller.signal.removeEventListener("abort", onAbort);
       this.#controllers.delete(controller);
+      if (abandoned) this.#abandoned--;
+    }
+    if (abandoned) {
+      try {
+        await this.#factory.destroy(connection);
+      } catch {
+        // Reported nowhere: the pool never knew this connection.
+      }
+      return;
     }
     this.#failures = 0;
     // adopt() closes it at once when the pool closed meanwhile.
