@@ -134,7 +134,12 @@ test("database restart under a 50-agent workload: bounded requests, recovery wit
     const unavailable = failures.filter((o) =>
       o.error instanceof ConnectionPoolExhaustedError && o.error.reason === "unavailable"
     );
-    assert.ok(unavailable.length > 0, "some waiters were told the database is unavailable");
+    const failureCodes = new Map<string, number>();
+    for (const o of failures) {
+      const key = String((o.error as { code?: string }).code ?? describe(o.error).slice(0, 60));
+      failureCodes.set(key, (failureCodes.get(key) ?? 0) + 1);
+    }
+    assert.ok(unavailable.length > 0, `some waiters were told the database is unavailable: ${JSON.stringify([...failureCodes])}`);
     for (const o of unavailable) {
       const error = o.error as ConnectionPoolExhaustedError;
       assert.equal(error.code, "DATABASE_UNAVAILABLE");
@@ -146,8 +151,17 @@ test("database restart under a 50-agent workload: bounded requests, recovery wit
       ...outcomes.filter((o) => o.error === undefined && o.startedAt >= acceptingAt).map((o) => o.endedAt),
     );
     const recoveryMs = firstSuccess - acceptingAt;
-    assert.ok(Number.isFinite(recoveryMs), "the pool served again after the restart");
-    assert.ok(recoveryMs <= RECOVERY_BOUND_MS, `served again ${recoveryMs.toFixed(0)} ms after the database accepted connections`);
+    const afterStart = outcomes.filter((o) => o.startedAt >= acceptingAt);
+    const codes = new Map<string, number>();
+    for (const o of afterStart) {
+      const key = o.error === undefined ? "ok" : String((o.error as { code?: string }).code ?? describe(o.error).slice(0, 60));
+      codes.set(key, (codes.get(key) ?? 0) + 1);
+    }
+    const diagnosis = `after the restart: ${JSON.stringify([...codes])}; creates since: ${
+      JSON.stringify(attempts.filter((a) => a.at >= acceptingAt).map((a) => [Math.round(a.at - acceptingAt), a.ok]))
+    }; stats ${JSON.stringify({ ...pool.stats(), longestHolds: undefined, latency: undefined })}`;
+    assert.ok(Number.isFinite(recoveryMs), `the pool served again after the restart — ${diagnosis}`);
+    assert.ok(recoveryMs <= RECOVERY_BOUND_MS, `served again ${recoveryMs.toFixed(0)} ms after the database accepted connections — ${diagnosis}`);
     const lateFailures = outcomes.filter((o) => o.error !== undefined && o.startedAt > acceptingAt + RECOVERY_BOUND_MS);
     assert.equal(lateFailures.length, 0, `failures after recovery: ${lateFailures.slice(0, 3).map((o) => describe(o.error)).join("; ")}`);
 
@@ -203,5 +217,29 @@ test("database restart under a 50-agent workload: bounded requests, recovery wit
     await observer.end({ timeout: 1 });
     await proxy.close();
     await server.remove();
+  }
+});
+
+test("a create that ignores its aborted signal does not hold the single prober's place: the pool still recovers and closes", async () => {
+  let calls = 0;
+  const pool = new AsyncConnectionPool<{ id: number }>({
+    factory: {
+      // The first create hangs forever and ignores its signal (a driver stuck in a connect).
+      create: () => (++calls === 1 ? new Promise<never>(() => {}) : Promise.resolve({ id: calls })),
+      destroy: () => {},
+    },
+    minConnections: 0,
+    maxConnections: 2,
+    overflow: 0,
+    createTimeoutMs: 100,
+    acquireTimeoutMs: 10_000,
+  });
+  try {
+    const handle = await within(pool.acquire({ agentId: "a" }), 5_000, "an acquire behind a stuck create");
+    assert.equal(handle.connection.id, 2, "the next prober went after the stuck one was abandoned");
+    assert.ok(pool.stats().createErrors >= 1, "the stuck create counted as a failure");
+    await handle.release();
+  } finally {
+    await within(pool.close(), 5_000, "close() with a create that never settles");
   }
 });
