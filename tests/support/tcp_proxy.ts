@@ -79,6 +79,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     accepted++;
     const pair: Pair = { client, upstream: undefined, dead: mode === "blackhole" };
     pairs.add(pair);
+    // No Nagle delay: PostgreSQL's small request/response messages would wait for delayed ACKs.
+    client.setNoDelay(true);
     client.on("error", () => {});
     client.on("close", () => {
       if (!pair.dead) drop(pair);
@@ -89,6 +91,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     const upstream = connect({ host: target.host, port: target.port, allowHalfOpen: true });
     pair.upstream = upstream;
+    upstream.setNoDelay(true);
     upstream.on("error", () => {});
     upstream.on("close", () => {
       if (!pair.dead) drop(pair);
