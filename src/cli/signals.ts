@@ -19,19 +19,21 @@ const events = process as unknown as {
 };
 
 /**
- * Runs `fn` and removes the SIGINT/SIGTERM/SIGHUP/beforeExit listeners it added to `process`.
+ * Runs `fn` and removes the SIGINT/SIGTERM/SIGHUP/beforeExit listeners it added to `process`
+ * (and those of the `also` events).
  *
  * @example
  * ```ts
  * const server = await withoutNewSignalHooks(() => startEmbeddedPostgres({ persistent: false }));
  * ```
  */
-export async function withoutNewSignalHooks<T>(fn: () => Promise<T>): Promise<T> {
-  const before = new Map(EVENTS.map((e) => [e, new Set(events.listeners(e))]));
+export async function withoutNewSignalHooks<T>(fn: () => Promise<T>, also: readonly string[] = []): Promise<T> {
+  const watched = [...EVENTS, ...also];
+  const before = new Map(watched.map((e) => [e, new Set(events.listeners(e))]));
   try {
     return await fn();
   } finally {
-    for (const event of EVENTS) {
+    for (const event of watched) {
       for (const listener of events.listeners(event)) {
         if (!before.get(event)!.has(listener)) events.off(event, listener);
       }
