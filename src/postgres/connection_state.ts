@@ -7,10 +7,26 @@
 
 import type postgres from "postgres";
 
-/** One postgres.js `max: 1` instance: a pooled connection. */
+/**
+ * One postgres.js `max: 1` instance: a pooled connection.
+ *
+ * @example
+ * ```ts
+ * import type { Sql } from "agentpool";
+ * const run = (sql: Sql) => sql`select 1`;
+ * ```
+ */
 export type Sql = postgres.Sql;
 
-/** Per-connection facts, owned by the factory and updated by the adapter. */
+/**
+ * Per-connection facts, owned by the factory and updated by the adapter.
+ *
+ * @example
+ * ```ts
+ * const state: ConnectionState = newConnectionState();
+ * if (state.dirty) console.log("a transaction may be open");
+ * ```
+ */
 export interface ConnectionState {
   /** Server process id of the session (`pg_backend_pid()`), 0 until connected. */
   pid: number;
@@ -36,17 +52,40 @@ export interface ConnectionState {
 
 const states = new WeakMap<Sql, ConnectionState>();
 
-/** A fresh state for a connection being opened. Factory only. */
+/**
+ * A fresh state for a connection being opened. Factory only.
+ *
+ * @example
+ * ```ts
+ * const state = newConnectionState(); // { pid: 0, dirty: false, broken: false, ... }
+ * ```
+ */
 export function newConnectionState(): ConnectionState {
   return { pid: 0, keyPid: 0, dirty: false, broken: false, discard: false };
 }
 
-/** Registers a new connection with its state. Factory only. */
+/**
+ * Registers a new connection with its state. Factory only.
+ *
+ * @example
+ * ```ts
+ * const state = newConnectionState();
+ * trackConnection(sql, state);
+ * ```
+ */
 export function trackConnection(sql: Sql, state: ConnectionState): void {
   states.set(sql, state);
 }
 
-/** The state of a connection made by `postgresFactory`, or `undefined` for any other `Sql`. */
+/**
+ * The state of a connection made by `postgresFactory`, or `undefined` for any other `Sql`.
+ *
+ * @example
+ * ```ts
+ * const state = connectionState(sql);
+ * if (state?.broken) console.log("session gone");
+ * ```
+ */
 export function connectionState(sql: Sql): ConnectionState | undefined {
   return states.get(sql);
 }
@@ -70,6 +109,11 @@ const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, dirty: fal
 /**
  * The state of a connection, or a frozen stand-in for an `Sql` the factory did not create (writes
  * to the stand-in are ignored in sloppy mode and throw in strict mode, so use the functions below).
+ *
+ * @example
+ * ```ts
+ * if (stateOf(handle.connection).broken) await handle.release();
+ * ```
  */
 export function stateOf(sql: Sql): ConnectionState {
   return states.get(sql) ?? UNTRACKED;
@@ -78,6 +122,11 @@ export function stateOf(sql: Sql): ConnectionState {
 /**
  * True for an error that says the socket is gone (postgres.js `CONNECTION_*`, `CONNECT_TIMEOUT`,
  * a Node/Deno/Bun system error such as `EPIPE` or `ECONNRESET`), as opposed to a server error.
+ *
+ * @example
+ * ```ts
+ * isSocketError(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })); // true
+ * ```
  */
 export function isSocketError(error: unknown): boolean {
   if (!(error instanceof Error) || error.name === "PostgresError") return false;
@@ -85,12 +134,26 @@ export function isSocketError(error: unknown): boolean {
   return typeof code === "string" && (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT" || /^E[A-Z]+$/.test(code));
 }
 
-/** Marks a connection whose socket failed: its next release discards it (adapter only). */
+/**
+ * Marks a connection whose socket failed: its next release discards it (adapter only).
+ *
+ * @example
+ * ```ts
+ * markBroken(stateOf(sql)); // released later: closed, older connections re-checked
+ * ```
+ */
 export function markBroken(state: ConnectionState): void {
   if (state !== UNTRACKED) state.broken = true;
 }
 
-/** Marks a connection to be closed on release: its session state is unknown (adapter only). */
+/**
+ * Marks a connection to be closed on release: its session state is unknown (adapter only).
+ *
+ * @example
+ * ```ts
+ * markDiscard(stateOf(sql)); // released later: closed quietly
+ * ```
+ */
 export function markDiscard(state: ConnectionState): void {
   if (state !== UNTRACKED) state.discard = true;
 }

@@ -31,7 +31,15 @@ function options(context: DbContext): QueryOptions {
   throw new TypeError(`Cannot run repository call as the context must be an agent id, options or a transaction: current value is ${String(context)}`);
 }
 
-/** The agent a context belongs to. */
+/**
+ * The agent a context belongs to.
+ *
+ * @example
+ * ```ts
+ * agentOf("planner-1"); // "planner-1"
+ * agentOf({ agentId: "critic-2" }); // "critic-2"
+ * ```
+ */
 export function agentOf(context: DbContext): string {
   if (typeof context === "function") return context.agentId;
   return options(context).agentId ?? "default";
@@ -40,6 +48,11 @@ export function agentOf(context: DbContext): string {
 /**
  * Runs one statement. Outside a transaction it gets its own, with BEGIN and COMMIT written in the
  * same round trip as the statement.
+ *
+ * @example
+ * ```ts
+ * const rows = await runStatement(adapter, "scout-1", "select $1::int as n", [1]);
+ * ```
  */
 export function runStatement<R extends object = Record<string, unknown>>(
   adapter: PooledDatabaseAdapter,
@@ -54,7 +67,16 @@ export function runStatement<R extends object = Record<string, unknown>>(
   ) as unknown as Promise<R[]>;
 }
 
-/** Runs `fn` in the caller's transaction, or in a new one for the agent. */
+/**
+ * Runs `fn` in the caller's transaction, or in a new one for the agent.
+ *
+ * @example
+ * ```ts
+ * await runTransaction(adapter, "planner-1", async (tx) => {
+ *   await exec(tx, "select 1", []);
+ * });
+ * ```
+ */
 export function runTransaction<R>(
   adapter: PooledDatabaseAdapter,
   context: DbContext,
@@ -64,7 +86,14 @@ export function runTransaction<R>(
   return adapter.transaction(fn, options(context)) as Promise<R>;
 }
 
-/** Runs a prepared statement on `tx`. */
+/**
+ * Runs a prepared statement on `tx`.
+ *
+ * @example
+ * ```ts
+ * await adapter.transaction((tx) => exec(tx, "select $1::text as s", ["x"]), { agentId: "a" });
+ * ```
+ */
 export function exec<R extends object = Record<string, unknown>>(tx: QuerySql, text: string, parameters: unknown[]): Promise<R[]> {
   return tx.unsafe(text, parameters as never[], PREPARED) as unknown as Promise<R[]>;
 }

@@ -136,7 +136,14 @@ export class StaleVersionError extends PoolError {
   }
 }
 
-/** Stable codes of {@linkcode TaskStateError}. */
+/**
+ * Stable codes of {@linkcode TaskStateError}.
+ *
+ * @example
+ * ```ts
+ * const code: TaskErrorCode = "TASK_NOT_HELD";
+ * ```
+ */
 export type TaskErrorCode =
   /** No task has that id. */
   | "TASK_NOT_FOUND"

@@ -48,13 +48,28 @@ export interface Condition<V> {
  */
 export type Filter<Row> = { [K in keyof Row]?: Row[K] | null | Condition<Row[K]> };
 
-/** An ordering column, ascending unless said otherwise. */
+/**
+ * An ordering column, ascending unless said otherwise.
+ *
+ * @example
+ * ```ts
+ * const order: OrderBy<{ priority: number; id: string }>[] = [{ column: "priority", direction: "desc" }, "id"];
+ * ```
+ */
 export type OrderBy<Row> = (keyof Row & string) | { column: keyof Row & string; direction?: "asc" | "desc" };
 
 const COMPARISONS: Readonly<Record<string, string>> = Object.freeze({ gt: ">", gte: ">=", lt: "<", lte: "<=", like: "like" });
 const OPERATORS = new Set(["eq", "ne", "in", "notIn", "gt", "gte", "lt", "lte", "like"]);
 
-/** Collects parameters while SQL text is built. */
+/**
+ * Collects parameters while SQL text is built.
+ *
+ * @example
+ * ```ts
+ * const params = new Parameters();
+ * const text = `select * from t where a = ${params.add(1)}`; // "... a = $1", params.values = [1]
+ * ```
+ */
 export class Parameters {
   /** The values, in `$n` order. */
   readonly values: unknown[] = [];
@@ -66,7 +81,16 @@ export class Parameters {
   }
 }
 
-/** Column name → quoted identifier, for one table; unknown names throw. */
+/**
+ * Column name → quoted identifier, for one table; unknown names throw.
+ *
+ * @example
+ * ```ts
+ * const columns = new Columns('"t"', new Map([["id", '"id"']]));
+ * columns.get("id"); // '"id"'
+ * columns.get("nope"); // RangeError naming "nope"
+ * ```
+ */
 export class Columns {
   readonly #quoted: ReadonlyMap<string, string>;
   readonly #table: string;
@@ -120,7 +144,15 @@ function conditionSql(column: string, cond: Condition<unknown>, params: Paramete
   }
 }
 
-/** The conditions of `filter`, to be ANDed (empty when it has no entries). */
+/**
+ * The conditions of `filter`, to be ANDed (empty when it has no entries).
+ *
+ * @example
+ * ```ts
+ * const params = new Parameters();
+ * whereSql({ id: { in: [1, 2] } }, columns, params); // ['"id" = any($1)']
+ * ```
+ */
 export function whereSql<Row>(filter: Filter<Row> | undefined, columns: Columns, params: Parameters): string[] {
   const out: string[] = [];
   if (filter === undefined) return out;
@@ -137,7 +169,14 @@ export function whereSql<Row>(filter: Filter<Row> | undefined, columns: Columns,
   return out;
 }
 
-/** Normalized ordering: the primary key is appended (if absent) so the order is total. */
+/**
+ * Normalized ordering: the primary key is appended (if absent) so the order is total.
+ *
+ * @example
+ * ```ts
+ * orderColumns({ column: "priority", direction: "desc" }, "id", columns); // priority desc, then id
+ * ```
+ */
 export function orderColumns<Row>(
   orderBy: OrderBy<Row> | readonly OrderBy<Row>[] | undefined,
   primaryKey: string,
@@ -159,6 +198,12 @@ export function orderColumns<Row>(
 /**
  * Keyset condition "comes after `after` in this order": for (a, b, c) that is
  * a > x or (a = x and (b > y or (b = y and c > z))), with < for descending columns.
+ *
+ * @example
+ * ```ts
+ * const order = orderColumns(["priority"], "id", columns);
+ * keysetSql(order, lastRow, new Parameters()); // rows after lastRow in that order
+ * ```
  */
 export function keysetSql(
   order: readonly { name: string; quoted: string; desc: boolean }[],

@@ -14,7 +14,14 @@ import { Columns, type Filter, keysetSql, type OrderBy, orderColumns, Parameters
 import { quoteIdentifier } from "./identifiers.ts";
 import type { QuerySql } from "./scope.ts";
 
-/** A row: column name to value. */
+/**
+ * A row: column name to value.
+ *
+ * @example
+ * ```ts
+ * const row: AnyRow = { id: 1, body: "x" };
+ * ```
+ */
 export type AnyRow = Record<string, unknown>;
 
 /**

@@ -4,7 +4,14 @@
  * @module
  */
 
-/** SQLSTATEs retried by default: `40001` serialization_failure, `40P01` deadlock_detected. */
+/**
+ * SQLSTATEs retried by default: `40001` serialization_failure, `40P01` deadlock_detected.
+ *
+ * @example
+ * ```ts
+ * RETRYABLE_SQLSTATES.includes("40001"); // true
+ * ```
+ */
 export const RETRYABLE_SQLSTATES: readonly string[] = Object.freeze(["40001", "40P01"]);
 
 /**

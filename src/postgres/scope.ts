@@ -153,7 +153,15 @@ const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
   },
 });
 
-/** Attaches a failed ROLLBACK to the error being thrown, so neither is lost. */
+/**
+ * Attaches a failed ROLLBACK to the error being thrown, so neither is lost.
+ *
+ * @example
+ * ```ts
+ * const error = withRollbackError(new Error("work failed"), new Error("rollback failed"));
+ * console.log((error as { rollbackError?: unknown }).rollbackError);
+ * ```
+ */
 export function withRollbackError(error: unknown, rollbackError: unknown): unknown {
   if (typeof error === "object" && error !== null && Object.isExtensible(error)) {
     Object.defineProperty(error, "rollbackError", { value: rollbackError, configurable: true, writable: true });
@@ -164,7 +172,15 @@ export function withRollbackError(error: unknown, rollbackError: unknown): unkno
   });
 }
 
-/** One lease's query scope. Created per transaction attempt or per `adapter.query` call. */
+/**
+ * One lease's query scope. Created per transaction attempt or per `adapter.query` call.
+ *
+ * @example
+ * ```ts
+ * const scope = new Scope(sql, stateOf(sql), "planner-1", handle.id, "begin", false);
+ * await scope.sql`select 1`; // sends BEGIN with it
+ * ```
+ */
 export class Scope {
   /** The callable handed to the user. */
   readonly sql: TransactionSql;

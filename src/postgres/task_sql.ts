@@ -6,7 +6,14 @@
  * @module
  */
 
-/** Prepared SQL text for one schema (`s` is the quoted schema name). */
+/**
+ * Prepared SQL text for one schema (`s` is the quoted schema name).
+ *
+ * @example
+ * ```ts
+ * const statements: TaskStatements = taskStatements('"crew"');
+ * ```
+ */
 export interface TaskStatements {
   readonly create: string;
   readonly claim: string;
@@ -29,7 +36,14 @@ function changedOrBefore(s: string): string {
     select t.*, false from ${s}.tasks t where t.id = $2 and not exists (select 1 from upd)`;
 }
 
-/** Builds the statements for the schema `s` (already quoted). */
+/**
+ * Builds the statements for the schema `s` (already quoted).
+ *
+ * @example
+ * ```ts
+ * const { claim } = taskStatements('"crew"');
+ * ```
+ */
 export function taskStatements(s: string): TaskStatements {
   return Object.freeze({
     // $1 agent, $2 jsonb array of new tasks

@@ -4,7 +4,14 @@
  * @module
  */
 
-/** Lifecycle of a task: pending → running → completed | failed (| back to pending on retry); cancelled from pending or running. */
+/**
+ * Lifecycle of a task: pending → running → completed | failed (| back to pending on retry); cancelled from pending or running.
+ *
+ * @example
+ * ```ts
+ * const done: TaskStatus[] = ["completed", "failed", "cancelled"];
+ * ```
+ */
 export type TaskStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
 
 /**
@@ -120,7 +127,14 @@ export interface ParentProgress {
 
 type Row = Record<string, unknown>;
 
-/** Maps a tasks row. */
+/**
+ * Maps a tasks row.
+ *
+ * @example
+ * ```ts
+ * const task = toTask(row); // snake_case row to Task
+ * ```
+ */
 export function toTask(r: Row): Task {
   return {
     id: r.id as string,
@@ -142,12 +156,26 @@ export function toTask(r: Row): Task {
   };
 }
 
-/** Maps a task_events row (bigint ids arrive as strings). */
+/**
+ * Maps a task_events row (bigint ids arrive as strings).
+ *
+ * @example
+ * ```ts
+ * const events = rows.map(toEvent);
+ * ```
+ */
 export function toEvent(r: Row): TaskEvent {
   return { id: Number(r.id), taskId: r.task_id as string, agentId: r.agent_id as string, kind: r.kind as string, at: r.at as Date, detail: r.detail };
 }
 
-/** Maps an artifacts row. */
+/**
+ * Maps an artifacts row.
+ *
+ * @example
+ * ```ts
+ * const artifacts = rows.map(toArtifact);
+ * ```
+ */
 export function toArtifact(r: Row): Artifact {
   return {
     id: Number(r.id),

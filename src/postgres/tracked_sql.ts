@@ -26,6 +26,13 @@ const raw = new WeakMap<object, Sql>();
 /**
  * Updates `state.dirty` for a statement about to be sent. `single`: the text is one statement
  * (extended protocol); otherwise it may hold several (simple protocol).
+ *
+ * @example
+ * ```ts
+ * const state = newConnectionState();
+ * noteStatement(state, "begin", true); // state.dirty === true
+ * noteStatement(state, "commit", true); // state.dirty === false
+ * ```
  */
 export function noteStatement(state: ConnectionState, text: string, single: boolean): void {
   if (single) {
@@ -38,12 +45,26 @@ export function noteStatement(state: ConnectionState, text: string, single: bool
   }
 }
 
-/** The postgres.js instance behind a pooled connection (itself when it is not wrapped). */
+/**
+ * The postgres.js instance behind a pooled connection (itself when it is not wrapped).
+ *
+ * @example
+ * ```ts
+ * const sql = rawSql(handle.connection); // statements here bypass the BEGIN/COMMIT reading
+ * ```
+ */
 export function rawSql(sql: Sql): Sql {
   return raw.get(sql) ?? sql;
 }
 
-/** Wraps `sql` so statements issued through it keep `state.dirty` current. Factory only. */
+/**
+ * Wraps `sql` so statements issued through it keep `state.dirty` current. Factory only.
+ *
+ * @example
+ * ```ts
+ * const pooled = trackedSql(postgres(url, { max: 1 }), newConnectionState());
+ * ```
+ */
 export function trackedSql(sql: Sql, state: ConnectionState): Sql {
   // Made once per connection, so a property read costs no allocation.
   const unsafe = (text: string, args?: unknown[], options?: unknown): unknown => {

@@ -1,0 +1,145 @@
+/**
+ * Options of the adapter and of one transaction or query, and their checks. Bad values throw
+ * TypeError / RangeError naming the option and the value.
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+import type { TransactionTrackerOptions } from "./tracker.ts";
+
+/**
+ * A transaction isolation level.
+ *
+ * @example
+ * ```ts
+ * const level: IsolationLevel = "serializable";
+ * await adapter.transaction((tx) => tx`select 1`, { agentId: "a", isolation: level });
+ * ```
+ */
+export type IsolationLevel = "read uncommitted" | "read committed" | "repeatable read" | "serializable";
+
+const ISOLATION_LEVELS: readonly IsolationLevel[] = ["read uncommitted", "read committed", "repeatable read", "serializable"];
+
+/**
+ * Options of {@linkcode PooledDatabaseAdapter}.
+ *
+ * @example
+ * ```ts
+ * const adapter = new PooledDatabaseAdapter(pool, {
+ *   maxRetries: 5,
+ *   slowTransactionMs: 2000,
+ *   onSlowTransaction: (t) => console.warn(`agent ${t.agentId} holds a transaction for ${t.durationMs} ms`),
+ * });
+ * ```
+ */
+export interface AdapterOptions extends TransactionTrackerOptions {
+  /** Retries of a transaction failing with SQLSTATE 40001 or 40P01. Default 3 (so at most 4 runs). */
+  maxRetries?: number;
+  /** Ceiling of the first retry delay; doubles per retry, full jitter. Default 5. */
+  retryBaseMs?: number;
+  /** Longest retry delay. Default 250. */
+  retryMaxMs?: number;
+}
+
+/**
+ * Who runs the work and how it may be cancelled.
+ *
+ * @example
+ * ```ts
+ * await adapter.query((sql) => sql`select 1`, { agentId: "critic-2", signal: AbortSignal.timeout(5000) });
+ * ```
+ */
+export interface QueryOptions {
+  /** The agent doing the work. Default `"default"`. */
+  agentId?: string;
+  /** Aborting cancels the running query (and rolls back); the call rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Overrides the pool's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/**
+ * Options of one transaction.
+ *
+ * @example
+ * ```ts
+ * await adapter.transaction((tx) => tx`select 1`, { agentId: "a", isolation: "serializable", readOnly: true });
+ * ```
+ */
+export interface TransactionOptions extends QueryOptions {
+  /** Isolation level. Default: the server's (`read committed`). */
+  isolation?: IsolationLevel;
+  /** `READ ONLY` transaction. Default false. */
+  readOnly?: boolean;
+  /** `DEFERRABLE` (only meaningful for serializable read-only transactions). Default false. */
+  deferrable?: boolean;
+  /** Overrides the adapter's `maxRetries` for this transaction. */
+  maxRetries?: number;
+}
+
+/**
+ * A tagged template that runs one statement on a pooled connection for one agent.
+ *
+ * @example
+ * ```ts
+ * const sql: StatementTag = adapter.sql({ agentId: "scout-1" });
+ * const rows = await sql`select ${1}::int as one`;
+ * ```
+ */
+export type StatementTag = <T extends readonly object[] = postgres.Row[]>(
+  strings: TemplateStringsArray,
+  ...values: postgres.ParameterOrJSON<never>[]
+) => Promise<postgres.RowList<T>>;
+
+/**
+ * Throws a TypeError (or RangeError) naming `option` and its value.
+ *
+ * @example
+ * ```ts
+ * fail("run transaction", "isolation", "one of ...", "chaos", true); // RangeError
+ * ```
+ */
+export function fail(what: string, option: string, rule: string, value: unknown, range = false): never {
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  const message = `Cannot ${what} as '${option}' must be ${rule}: current value is ${shown}`;
+  throw range ? new RangeError(message) : new TypeError(message);
+}
+
+/**
+ * A non-negative integer option.
+ *
+ * @example
+ * ```ts
+ * checkCount("create adapter", "maxRetries", 3); // 3
+ * ```
+ */
+export function checkCount(what: string, option: string, value: unknown): number {
+  if (typeof value !== "number") fail(what, option, "a non-negative integer", value);
+  if (!Number.isInteger(value) || value < 0) fail(what, option, "a non-negative integer", value, true);
+  return value;
+}
+
+/**
+ * The BEGIN statement for `options`, from a fixed vocabulary only.
+ *
+ * @example
+ * ```ts
+ * beginStatement({ isolation: "serializable", readOnly: true }); // "begin isolation level serializable read only"
+ * ```
+ */
+export function beginStatement(options: TransactionOptions | undefined): string {
+  if (options === undefined) return "begin";
+  const what = "run transaction";
+  let text = "begin";
+  const { isolation, readOnly, deferrable } = options;
+  if (isolation !== undefined) {
+    if (!ISOLATION_LEVELS.includes(isolation)) fail(what, "isolation", `one of ${ISOLATION_LEVELS.join(", ")}`, isolation, true);
+    text += ` isolation level ${isolation}`;
+  }
+  if (readOnly !== undefined && typeof readOnly !== "boolean") fail(what, "readOnly", "a boolean", readOnly);
+  if (deferrable !== undefined && typeof deferrable !== "boolean") fail(what, "deferrable", "a boolean", deferrable);
+  if (readOnly) text += " read only";
+  if (deferrable) text += " deferrable";
+  return text;
+}
