@@ -79,12 +79,12 @@ function errorJson(error: unknown): unknown {
 }
 
 /** Rejects a batch whose dependencies (within itself) form a cycle: those tasks could never run. */
-function checkAcyclic(batch: readonly { id: string; depends_on: string[] | null }[]): void {
+function checkAcyclic(batch: readonly { id: string; depends_on: string[] | null }[], agentId: string): void {
   const deps = new Map(batch.map((t) => [t.id, t.depends_on ?? []]));
   const state = new Map<string, 1 | 2>(); // 1 visiting, 2 done
   const visit = (id: string): void => {
     if (state.get(id) === 2) return;
-    if (state.get(id) === 1) throw new TaskStateError("TASK_INVALID_DEPENDENCY", id, "", `Task ${id} depends on itself through a cycle`);
+    if (state.get(id) === 1) throw new TaskStateError("TASK_INVALID_DEPENDENCY", id, agentId, `Task ${id} depends on itself through a cycle`);
     state.set(id, 1);
     for (const dep of deps.get(id) ?? []) if (deps.has(dep)) visit(dep);
     state.set(id, 2);
@@ -185,8 +185,8 @@ export class TaskRepository {
         depends_on: t.dependsOn === undefined ? null : t.dependsOn.map((d: string) => checkId("dependsOn", d)),
       };
     });
-    checkAcyclic(batch);
     const agentId = agentOf(context);
+    checkAcyclic(batch, agentId);
     let rows: Record<string, unknown>[];
     try {
       rows = await runStatement(this.#adapter, context, this.#sql.create, [agentId, batch]);
