@@ -519,7 +519,16 @@ export class AsyncConnectionPool<T> extends EventTarget {
     }
     if (now >= slot.expiresAt) return this.#open.destroy(slot);
     slot.checkedAt = now;
-    if (factory.reset !== undefined) return this.#open.track(this.#resetThenReturn(slot));
+    if (factory.reset !== undefined) {
+      let pending: Promise<void> | void;
+      try {
+        pending = factory.reset(slot.connection);
+      } catch (error) {
+        return this.#resetFailed(slot, error);
+      }
+      // A reset that finished synchronously hands the connection on at once, like no reset.
+      if (pending !== undefined) return this.#open.track(this.#returnAfterReset(slot, pending));
+    }
     // A precise `now` is still current: the hand-off need not read the clock again.
     return this.#return(slot, this.#preciseTiming ? now : undefined);
   }
@@ -556,15 +565,19 @@ export class AsyncConnectionPool<T> extends EventTarget {
     }
   }
 
-  async #resetThenReturn(slot: Slot<T>): Promise<void> {
+  async #returnAfterReset(slot: Slot<T>, pending: Promise<void>): Promise<void> {
     slot.state = "resetting";
     try {
-      await this.#factory.reset!(slot.connection);
+      await pending;
     } catch (error) {
-      this.dispatchEvent(new CustomEvent("error", { detail: { error, connectionId: slot.id, during: "reset" } }));
-      return this.#open.destroy(slot);
+      return this.#resetFailed(slot, error);
     }
     return this.#return(slot);
+  }
+
+  #resetFailed(slot: Slot<T>, error: unknown): Promise<void> {
+    this.dispatchEvent(new CustomEvent("error", { detail: { error, connectionId: slot.id, during: "reset" } }));
+    return this.#open.destroy(slot);
   }
 
   /** A free connection goes to the next waiter, else is closed if above max, else idles. */
