@@ -25,6 +25,7 @@ import { PooledDatabaseAdapter } from "../postgres/adapter.ts";
 import { createPostgresPool } from "../postgres/create_pool.ts";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "./embedded_postgres.ts";
 import { withoutNewSignalHooks } from "./signals.ts";
+import { sleep } from "./sleep.ts";
 import { runtimeName } from "./runtime_info.ts";
 import { pickPort, type RunningServer, serveFetch } from "./serve.ts";
 import { AgentTeam } from "./workload.ts";
@@ -83,18 +84,6 @@ export function parseDemoArgs(argv: readonly string[], env: Record<string, strin
   }
   if (args.port !== undefined && args.port > 65535) throw new UsageError(`Invalid value for --port: ${args.port} (expected 0-65535)`);
   return args;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -6,11 +6,10 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { freePort } from "./free_port.ts";
+import { freePort, portAccepts } from "./free_port.ts";
 import { withoutNewSignalHooks } from "./signals.ts";
 
 /** Options for {@linkcode startEmbeddedPostgres}. */
@@ -285,7 +284,7 @@ function killOnExit(): void {
 /** Resolve once a TCP connect to 127.0.0.1:`port` succeeds. */
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await canConnect(port))) {
+  while (!(await portAccepts(port))) {
     if (Date.now() > deadline) throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
     await sleep(50);
   }
@@ -294,7 +293,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 /** Resolve once 127.0.0.1:`port` refuses connections (a stopped daemon may linger as <defunct>). */
 async function waitForPortClosed(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (await canConnect(port)) {
+  while (await portAccepts(port)) {
     if (Date.now() > deadline) throw new Error(`port ${port} still open ${timeoutMs} ms after stop`);
     await sleep(50);
   }
@@ -302,20 +301,6 @@ async function waitForPortClosed(port: number, timeoutMs: number): Promise<void>
 
 function isAlive(child: ChildProcess | undefined): boolean {
   return child !== undefined && child.exitCode === null && child.signalCode === null;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {

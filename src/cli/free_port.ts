@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 /**
  * Ask the OS for a currently free TCP port on `host`.
@@ -29,6 +29,28 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
         else if (port > 0) resolve(port);
         else reject(new Error(`Cannot find a free port: unexpected address ${String(address)}`));
       });
+    });
+  });
+}
+
+/**
+ * Whether 127.0.0.1:`port` accepts a TCP connection right now.
+ *
+ * @example Wait for a server to come up
+ * ```ts
+ * while (!(await portAccepts(5432))) await new Promise((r) => setTimeout(r, 50));
+ * ```
+ */
+export function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => {
+      socket.destroy();
+      resolve(false);
     });
   });
 }

@@ -20,6 +20,7 @@ import type { Sql } from "../postgres/connection_state.ts";
 import { createPostgresPool } from "../postgres/create_pool.ts";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "./embedded_postgres.ts";
 import { withoutNewSignalHooks } from "./signals.ts";
+import { sleep } from "./sleep.ts";
 import { heapMB, machineName, runtimeName } from "./runtime_info.ts";
 import { parseStressArgs, type StressArgs, STRESS_USAGE, UsageError } from "./stress_args.ts";
 import { renderHtmlReport } from "./stress_html.ts";
@@ -30,18 +31,6 @@ import { AgentTeam, type TeamTotals } from "./workload.ts";
 interface Out {
   write(text: string): unknown;
   isTTY?: boolean;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** `postgres://user@host:port/db` without the password. */

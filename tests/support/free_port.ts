@@ -3,4 +3,4 @@
  *
  * @module
  */
-export { freePort } from "../../src/cli/free_port.ts";
+export { freePort, portAccepts } from "../../src/cli/free_port.ts";

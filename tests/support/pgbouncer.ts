@@ -12,11 +12,10 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { freePort } from "./free_port.ts";
+import { freePort, portAccepts } from "./free_port.ts";
 
 /** Options for {@linkcode startPgBouncer}. */
 export interface PgBouncerOptions {
@@ -60,21 +59,6 @@ function postgresIds(): { uid: number; gid: number } {
   const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
   if (uid.status !== 0 || gid.status !== 0) throw new Error("PgBouncer needs the system user 'postgres' (apt-get install pgbouncer)");
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-/** Resolves when `port` on 127.0.0.1 accepts (`true`) or refuses (`false`) a TCP connection. */
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -179,7 +163,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       await exit;
       clearTimeout(killer);
       // A stopped daemon can linger as <defunct> while its socket closes: wait for the port.
-      for (let i = 0; i < 100 && await portOpen(port); i++) await sleep(50);
+      for (let i = 0; i < 100 && await portAccepts(port); i++) await sleep(50);
       child.stdout?.destroy();
       child.stderr?.destroy();
       rmSync(dir, { recursive: true, force: true });
@@ -188,7 +172,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   };
 
   const deadline = performance.now() + START_TIMEOUT_MS;
-  while (!(await portOpen(port))) {
+  while (!(await portAccepts(port))) {
     if (exited || performance.now() > deadline) {
       await stop();
       throw new Error(`PgBouncer did not start on 127.0.0.1:${port}:\n${logs()}`);
