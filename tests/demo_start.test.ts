@@ -61,7 +61,8 @@ test("demo: serves /pool/stats with agents, and exits 0 on SIGINT after dropping
   try {
     const [, schema] = await waitForLine(child, output, /task schema (agentpool_demo_[0-9a-f]+)/);
     const [, origin] = await waitForLine(child, output, /dashboard: (http:\/\/127\.0\.0\.1:\d+)\/pool/);
-    assert.match(output.text, /admin token \(for the revoke buttons\): [0-9a-f]{32}/);
+    // Printed right after the dashboard line, but possibly in a later chunk: wait for it too.
+    await waitForLine(child, output, /admin token \(for the revoke buttons\): [0-9a-f]{32}/);
     assert.doesNotMatch(output.text + stderr, /:postgres@|password/i);
 
     // The agents show up in the admin router's views (reads are public in the demo).
