@@ -114,17 +114,16 @@ const x = (v: number): string => `${v.toFixed(2)}×`;
  */
 const MISS_HINTS: Record<string, string> = {
   "uncontended-vs-minimal":
-    "two clock reads per cycle (preciseTiming: true) cost ~75-95 ns on Node, ~180 ns on Deno, ~65 ns on Bun; the handle allocation ~12 ns",
+    "two clock reads per cycle for exact hold times (preciseTiming: true) cost ~75-95 ns on Node, ~180 ns on Deno, ~65 ns on Bun; compare the preciseTiming: false row; the handle allocation ~12 ns",
   "uncontended-vs-generic": "the two clock reads per cycle (see uncontended vs minimal)",
   "contended-vs-minimal":
-    "up to 4 clock reads per cycle (wait, hand-off, release) and a deadline-heap insert + remove per wait; see benchmarks/README.md",
+    "each wait allocates a Waiter, a promise and its callbacks, joins the fair rotation and reads the clock (enqueue, hand-off); the minimal pool is one array push and shift",
   "contended-vs-generic":
-    "the per-wait clock reads and deadline heap (see contended vs minimal); generic-pool's default has no acquire timeout at all",
+    "the per-wait work of fair hand-off and bounded waits (see contended vs minimal); generic-pool's default has no acquire timeout at all",
   "waiters-vs-minimal":
-    "10,000 strictly increasing deadlines: each hand-off removes the heap root and sifts ~13 levels down, plus 3 clock reads per waiter",
+    "per waiter: a Waiter, a promise, a deadline entry and two clock reads (Deno's performance.now() costs ~100-230 ns); the minimal pool has no timeouts",
   "agents-flat": "more distinct agents means more AgentRecords and map entries touched per cycle (cache misses)",
-  "e2e-vs-minimal":
-    "postgresFactory.reset() queues a ROLLBACK after every pool.use() lease; with no transaction open the server answers with a WARNING and logs it (one log line per transaction); agentpool-noreset is the pool alone",
+  "e2e-vs-minimal": "round-to-round spread here is often ±20 %; compare agentpool-noreset (the pool alone) and rerun with --rounds 7",
   "e2e-noreset-vs-minimal": "pool overhead per transaction; compare the pool-only contended suite",
   "adapter-vs-begin": "compare the adapter's round trips per transaction with sql.begin()'s three",
   "adapter-vs-pg": "compare the adapter's round trips per transaction with pg's three",
