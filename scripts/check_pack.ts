@@ -7,7 +7,8 @@
  * Required: those three files and the build output of every `exports` target.
  * Refused: anything else — tests, benchmarks and their results, `.ci/`, TypeScript sources, env files,
  * keys — and any file containing a database URL with a real-looking password
- * (`postgres://user:pass@host`; documented placeholders like `***` or `secret` are allowed).
+ * (a `postgres://` URL whose user part carries a password; documented placeholders like `***` or
+ * `secret` are allowed).
  *
  * Usage: `node --import tsx scripts/check_pack.ts [--no-build]`. Exits 1 listing every problem.
  *

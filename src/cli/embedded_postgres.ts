@@ -40,7 +40,7 @@ export interface StopOptions {
 
 /** A running (or stopped) embedded PostgreSQL cluster owned by the caller. */
 export interface EmbeddedPostgresServer extends AsyncDisposable {
-  /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres` — mask it before printing. */
+  /** A `postgres://` URL for user `postgres` on 127.0.0.1 that carries the password: mask it before printing. */
   readonly url: string;
   /** The TCP port; stays the same across `stop()`/`start()`. */
   readonly port: number;
@@ -138,7 +138,10 @@ class Server implements EmbeddedPostgresServer {
   }
 
   get url(): string {
-    return `postgres://${USER}:${encodeURIComponent(this.#password)}@127.0.0.1:${this.#port}/postgres`;
+    const url = new URL(`postgres://127.0.0.1:${this.#port}/postgres`);
+    url.username = USER;
+    url.password = this.#password;
+    return url.href;
   }
 
   get port(): number {

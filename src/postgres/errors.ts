@@ -14,7 +14,8 @@ import { PoolError } from "../core/errors.ts";
  * @example
  * ```ts
  * import { postgresFactory, DatabaseConnectionError } from "agentpool";
- * const factory = postgresFactory("postgres://app:secret@127.0.0.1:1/db");
+ * // DATABASE_URL may carry a password: the error never shows it.
+ * const factory = postgresFactory({ host: "127.0.0.1", port: 1, database: "db", user: "app", password: "secret" });
  * await factory.create(AbortSignal.timeout(1000)).catch((e) => e instanceof DatabaseConnectionError);
  * ```
  */
