@@ -16,3 +16,4 @@
 
 export * from "./src/core/mod.ts";
 export * from "./src/postgres/mod.ts";
+export * from "./src/budget/mod.ts";
