@@ -55,3 +55,5 @@ export {
   type TaskRepositoryOptions,
   type TaskStatus,
 } from "./tasks.ts";
+export { BUDGET_MIGRATIONS } from "./budget_schema.ts";
+export { postgresBudgetStore, PostgresBudgetStore, type PostgresBudgetStoreOptions } from "./budget_store.ts";

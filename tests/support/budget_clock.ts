@@ -75,3 +75,37 @@ export class ProcessClock implements Clock {
     }
   }
 }
+
+/**
+ * The real clock, except that `crash()` makes it forget every timer and ignore new ones: the
+ * process it serves stops renewing, like a process that was killed.
+ */
+export class CrashableClock implements Clock {
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #crashed = false;
+
+  now(): number {
+    return performance.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    if (this.#crashed) return undefined;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  clearTimeout(handle: unknown): void {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+    this.#timers.delete(handle as ReturnType<typeof setTimeout>);
+  }
+
+  crash(): void {
+    this.#crashed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}

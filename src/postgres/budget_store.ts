@@ -1,0 +1,194 @@
+/**
+ * The PostgreSQL lease table of a global budget. One renewal is one short transaction on a
+ * dedicated control connection, using only transaction-scoped primitives, so it works through
+ * PgBouncer in transaction mode:
+ *
+ * 1. `pg_advisory_xact_lock` on the budget's hashed name (held until COMMIT; a hash collision
+ *    between two budgets only serializes them);
+ * 2. remove leases older than their time-to-live by `clock_timestamp()` and read the rest;
+ * 3. the budget decides (synchronously, in this process);
+ * 4. upsert this holder's rows stamped with `clock_timestamp()`, delete its others; COMMIT.
+ *
+ * The budget name and agent ids travel as parameters; the schema is a quoted identifier.
+ *
+ * @module
+ */
+
+import type { BudgetStore, CommittedLeases, LeaseRow, RenewRequest } from "../budget/store.ts";
+import { AsyncConnectionPool } from "../core/pool.ts";
+import { PooledDatabaseAdapter } from "./adapter.ts";
+import { BUDGET_MIGRATIONS } from "./budget_schema.ts";
+import type { Sql } from "./connection_state.ts";
+import { postgresFactory, type PostgresFactoryOptions } from "./factory.ts";
+import { quoteIdentifier } from "./identifiers.ts";
+import { migrate, type MigrateResult } from "./migrations.ts";
+
+/**
+ * Options of {@linkcode postgresBudgetStore}.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresBudgetStoreOptions } from "agentpool";
+ * const options: PostgresBudgetStoreOptions = { schema: "agentpool_budget", applicationName: "budget:host-a:42" };
+ * ```
+ */
+export interface PostgresBudgetStoreOptions {
+  /** Schema of the lease table (a plain identifier), created by the migration. Default `"agentpool_budget"`. */
+  schema?: string;
+  /** `application_name` of the control connection. Default `"agentpool-budget"`. */
+  applicationName?: string;
+  /** Longest wait for the budget's lock and for each statement of a renewal. Default 2000. */
+  statementTimeoutMs?: number;
+  /** More driver options for the control connection (`prepare` is always false). */
+  postgres?: Omit<PostgresFactoryOptions, "prepare" | "applicationName">;
+}
+
+/**
+ * A {@linkcode BudgetStore} on PostgreSQL that owns one control connection (a one-connection
+ * agentpool, so it reconnects like any pooled connection). `migrate()` runs on the first renewal.
+ *
+ * @example
+ * ```ts
+ * import { postgresBudgetStore } from "agentpool";
+ * const store = postgresBudgetStore("postgres://app@pgbouncer.internal:6432/agentpool_ctl");
+ * await store.migrate();
+ * ```
+ */
+export class PostgresBudgetStore implements BudgetStore {
+  readonly #pool: AsyncConnectionPool<Sql>;
+  readonly #db: PooledDatabaseAdapter;
+  readonly #schemaName: string;
+  readonly #table: string;
+  readonly #timeoutMs: number;
+  #migrated: Promise<MigrateResult> | undefined;
+
+  /** Validates the options (TypeError / RangeError naming them); connects on first use. */
+  constructor(urlOrOptions: string | PostgresFactoryOptions, options: PostgresBudgetStoreOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (!["schema", "applicationName", "statementTimeoutMs", "postgres"].includes(key)) {
+        throw new TypeError(`Cannot create budget store as '${key}' is not an option of postgresBudgetStore`);
+      }
+    }
+    this.#schemaName = options.schema ?? "agentpool_budget";
+    this.#table = `${quoteIdentifier("schema", this.#schemaName)}.budget_leases`;
+    const timeout = options.statementTimeoutMs ?? 2000;
+    if (!Number.isInteger(timeout) || timeout <= 0) {
+      throw new RangeError(`Cannot create budget store as 'statementTimeoutMs' must be a positive integer: current value is ${String(timeout)}`);
+    }
+    this.#timeoutMs = timeout;
+    const driver: PostgresFactoryOptions = {
+      onnotice: () => {}, // the migration's "already exists, skipping" on every start
+      ...options.postgres,
+      prepare: false, // the control alias is usually a transaction-mode pool
+      applicationName: options.applicationName ?? "agentpool-budget",
+    };
+    this.#pool = new AsyncConnectionPool<Sql>({
+      factory: postgresFactory(urlOrOptions, driver),
+      minConnections: 0,
+      maxConnections: 1,
+      overflow: 0,
+      acquireTimeoutMs: timeout,
+      name: "agentpool-budget",
+    });
+    this.#db = new PooledDatabaseAdapter(this.#pool, { maxRetries: 0 });
+  }
+
+  /** Creates or upgrades the lease table (idempotent, safe to run from many processes at once). */
+  migrate(signal?: AbortSignal): Promise<MigrateResult> {
+    return migrate(this.#db, { schema: this.#schemaName, migrations: BUDGET_MIGRATIONS, agentId: "agentpool-budget", signal });
+  }
+
+  async renew(request: RenewRequest): Promise<CommittedLeases> {
+    await this.#ready(request.signal);
+    const table = this.#table;
+    return await this.#db.transaction(async (tx) => {
+      // Transaction-local settings and lock: nothing outlives COMMIT, whichever server runs it.
+      await tx`select set_config('lock_timeout', ${`${this.#timeoutMs}ms`}, true),
+                      set_config('statement_timeout', ${`${this.#timeoutMs}ms`}, true)`;
+      await tx`select pg_advisory_xact_lock(hashtext('agentpool.budget'), hashtext(${request.budget}))`;
+      // A new statement, so its snapshot includes every renewal that committed before we got the lock.
+      const [read] = await tx.unsafe<{ now_ms: number; rows: LeaseRow[] }[]>(
+        `with expired as (
+           delete from ${table}
+            where budget = $1 and renewed_at + ttl_ms * interval '1 millisecond' < clock_timestamp())
+         select (extract(epoch from clock_timestamp()) * 1000)::float8 as now_ms,
+                coalesce(json_agg(json_build_object(
+                  'holder', holder, 'agentId', agent_id, 'wants', wants, 'granted', granted,
+                  'held', held, 'limit', limit_value) order by holder, agent_id), '[]'::json) as rows
+           from ${table}
+          where budget = $1 and renewed_at + ttl_ms * interval '1 millisecond' >= clock_timestamp()`,
+        [request.budget],
+      );
+      const state: CommittedLeases = { rows: read.rows, databaseNowMs: Number(read.now_ms) };
+      const mine = request.decide(state);
+      const column = <K extends keyof LeaseRow>(key: K): LeaseRow[K][] => mine.map((row) => row[key]);
+      await tx.unsafe(
+        `with written as (
+           insert into ${table} as l (budget, holder, agent_id, wants, granted, held, limit_value, ttl_ms, renewed_at)
+           select $1, $2, u.agent_id, u.wants, u.granted, u.held, u.limit_value, $3, clock_timestamp()
+             from unnest($4::text[], $5::int[], $6::int[], $7::int[], $8::int[])
+                  as u(agent_id, wants, granted, held, limit_value)
+           on conflict (budget, holder, agent_id) do update
+              set wants = excluded.wants, granted = excluded.granted, held = excluded.held,
+                  limit_value = excluded.limit_value, ttl_ms = excluded.ttl_ms, renewed_at = excluded.renewed_at
+           returning 1)
+         delete from ${table} where budget = $1 and holder = $2 and agent_id <> all($4::text[])`,
+        [
+          request.budget,
+          request.holder,
+          request.ttlMs,
+          column("agentId"),
+          column("wants"),
+          column("granted"),
+          column("held"),
+          column("limit"),
+        ] as never,
+      );
+      return state;
+    }, { agentId: "agentpool-budget", signal: request.signal, maxRetries: 0 });
+  }
+
+  async release(budget: string, holder: string, signal: AbortSignal): Promise<void> {
+    await this.#ready(signal);
+    await this.#db.transaction(
+      (tx) => tx.unsafe(`delete from ${this.#table} where budget = $1 and holder = $2`, [budget, holder]),
+      { agentId: "agentpool-budget", signal, maxRetries: 0 },
+    );
+  }
+
+  /** Closes the control connection. */
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+
+  async #ready(signal: AbortSignal): Promise<void> {
+    this.#migrated ??= this.migrate(signal);
+    try {
+      await this.#migrated;
+    } catch (error) {
+      this.#migrated = undefined; // retried by the next renewal
+      throw error;
+    }
+  }
+}
+
+/**
+ * The lease table of a global budget on PostgreSQL, reached through `urlOrOptions` — ideally a
+ * small dedicated PgBouncer alias (`pool_size = 1`–2) so renewals never queue behind data traffic.
+ *
+ * @example
+ * ```ts
+ * import { GlobalBudget, postgresBudgetStore } from "agentpool";
+ * const budget = new GlobalBudget({
+ *   name: "prod",
+ *   limits: { researcher: 6 },
+ *   store: postgresBudgetStore("postgres://app@pgbouncer.internal:6432/agentpool_ctl"),
+ * });
+ * ```
+ */
+export function postgresBudgetStore(
+  urlOrOptions: string | PostgresFactoryOptions,
+  options?: PostgresBudgetStoreOptions,
+): PostgresBudgetStore {
+  return new PostgresBudgetStore(urlOrOptions, options);
+}

@@ -1,0 +1,113 @@
+/**
+ * The budget on a real PostgreSQL lease table (one process, several holders, each with its own
+ * control connection): the migration creates the table, renewals converge to fair grants whose
+ * sum never exceeds the limit, a name of any characters is safe, a crashed holder's share returns
+ * after its TTL, and stop() returns an unused share at once.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import postgres from "postgres";
+import { GlobalBudget } from "../src/budget/budget.ts";
+import { PostgresBudgetStore } from "../src/postgres/budget_store.ts";
+import { CrashableClock } from "./support/budget_clock.ts";
+import { QuotaPool } from "./support/budget_memory.ts";
+import { databaseUrl, uniqueName } from "./support/db.ts";
+
+const TICK = 100;
+const TTL = 1200;
+
+describe("GlobalBudget on PostgreSQL", () => {
+  const schema = uniqueName("budget");
+  let admin: postgres.Sql;
+  const budgets: GlobalBudget[] = [];
+
+  before(() => {
+    admin = postgres(databaseUrl(), { max: 1, onnotice: () => {} });
+  });
+
+  after(async () => {
+    await Promise.all(budgets.map((b) => b.stop().catch(() => {})));
+    await admin.unsafe(`drop schema if exists ${schema} cascade`);
+    await admin.end({ timeout: 5 });
+  });
+
+  function holder(name: string, budgetName: string, limits: Record<string, number>, clock = new CrashableClock()) {
+    const pool = new QuotaPool();
+    const budget = new GlobalBudget({
+      name: budgetName,
+      holder: name,
+      limits,
+      store: new PostgresBudgetStore(databaseUrl(), { schema, applicationName: `budget-test:${name}` }),
+      clock,
+      tickMs: TICK,
+      ttlMs: TTL,
+      safetyMarginMs: 400,
+    });
+    pool.agentQuotas = budget.agentQuotas;
+    budgets.push(budget);
+    return { pool, budget, clock };
+  }
+
+  async function committed(budgetName: string): Promise<{ holder: string; agent_id: string; granted: number; live: boolean }[]> {
+    return await admin.unsafe(
+      `select holder, agent_id, granted, renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp() as live
+         from ${schema}.budget_leases where budget = $1 order by holder`,
+      [budgetName],
+    );
+  }
+
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("converges to fair grants within the limit; a name of any characters is a plain value", async () => {
+    const name = `prod'); drop table ${schema}.budget_leases; --"ü`;
+    const procs = ["h0", "h1", "h2"].map((h) => holder(h, name, { "hot'agent": 2 }));
+    for (const p of procs) p.pool.want("hot'agent", 3);
+    await Promise.all(procs.map((p) => p.budget.start(p.pool)));
+    let maxGranted = 0;
+    for (let i = 0; i < 20; i++) {
+      await sleep(50);
+      const rows = await committed(name);
+      maxGranted = Math.max(maxGranted, rows.filter((r) => r.live).reduce((s, r) => s + r.granted, 0));
+      for (const p of procs) {
+        p.pool.finish("hot'agent", Infinity, true); // each unit of work lasts one step
+        p.pool.serve("hot'agent");
+      }
+    }
+    assert.ok(maxGranted <= 2, `Σgranted peaked at ${maxGranted}`);
+    const quotas = procs.map((p) => p.pool.quotas.get("hot'agent") ?? 0);
+    assert.equal(quotas.reduce((a, b) => a + b, 0), 2, `quotas ${quotas}`);
+    const [{ version }] = await admin.unsafe(`select max(version)::int as version from ${schema}.schema_migrations`);
+    assert.equal(version, 1);
+    const [{ relpersistence }] = await admin.unsafe(`select relpersistence from pg_class where oid = '${schema}.budget_leases'::regclass`);
+    assert.equal(relpersistence, "u", "the lease table is UNLOGGED");
+    const view = procs[0].budget.snapshot().agents[0];
+    assert.deepEqual(view.holders.map((h) => h.holder), ["h0", "h1", "h2"]);
+    for (const p of procs) p.pool.finish("hot'agent", Infinity); // the work is done: nothing held
+    await Promise.all(procs.map((p) => p.budget.stop()));
+    assert.deepEqual([...await committed(name)], [], "stop() returned every unused share at once");
+  });
+
+  it("a crashed holder's share returns after its TTL; one that stops keeps leases only for what it holds", async () => {
+    const name = uniqueName("crash");
+    const a = holder("a", name, { hot: 2 });
+    const b = holder("b", name, { hot: 2 });
+    a.pool.want("hot", 2);
+    b.pool.want("hot", 2);
+    await a.budget.start(a.pool);
+    await b.budget.start(b.pool);
+    await sleep(5 * TICK);
+    assert.equal(a.pool.quotas.get("hot"), 1);
+    assert.equal(b.pool.quotas.get("hot"), 1);
+    a.clock.crash();
+    const crashedAt = performance.now();
+    while (b.pool.quotas.get("hot") !== 2 && performance.now() - crashedAt < 4 * TTL) await sleep(20);
+    const after = performance.now() - crashedAt;
+    assert.equal(b.pool.quotas.get("hot"), 2, "the crashed holder's share came back");
+    assert.ok(after >= TTL - 2 * TICK, `not before its TTL: ${after.toFixed(0)} ms`);
+    b.pool.serve("hot");
+    await b.budget.stop();
+    const rows = await committed(name);
+    assert.deepEqual(rows.filter((r) => r.holder === "b").map((r) => r.granted), [2], "b's held connections stay leased");
+    await a.budget.stop(); // closes its control connection
+  });
+});
