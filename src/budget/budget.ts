@@ -104,9 +104,30 @@ export class GlobalBudget extends EventTarget {
     return this.#quotas.get(agentId) ?? 0;
   };
 
+  /**
+   * Checks the lease against the monotonic clock and, if its deadline passed without the expiry
+   * timer having run yet (the process was paused: SIGSTOP, a VM freeze, a long GC), drops every
+   * budgeted quota to 0 at once. Returns whether the lease is valid. One clock read; `guard()`
+   * calls it before the pool hands out or takes back a connection.
+   */
+  checkLease(): boolean {
+    if (this.#state !== "granted") return false;
+    if (this.options.clock.now() < this.#deadline) return true;
+    this.#expire();
+    return false;
+  }
+
   /** Where this process's lease stands. */
   get state(): BudgetState {
     return this.#state;
+  }
+
+  /**
+   * How long this process may still grant without renewing, by its own monotonic clock: 0 once
+   * the deadline passed, even before the expiry timer ran (a process that was paused).
+   */
+  get leaseRemainingMs(): number {
+    return this.#state === "granted" ? Math.max(0, this.#deadline - this.options.clock.now()) : 0;
   }
 
   /**
@@ -163,7 +184,7 @@ export class GlobalBudget extends EventTarget {
       state: this.#state,
       tickMs: this.options.tickMs,
       ttlMs: this.options.ttlMs,
-      leaseRemainingMs: this.#state === "granted" ? Math.max(0, this.#deadline - this.options.clock.now()) : 0,
+      leaseRemainingMs: this.leaseRemainingMs,
       renewals: this.#renewals,
       renewFailures: this.#failures,
       expiries: this.#expiries,
@@ -300,7 +321,6 @@ export class GlobalBudget extends EventTarget {
       this.#expiryTimer = undefined;
       this.#expire();
     }, deadline - now);
-    clock.unref?.(this.#expiryTimer);
   }
 
   #expire(): void {
@@ -314,6 +334,7 @@ export class GlobalBudget extends EventTarget {
     this.#emit("expired", { deadline: this.#deadline });
   }
 
+  /** Ref'd on purpose: a started budget keeps the process alive until `stop()`, like a server. */
   #scheduleTick(): void {
     if (this.#stopping) return;
     const clock = this.options.clock;
@@ -322,7 +343,6 @@ export class GlobalBudget extends EventTarget {
       this.#tickTimer = undefined;
       void this.#renew();
     }, this.options.tickMs);
-    clock.unref?.(this.#tickTimer);
   }
 
   #clearTimers(): void {

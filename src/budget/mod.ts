@@ -16,6 +16,7 @@
 
 export { fairShares } from "./allocate.ts";
 export { GlobalBudget, type QuotaTarget } from "./budget.ts";
+export { guardFactory, type LeaseCheck } from "./guard.ts";
 export { type BudgetOptions, resolveBudgetOptions, type ResolvedBudgetOptions } from "./options.ts";
 export { type AgentDemand, type AgentPlan, type PlanInput, planGrants } from "./plan.ts";
 export { budgetPrometheusText } from "./prometheus.ts";

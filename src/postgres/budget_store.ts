@@ -37,7 +37,11 @@ export interface PostgresBudgetStoreOptions {
   schema?: string;
   /** `application_name` of the control connection. Default `"agentpool-budget"`. */
   applicationName?: string;
-  /** Longest wait for the budget's lock and for each statement of a renewal. Default 2000. */
+  /**
+   * Longest wait for the budget's lock, for each statement of a renewal, and for the client
+   * between them (a stalled renewer holding the lock is ended by the server after this). Keep
+   * it well below `ttlMs − safetyMarginMs`. Default 1000.
+   */
   statementTimeoutMs?: number;
   /** More driver options for the control connection (`prepare` is always false). */
   postgres?: Omit<PostgresFactoryOptions, "prepare" | "applicationName">;
@@ -55,8 +59,8 @@ export interface PostgresBudgetStoreOptions {
  * ```
  */
 export class PostgresBudgetStore implements BudgetStore {
-  readonly #pool: AsyncConnectionPool<Sql>;
-  readonly #db: PooledDatabaseAdapter;
+  readonly #connect: () => PooledDatabaseAdapter;
+  #db: PooledDatabaseAdapter | undefined;
   readonly #schemaName: string;
   readonly #table: string;
   readonly #timeoutMs: number;
@@ -71,7 +75,7 @@ export class PostgresBudgetStore implements BudgetStore {
     }
     this.#schemaName = options.schema ?? "agentpool_budget";
     this.#table = `${quoteIdentifier("schema", this.#schemaName)}.budget_leases`;
-    const timeout = options.statementTimeoutMs ?? 2000;
+    const timeout = options.statementTimeoutMs ?? 1000;
     if (!Number.isInteger(timeout) || timeout <= 0) {
       throw new RangeError(`Cannot create budget store as 'statementTimeoutMs' must be a positive integer: current value is ${String(timeout)}`);
     }
@@ -82,29 +86,68 @@ export class PostgresBudgetStore implements BudgetStore {
       prepare: false, // the control alias is usually a transaction-mode pool
       applicationName: options.applicationName ?? "agentpool-budget",
     };
-    this.#pool = new AsyncConnectionPool<Sql>({
-      factory: postgresFactory(urlOrOptions, driver),
-      minConnections: 0,
-      maxConnections: 1,
-      overflow: 0,
-      acquireTimeoutMs: timeout,
-      name: "agentpool-budget",
+    this.#connect = () =>
+      new PooledDatabaseAdapter(
+        new AsyncConnectionPool<Sql>({
+          factory: postgresFactory(urlOrOptions, driver),
+          minConnections: 0,
+          maxConnections: 1,
+          overflow: 0,
+          acquireTimeoutMs: timeout,
+          name: "agentpool-budget",
+        }),
+        { maxRetries: 0 },
+      );
+  }
+
+  /** The control channel, opened on first use and again after an abandoned renewal. */
+  get #channel(): PooledDatabaseAdapter {
+    return this.#db ??= this.#connect();
+  }
+
+  /**
+   * Runs `work` on the control channel until it settles or `signal` aborts. On abort the channel
+   * is abandoned (closed once its transaction ends) instead of cancelled: a cancel request to an
+   * unreachable server would reject where nobody listens. A transaction finishing late is still
+   * consistent: it held the budget's lock from its read to its commit.
+   */
+  async #bounded<R>(signal: AbortSignal, work: (db: PooledDatabaseAdapter) => Promise<R>): Promise<R> {
+    signal.throwIfAborted();
+    const db = this.#channel;
+    let onAbort = (): void => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        if (this.#db === db) this.#db = undefined;
+        void db.pool.close().catch(() => {});
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
     });
-    this.#db = new PooledDatabaseAdapter(this.#pool, { maxRetries: 0 });
+    const running = work(db);
+    running.catch(() => {}); // settles after an abort too; its outcome no longer matters then
+    try {
+      return await Promise.race([running, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Creates or upgrades the lease table (idempotent, safe to run from many processes at once). */
   migrate(signal?: AbortSignal): Promise<MigrateResult> {
-    return migrate(this.#db, { schema: this.#schemaName, migrations: BUDGET_MIGRATIONS, agentId: "agentpool-budget", signal });
+    return migrate(this.#channel, { schema: this.#schemaName, migrations: BUDGET_MIGRATIONS, agentId: "agentpool-budget", signal });
   }
 
   async renew(request: RenewRequest): Promise<CommittedLeases> {
     await this.#ready(request.signal);
     const table = this.#table;
-    return await this.#db.transaction(async (tx) => {
+    return await this.#bounded(request.signal, (db) => db.transaction(async (tx) => {
       // Transaction-local settings and lock: nothing outlives COMMIT, whichever server runs it.
-      await tx`select set_config('lock_timeout', ${`${this.#timeoutMs}ms`}, true),
-                      set_config('statement_timeout', ${`${this.#timeoutMs}ms`}, true)`;
+      // A renewer that stalls inside its transaction (paused, partitioned) holds the budget's
+      // lock: the server ends that transaction after the idle timeout, so the others go on.
+      const limit = `${this.#timeoutMs}ms`;
+      await tx`select set_config('lock_timeout', ${limit}, true),
+                      set_config('statement_timeout', ${limit}, true),
+                      set_config('idle_in_transaction_session_timeout', ${limit}, true)`;
       await tx`select pg_advisory_xact_lock(hashtext('agentpool.budget'), hashtext(${request.budget}))`;
       // A new statement, so its snapshot includes every renewal that committed before we got the lock.
       const [read] = await tx.unsafe<{ now_ms: number; rows: LeaseRow[] }[]>(
@@ -145,24 +188,27 @@ export class PostgresBudgetStore implements BudgetStore {
         ] as never,
       );
       return state;
-    }, { agentId: "agentpool-budget", signal: request.signal, maxRetries: 0 });
+    }, { agentId: "agentpool-budget", maxRetries: 0 }));
   }
 
   async release(budget: string, holder: string, signal: AbortSignal): Promise<void> {
     await this.#ready(signal);
-    await this.#db.transaction(
-      (tx) => tx.unsafe(`delete from ${this.#table} where budget = $1 and holder = $2`, [budget, holder]),
-      { agentId: "agentpool-budget", signal, maxRetries: 0 },
-    );
+    await this.#bounded(signal, (db) =>
+      db.transaction(
+        (tx) => tx.unsafe(`delete from ${this.#table} where budget = $1 and holder = $2`, [budget, holder]),
+        { agentId: "agentpool-budget", maxRetries: 0 },
+      ));
   }
 
   /** Closes the control connection. */
-  close(): Promise<void> {
-    return this.#pool.close();
+  async close(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    await db?.pool.close();
   }
 
   async #ready(signal: AbortSignal): Promise<void> {
-    this.#migrated ??= this.migrate(signal);
+    this.#migrated ??= this.#bounded(signal, () => this.migrate());
     try {
       await this.#migrated;
     } catch (error) {

@@ -30,12 +30,21 @@ export interface PgBouncerOptions {
   maxClientConnections?: number;
   /** `pool_mode`. Default `"transaction"`. */
   poolMode?: "session" | "transaction" | "statement";
+  /** Listen here instead of a free port (to restart PgBouncer where its clients expect it). */
+  port?: number;
+  /**
+   * Extra database aliases with their own `pool_size`, each leading to the upstream database
+   * (e.g. a small pool for control traffic): `{ agentpool_ctl: 1 }`. Connect with `urlFor(alias)`.
+   */
+  aliases?: Readonly<Record<string, number>>;
 }
 
 /** A running PgBouncer owned by the caller: always `stop()` it (or `await using`). */
 export interface PgBouncer extends AsyncDisposable {
   /** `postgres://<user>@127.0.0.1:<port>/<database>`: no password (client auth is trust). */
   readonly url: string;
+  /** The URL of one of the `aliases`. */
+  urlFor(alias: string): string;
   readonly port: number;
   /** `default_pool_size`: the most server connections PgBouncer opens per database/user. */
   readonly poolSize: number;
@@ -82,7 +91,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const host = upstream.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
   const upstreamPort = upstream.port || "5432";
   const poolSize = options.poolSize ?? 4;
-  const port = await freePort();
+  const port = options.port ?? await freePort();
 
   const dir = mkdtempSync(join(tmpdir(), "agentpool-pgbouncer-"));
   const { uid, gid } = postgresIds();
@@ -90,10 +99,14 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const userlist = join(dir, "userlist.txt");
   const server = [`host=${quote(host)}`, `port=${upstreamPort}`, `user=${quote(user)}`];
   if (password !== "") server.push(`password=${quote(password)}`);
+  const aliases = Object.entries(options.aliases ?? {}).map(([alias, size]) =>
+    `${alias} = ${server.join(" ")} dbname=${quote(database)} pool_size=${size}`
+  );
   writeFileSync(
     config,
     [
       "[databases]",
+      ...aliases,
       `* = ${server.join(" ")}`,
       "",
       "[pgbouncer]",
@@ -180,8 +193,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     await sleep(50);
   }
 
+  const urlFor = (name: string): string => `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${encodeURIComponent(name)}`;
   return {
-    url: `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    url: urlFor(database),
+    urlFor,
     port,
     poolSize,
     logs,

@@ -1,0 +1,137 @@
+/**
+ * Helpers of tests/budget_pgbouncer.test.ts: worker processes (tests/support/budget_worker.ts)
+ * that can be killed, stopped and resumed, and an observer that samples the upstream server
+ * every 50 ms: the hot agent's non-idle transactions in pg_stat_activity and Σgranted in the
+ * lease table.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type postgres from "postgres";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** What a worker prints at the end. */
+export interface WorkerResult {
+  proc: string;
+  native: boolean;
+  committed: Record<string, number>;
+  failures: number;
+  startsWithoutLease: number;
+  unhandledRejections: number;
+  errors: Record<string, number>;
+  budget: { renewals: number; renewFailures: number; expiries: number; maxRenewMs: number };
+}
+
+/** A running worker. `done` rejects when it exits non-zero (not when the test killed it). */
+export interface Worker {
+  readonly proc: string;
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly done: Promise<WorkerResult | undefined>;
+  signal(name: NodeJS.Signals): void;
+}
+
+/** Starts one worker with `node --import tsx` (the real node, whichever runtime runs the test). */
+export function startWorker(env: Record<string, string>): Worker {
+  const node = process.versions.bun || "Deno" in globalThis ? "node" : process.execPath;
+  const child = spawn(node, ["--import", "tsx", join(ROOT, "tests", "support", "budget_worker.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let killed = false;
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+    out += s;
+    if (out.includes("ready\n")) onReady();
+  });
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => void (err += s));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const done = new Promise<WorkerResult | undefined>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      onReady();
+      if (killed && signal === "SIGKILL") return resolve(undefined);
+      if (code !== 0) return reject(new Error(`worker ${env.PROC} exited with ${code ?? signal}:\n${err}\n${out}`));
+      try {
+        resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "") as WorkerResult);
+      } catch {
+        reject(new Error(`worker ${env.PROC} printed no result:\n${out}\n${err}`));
+      }
+    });
+  });
+  return {
+    proc: env.PROC,
+    child,
+    ready,
+    done,
+    signal(name) {
+      if (name === "SIGKILL") killed = true;
+      child.kill(name);
+    },
+  };
+}
+
+/** One observer sample. */
+export interface Sample {
+  /** Milliseconds since the observer started. */
+  readonly at: number;
+  /** The hot agent's transactions running (not idle) on the server, over every process. */
+  readonly hot: number;
+  /** Σgranted of the hot agent over live leases. */
+  readonly granted: number;
+  /** Live grants by holder. */
+  readonly byHolder: Readonly<Record<string, number>>;
+}
+
+/** Samples every 50 ms until `stop()`; resolves with every sample. */
+export function observe(
+  admin: postgres.Sql,
+  options: { role: string; hotAgent: string; leaseTable: string; budget: string },
+): { samples: Sample[]; stop(): Promise<Sample[]> } {
+  const samples: Sample[] = [];
+  const started = performance.now();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const [row] = await admin.unsafe<{ hot: number; leases: Record<string, number> | null }[]>(
+        `select (select count(*)::int from pg_stat_activity
+                  where usename = $1 and state <> 'idle' and application_name like $2) as hot,
+                (select json_object_agg(holder, granted) from ${options.leaseTable}
+                  where budget = $3 and agent_id = $4
+                    and renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp()) as leases`,
+        [options.role, `budget:%:${options.hotAgent}`, options.budget, options.hotAgent],
+      );
+      const byHolder = row.leases ?? {};
+      const granted = Object.values(byHolder).reduce((a, b) => a + b, 0);
+      samples.push({ at: performance.now() - started, hot: row.hot, granted, byHolder });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    samples,
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** Waits until `predicate()` holds (polling every 25 ms) or `timeoutMs` passed; returns whether it held. */
+export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await predicate()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return await predicate();
+}

@@ -1,0 +1,138 @@
+/**
+ * One process of tests/budget_pgbouncer.test.ts: its own agentpool through PgBouncer, a
+ * GlobalBudget on the control alias, and several agents (ids shared with the other processes)
+ * running idempotent transactions until every task has committed once.
+ *
+ * Every transaction tags itself with `set_config('application_name', 'budget:<proc>:<agent>',
+ * true)` so an observer sees the agent in pg_stat_activity, and bounds itself on the server
+ * (`statement_timeout`, `idle_in_transaction_session_timeout`, transaction-local) below the
+ * budget's safety margin, so work in flight when the process loses its lease ends in time.
+ *
+ * Env: BOUNCER_URL, CTL_URL, SCHEMA, BUDGET_SCHEMA, BUDGET, PROC, LIMITS (JSON), DEFAULT_LIMIT,
+ * TICK_MS, TTL_MS, MARGIN_MS, TX_TIMEOUT_MS, SLEEP_MS, WORK (JSON {agent: [concurrency, tasks]}).
+ * Prints `ready` once the first renewal ran, then one JSON line with its result; exits 0.
+ *
+ * @module
+ */
+import process from "node:process";
+import { GlobalBudget, type QuotaTarget } from "../../src/budget/budget.ts";
+import { guardFactory } from "../../src/budget/guard.ts";
+import { AsyncConnectionPool } from "../../src/core/pool.ts";
+import { PooledDatabaseAdapter } from "../../src/postgres/adapter.ts";
+import { postgresBudgetStore } from "../../src/postgres/budget_store.ts";
+import { postgresFactory } from "../../src/postgres/factory.ts";
+import { QuotaGate } from "./budget_quota_gate.ts";
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") throw new Error(`budget_worker: ${name} is not set`);
+  return value;
+}
+
+const proc = env("PROC");
+const schema = env("SCHEMA");
+const txTimeout = `${Number(env("TX_TIMEOUT_MS"))}ms`;
+const sleepSeconds = Number(env("SLEEP_MS")) / 1000;
+const work = JSON.parse(env("WORK")) as Record<string, [number, number]>;
+
+const budget = new GlobalBudget({
+  name: env("BUDGET"),
+  holder: proc,
+  limits: JSON.parse(env("LIMITS")) as Record<string, number>,
+  defaultLimit: Number(env("DEFAULT_LIMIT")),
+  tickMs: Number(env("TICK_MS")),
+  ttlMs: Number(env("TTL_MS")),
+  safetyMarginMs: Number(env("MARGIN_MS")),
+  store: postgresBudgetStore(env("CTL_URL"), { schema: env("BUDGET_SCHEMA"), applicationName: `budget-ctl:${proc}`, statementTimeoutMs: 500 }),
+});
+const pool = new AsyncConnectionPool({
+  factory: guardFactory(budget, postgresFactory(env("BOUNCER_URL"), { prepare: false, applicationName: `budget:${proc}` })),
+  minConnections: 0,
+  maxConnections: 6,
+  overflow: 0,
+  acquireTimeoutMs: 60_000,
+});
+const db = new PooledDatabaseAdapter(pool, { maxRetries: 0 });
+
+// The pool's own per-agent quota once it has one; until then a gate in front of it.
+const native = typeof (pool as unknown as Partial<QuotaTarget>).setAgentQuota === "function";
+const gate = native ? undefined : new QuotaGate(budget.agentQuotas, () => void budget.checkLease());
+const target: QuotaTarget = gate ?? (pool as unknown as QuotaTarget);
+const admit = <R>(agentId: string, fn: (mayStart: () => boolean) => Promise<R>): Promise<R> =>
+  gate === undefined ? fn(() => true) : gate.run(agentId, fn);
+
+/** A task that got its connection only after its admission lapsed: back to the queue (the gate only). */
+class Yield extends Error {}
+
+const committed: Record<string, number> = {};
+let unhandledRejections = 0;
+// postgres.js's query.cancel() drops the promise of its cancel request, which rejects when the
+// server is unreachable (factory.validate cancels a validation that timed out): counted and
+// reported, since it is not the budget's, instead of crashing the worker.
+process.on("unhandledRejection", (error) => {
+  unhandledRejections++;
+  console.error(`unhandled rejection: ${(error as Error)?.message}`);
+});
+let failures = 0;
+let startsWithoutLease = 0;
+const errors = new Map<string, number>();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function task(agentId: string, n: number): Promise<void> {
+  for (;;) {
+    try {
+      await admit(agentId, (mayStart) =>
+        db.transaction(async (tx) => {
+          if (!mayStart()) throw new Yield();
+          if (budget.agentQuotas(agentId) !== undefined && budget.leaseRemainingMs === 0) startsWithoutLease++;
+          await tx`select set_config('application_name', ${`budget:${proc}:${agentId}`}, true),
+                          set_config('statement_timeout', ${txTimeout}, true),
+                          set_config('idle_in_transaction_session_timeout', ${txTimeout}, true)`;
+          await tx`select pg_sleep(${sleepSeconds})`;
+          const inserted = await tx`insert into ${tx(schema)}.events (proc, agent, n) values (${proc}, ${agentId}, ${n})
+                                    on conflict do nothing returning 1`;
+          if (inserted.length > 0) await tx`update ${tx(schema)}.counter set n = n + 1 where id = 1`;
+        }, { agentId }));
+      committed[agentId] = (committed[agentId] ?? 0) + 1;
+      return;
+    } catch (error) {
+      if (error instanceof Yield) continue;
+      failures++;
+      const key = String((error as { code?: string }).code ?? (error as Error).message).slice(0, 80);
+      errors.set(key, (errors.get(key) ?? 0) + 1);
+      await sleep(50);
+    }
+  }
+}
+
+async function agentLoop(agentId: string, concurrency: number, tasks: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < tasks) await task(agentId, next++);
+  }));
+}
+
+let code = 0;
+try {
+  await budget.start(target);
+  console.log("ready");
+  await Promise.all(Object.entries(work).map(([agentId, [concurrency, tasks]]) => agentLoop(agentId, concurrency, tasks)));
+  const s = budget.snapshot();
+  console.log(JSON.stringify({
+    proc,
+    native,
+    committed,
+    failures,
+    startsWithoutLease,
+    unhandledRejections,
+    errors: Object.fromEntries(errors),
+    budget: { renewals: s.renewals, renewFailures: s.renewFailures, expiries: s.expiries, maxRenewMs: Math.round(s.maxRenewMs) },
+  }));
+} catch (error) {
+  console.error(`budget_worker ${proc} failed:`, error);
+  code = 1;
+} finally {
+  await budget.stop().catch(() => {});
+  await pool.close();
+}
+process.exit(code);
