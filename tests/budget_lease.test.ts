@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GlobalBudget } from "../src/budget/budget.ts";
+import { guardFactory } from "../src/budget/guard.ts";
 import { budgetPrometheusText } from "../src/budget/prometheus.ts";
 import { SharedTime } from "./support/budget_clock.ts";
 import { MemoryLeaseTable, QuotaPool } from "./support/budget_memory.ts";
@@ -192,6 +193,37 @@ describe("GlobalBudget leases", () => {
     assert.deepEqual(w.table.violations, []);
     await a.budget.stop();
     await b.budget.stop();
+  });
+
+  it("guardFactory: a paused process that wakes past its deadline drops its quotas at the first borrow, before its timers run", async () => {
+    const w = world({ hot: 2 });
+    const a = w.spawn("a");
+    a.pool.want("hot", 2);
+    await a.budget.start(a.pool);
+    assert.equal(a.pool.quotas.get("hot"), 2);
+    const calls: string[] = [];
+    const factory = guardFactory(a.budget, {
+      create: () => Promise.resolve({ id: 1 }),
+      destroy: () => void calls.push("destroy"),
+      isBroken: () => (calls.push("isBroken"), false),
+      reset: () => void calls.push("reset"),
+    });
+    assert.equal(factory.isBroken!({ id: 1 }), false);
+    assert.equal(a.pool.quotas.get("hot"), 2, "a valid lease is left alone");
+    a.clock.paused = true;
+    await w.time.advance(TTL); // past the deadline; the expiry timer has not run (paused)
+    a.clock.paused = false; // woken, but no timer has fired yet
+    assert.equal(a.budget.state, "granted");
+    assert.equal(a.budget.leaseRemainingMs, 0);
+    factory.isBroken!({ id: 1 });
+    assert.equal(a.pool.quotas.get("hot"), 0, "the borrow's check expired the lease synchronously");
+    assert.equal(a.budget.state, "expired");
+    assert.equal(a.budget.checkLease(), false);
+    await factory.reset!({ id: 1 });
+    await factory.destroy({ id: 1 });
+    assert.deepEqual(calls, ["isBroken", "isBroken", "reset", "destroy"], "the wrapped hooks still run");
+    assert.equal(factory.validate, undefined, "no hook the factory lacks is added");
+    await a.budget.stop();
   });
 
   it("the default limit covers unnamed agents; agentQuotas says 0 before the first grant and undefined for others", async () => {
