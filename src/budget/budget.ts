@@ -30,8 +30,8 @@ import type { CommittedLeases, LeaseRow } from "./store.ts";
  *
  * @example
  * ```ts
- * import type { QuotaTarget } from "agentpool";
- * const target: QuotaTarget = pool;
+ * import { createPostgresPool, type QuotaTarget } from "agentpool";
+ * const target: QuotaTarget = createPostgresPool("postgres://app@pgbouncer.internal:6432/app");
  * ```
  */
 export interface QuotaTarget {

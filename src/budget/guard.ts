@@ -14,8 +14,8 @@ import type { ConnectionFactory } from "../core/factory.ts";
  *
  * @example
  * ```ts
- * import type { LeaseCheck } from "agentpool";
- * const check: LeaseCheck = budget;
+ * import { GlobalBudget, type LeaseCheck, postgresBudgetStore } from "agentpool";
+ * const check: LeaseCheck = new GlobalBudget({ name: "prod", store: postgresBudgetStore("postgres://app@pgbouncer:6432/agentpool_ctl") });
  * ```
  */
 export interface LeaseCheck {
@@ -28,7 +28,9 @@ export interface LeaseCheck {
  *
  * @example
  * ```ts
- * import { AsyncConnectionPool, guardFactory, postgresFactory } from "agentpool";
+ * import { AsyncConnectionPool, type GlobalBudget, guardFactory, postgresFactory } from "agentpool";
+ * declare const budget: GlobalBudget;
+ * const url = "postgres://app@pgbouncer.internal:6432/app";
  * const pool = new AsyncConnectionPool({
  *   factory: guardFactory(budget, postgresFactory(url, { prepare: false })),
  *   agentQuotas: budget.agentQuotas,

@@ -5,8 +5,10 @@
  *
  * @example
  * ```ts
- * import { GlobalBudget, postgresBudgetStore } from "agentpool";
- * const budget = new GlobalBudget({ name: "prod", limits: { researcher: 6 }, store: postgresBudgetStore(controlUrl) });
+ * import { createPostgresPool, GlobalBudget, postgresBudgetStore } from "agentpool";
+ * const pool = createPostgresPool("postgres://app@pgbouncer.internal:6432/app");
+ * const store = postgresBudgetStore("postgres://app@pgbouncer.internal:6432/agentpool_ctl");
+ * const budget = new GlobalBudget({ name: "prod", limits: { researcher: 6 }, store });
  * await budget.start(pool);
  * console.log(budget.snapshot().agents);
  * ```

@@ -13,7 +13,8 @@ import type { BudgetStore } from "./store.ts";
  *
  * @example
  * ```ts
- * import type { BudgetOptions } from "agentpool";
+ * import { type BudgetOptions, postgresBudgetStore } from "agentpool";
+ * const store = postgresBudgetStore("postgres://app@pgbouncer.internal:6432/agentpool_ctl");
  * const options: BudgetOptions = {
  *   name: "prod",
  *   holder: "host-a:4242",
@@ -116,7 +117,8 @@ function text(name: string, value: unknown, max: number): string {
  *
  * @example
  * ```ts
- * import { resolveBudgetOptions } from "agentpool";
+ * import { type BudgetStore, resolveBudgetOptions } from "agentpool";
+ * declare const store: BudgetStore;
  * resolveBudgetOptions({ name: "prod", store, limits: { researcher: -1 } });
  * // RangeError: Cannot create budget as 'limits.researcher' must be a non-negative integer ...: current value is -1
  * ```

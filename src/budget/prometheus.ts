@@ -21,7 +21,9 @@ function line(name: string, labels: Labels, value: number): string {
  *
  * @example
  * ```ts
- * import { budgetPrometheusText, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * import { type AsyncConnectionPool, budgetPrometheusText, type GlobalBudget, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
+ * declare const budget: GlobalBudget;
  * const body = prometheusText(pool) + budgetPrometheusText(budget.snapshot());
  * new Response(body, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
  * // agentpool_budget_granted{budget="prod",agent="researcher",holder="host-a:1"} 2

@@ -59,6 +59,8 @@ export interface BudgetAgentView {
  *
  * @example
  * ```ts
+ * import type { BudgetSnapshot, GlobalBudget } from "agentpool";
+ * declare const budget: GlobalBudget;
  * const s: BudgetSnapshot = budget.snapshot();
  * for (const agent of s.agents) console.log(agent.agentId, agent.limit, agent.holders);
  * ```
@@ -88,6 +90,8 @@ export interface BudgetSnapshot {
  *
  * @example
  * ```ts
+ * import { holderViews, type LeaseRow } from "agentpool";
+ * declare const rows: LeaseRow[];
  * const views = holderViews(rows, "host-a:1");
  * views.get("researcher"); // [{ holder: "host-a:1", granted: 2, ... }, ...]
  * ```
@@ -108,6 +112,8 @@ export function holderViews(rows: readonly LeaseRow[], self: string): Map<string
  *
  * @example
  * ```ts
+ * import { type BudgetAgentView, budgetReason } from "agentpool";
+ * declare const view: BudgetAgentView;
  * budgetReason("prod", "granted", view);
  * // "global budget 'prod' allows researcher 3 across processes; granted here 1; holders: host-a:1 (1, this process), host-b:2 (2)"
  * ```

@@ -55,7 +55,13 @@ export interface CommittedLeases {
  * @example
  * ```ts
  * import type { RenewRequest } from "agentpool";
- * const request: RenewRequest = { budget: "prod", holder: "host-a:1", ttlMs: 5000, decide: () => [] };
+ * const request: RenewRequest = {
+ *   budget: "prod",
+ *   holder: "host-a:1",
+ *   ttlMs: 5000,
+ *   signal: AbortSignal.timeout(3000),
+ *   decide: () => [],
+ * };
  * ```
  */
 export interface RenewRequest {

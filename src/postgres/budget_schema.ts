@@ -15,7 +15,8 @@ import type { Migration } from "./migrations.ts";
  *
  * @example
  * ```ts
- * import { BUDGET_MIGRATIONS, migrate } from "agentpool";
+ * import { BUDGET_MIGRATIONS, createPostgresPool, migrate, PooledDatabaseAdapter } from "agentpool";
+ * const adapter = new PooledDatabaseAdapter(createPostgresPool("postgres://postgres@127.0.0.1:5432/postgres"));
  * await migrate(adapter, { schema: "agentpool_budget", migrations: BUDGET_MIGRATIONS });
  * ```
  */
