@@ -12,6 +12,7 @@
  * @module
  */
 
+import { systemClock } from "../core/clock.ts";
 import { planGrants } from "./plan.ts";
 import type { AgentPlan } from "./plan.ts";
 import { type BudgetOptions, resolveBudgetOptions, type ResolvedBudgetOptions } from "./options.ts";
@@ -88,11 +89,15 @@ export class GlobalBudget extends EventTarget {
   #lastRenewMs = 0;
   #maxRenewMs = 0;
   #lastError: string | undefined;
+  /** The clock's `now`, looked up once: `checkLease()` runs on every borrow and return. */
+  readonly #now: () => number;
 
   /** Validates `options` (TypeError / RangeError naming the option). Starts nothing. */
   constructor(options: BudgetOptions) {
     super();
     this.options = resolveBudgetOptions(options);
+    const clock = this.options.clock;
+    this.#now = clock === systemClock ? performance.now.bind(performance) : () => clock.now();
   }
 
   /**
@@ -112,7 +117,7 @@ export class GlobalBudget extends EventTarget {
    */
   checkLease(): boolean {
     if (this.#state !== "granted") return false;
-    if (this.options.clock.now() < this.#deadline) return true;
+    if (this.#now() < this.#deadline) return true;
     this.#expire();
     return false;
   }
