@@ -36,7 +36,18 @@ function world(limits: Record<string, number>, defaultLimit?: number) {
     pool.agentQuotas = budget.agentQuotas;
     return { holder, clock, pool, store, budget };
   };
-  return { time, table, spawn };
+  /** Two holders `a` and `b` that both want `wants` of `agent`, started, settled for 500 ms. */
+  const pair = async (agent: string, wants: number) => {
+    const a = spawn("a");
+    const b = spawn("b");
+    a.pool.want(agent, wants);
+    b.pool.want(agent, wants);
+    await a.budget.start(a.pool);
+    await b.budget.start(b.pool);
+    await time.advance(500);
+    return { a, b };
+  };
+  return { time, table, spawn, pair };
 }
 
 describe("GlobalBudget leases", () => {
@@ -113,13 +124,7 @@ describe("GlobalBudget leases", () => {
 
   it("a crashed holder's share returns after the TTL and one tick, not before", async () => {
     const w = world({ hot: 2 });
-    const a = w.spawn("a");
-    const b = w.spawn("b");
-    a.pool.want("hot", 2);
-    b.pool.want("hot", 2);
-    await a.budget.start(a.pool);
-    await b.budget.start(b.pool);
-    await w.time.advance(500);
+    const { a, b } = await w.pair("hot", 2);
     assert.equal(a.pool.quotas.get("hot"), 1);
     assert.equal(b.pool.quotas.get("hot"), 1);
     // a "crashes": its timers never fire again, its connections are gone with it.
@@ -167,13 +172,7 @@ describe("GlobalBudget leases", () => {
 
   it("a paused process (SIGSTOP) past its TTL resumes with quota 0 and gets only what is free", async () => {
     const w = world({ hot: 2 });
-    const a = w.spawn("a");
-    const b = w.spawn("b");
-    a.pool.want("hot", 2);
-    b.pool.want("hot", 2);
-    await a.budget.start(a.pool);
-    await b.budget.start(b.pool);
-    await w.time.advance(500);
+    const { a, b } = await w.pair("hot", 2);
     a.pool.serve("hot");
     b.pool.serve("hot");
     a.clock.paused = true;
