@@ -128,14 +128,15 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
     await admin.unsafe(`update ${schema}.counter set n = 0`);
     const observer = observe(admin, { role, hotAgent: "hot", leaseTable, budget });
     const workers = PROCS.map((proc) => worker(proc, budget, hotTasks));
+    const all = [...workers];
     let results: WorkerResult[] = [];
     try {
       await Promise.all(workers.map((w) => w.ready));
-      const replacements = await fault(workers, observer.samples, budget);
-      const settled = await Promise.all([...workers, ...replacements].map((w) => w.done));
+      all.push(...await fault(workers, observer.samples, budget));
+      const settled = await Promise.all(all.map((w) => w.done));
       results = settled.filter((r): r is WorkerResult => r !== undefined);
     } finally {
-      for (const w of workers) if (w.child.exitCode === null) w.signal("SIGKILL");
+      for (const w of all) w.signal("SIGKILL"); // only those still running
       await observer.stop();
     }
     const samples = observer.samples;
@@ -147,6 +148,7 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
     figures[label] = {
       samples: samples.length,
       maxHotTransactions: maxHot,
+      maxHotSingleRead: Math.max(...samples.map((s) => s.hotSingleRead)),
       maxGranted,
       failedTransactionsRetried: results.reduce((s, r) => s + r.failures, 0),
       retriedBecause: results.reduce((all, r) => {
@@ -159,6 +161,7 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
       expiries: results.map((r) => r.budget.expiries),
       maxRenewMs: Math.max(...results.map((r) => r.budget.maxRenewMs)),
       nativeQuota: results[0]?.native,
+      overLimitSamples: samples.filter((s) => s.hot > LIMIT || s.granted > LIMIT).slice(0, 4),
       ...(figures[label] as object | undefined),
     };
     assert.ok(samples.length >= 20, `${label}: the observer sampled ${samples.length} times`);

@@ -53,7 +53,16 @@ export function startWorker(env: Record<string, string>): Worker {
     if (out.includes("ready\n")) onReady();
   });
   child.stderr!.setEncoding("utf8").on("data", (s: string) => void (err += s));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  // process.kill, not child.kill: Deno's ChildProcess sends only the first signal (a SIGCONT after
+  // a SIGSTOP would be dropped).
+  const send = (name: NodeJS.Signals): void => {
+    try {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  const timer = setTimeout(() => send("SIGKILL"), 60_000);
   const done = new Promise<WorkerResult | undefined>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code, signal) => {
@@ -75,7 +84,7 @@ export function startWorker(env: Record<string, string>): Worker {
     done,
     signal(name) {
       if (name === "SIGKILL") killed = true;
-      child.kill(name);
+      send(name);
     },
   };
 }
@@ -84,12 +93,16 @@ export function startWorker(env: Record<string, string>): Worker {
 export interface Sample {
   /** Milliseconds since the observer started. */
   readonly at: number;
-  /** The hot agent's transactions running (not idle) on the server, over every process. */
+  /** The hot agent's transactions running (not idle) on the server, over every process, in both of two reads. */
   readonly hot: number;
+  /** The same from the first read alone (not atomic across backends: may count a successor twice). */
+  readonly hotSingleRead: number;
   /** Σgranted of the hot agent over live leases. */
   readonly granted: number;
   /** Live grants by holder. */
   readonly byHolder: Readonly<Record<string, number>>;
+  /** The hot agent's running transactions by process (from application_name), with their states. */
+  readonly running: Readonly<Record<string, string[]>>;
 }
 
 /** Samples every 50 ms until `stop()`; resolves with every sample. */
@@ -99,27 +112,40 @@ export function observe(
 ): { samples: Sample[]; stop(): Promise<Sample[]> } {
   const samples: Sample[] = [];
   const started = performance.now();
-  let running = true;
+  let sampling = true;
+  // pg_stat_activity is read backend by backend, not atomically: on a loaded machine one read can
+  // show a transaction that has just committed next to its successor. Two reads back to back, and
+  // only transactions present in both (same pid and xact_start) count: each of those was running
+  // during the whole gap between the reads, so they truly ran at the same time.
+  const running = async (): Promise<{ key: string; name: string; state: string }[]> =>
+    await admin.unsafe(
+      `select pid || '/' || xact_start as key, application_name as name, state from pg_stat_activity
+        where usename = $1 and state <> 'idle' and application_name like $2 and xact_start is not null`,
+      [options.role, `budget:%:${options.hotAgent}`],
+    );
   const loop = (async () => {
-    while (running) {
-      const [row] = await admin.unsafe<{ hot: number; leases: Record<string, number> | null }[]>(
-        `select (select count(*)::int from pg_stat_activity
-                  where usename = $1 and state <> 'idle' and application_name like $2) as hot,
-                (select json_object_agg(holder, granted) from ${options.leaseTable}
-                  where budget = $3 and agent_id = $4
-                    and renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp()) as leases`,
-        [options.role, `budget:%:${options.hotAgent}`, options.budget, options.hotAgent],
+    while (sampling) {
+      const first = await running();
+      const second = await running();
+      const before = new Set(first.map((r) => r.key));
+      const both = second.filter((r) => before.has(r.key));
+      const [row] = await admin.unsafe<{ leases: Record<string, number> | null }[]>(
+        `select json_object_agg(holder, granted) as leases from ${options.leaseTable}
+          where budget = $1 and agent_id = $2 and renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp()`,
+        [options.budget, options.hotAgent],
       );
       const byHolder = row.leases ?? {};
       const granted = Object.values(byHolder).reduce((a, b) => a + b, 0);
-      samples.push({ at: performance.now() - started, hot: row.hot, granted, byHolder });
+      const byProcess: Record<string, string[]> = {};
+      for (const r of both) (byProcess[r.name] ??= []).push(r.state);
+      samples.push({ at: performance.now() - started, hot: both.length, hotSingleRead: first.length, granted, byHolder, running: byProcess });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
   return {
     samples,
     async stop() {
-      running = false;
+      sampling = false;
       await loop;
       return samples;
     },
