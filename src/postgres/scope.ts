@@ -10,6 +10,7 @@
 import type postgres from "postgres";
 import { type ConnectionState, isSocketError, markBroken, type Sql } from "./connection_state.ts";
 import { ScopeClosedError, SessionLostError } from "./errors.ts";
+import { watchFile, watchQuery } from "./tracked_sql.ts";
 
 /**
  * A postgres.js `sql` scoped to one agent's lease (from `adapter.query`): tagged templates,
@@ -133,7 +134,7 @@ const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
   file: {
     value(this: ScopedCallable, ...args: unknown[]) {
       const scope = this[SCOPE];
-      return scope.issue((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args));
+      return scope.issue(watchFile((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args), scope.state), true);
     },
   },
   notify: {
@@ -242,8 +243,9 @@ export class Scope {
   }
 
   /** Registers a query made through this scope; the first one in a transaction brings BEGIN along. */
-  issue<Q extends AnyQuery>(query: Q): Q {
+  issue<Q extends AnyQuery>(query: Q, watched = false): Q {
     if (this.closed) throw new ScopeClosedError(this.agentId);
+    if (!watched) watchQuery(query, this.state); // the session bookkeeping reads it when it runs
     // postgres.js would silently reconnect and run this outside the transaction: refuse.
     if (this.state.broken && this.#beginText !== null) throw new SessionLostError(this.agentId, this.connectionId);
     if (this.begin === null && this.#beginText !== null) {

@@ -40,6 +40,11 @@ export interface AdapterOptions extends TransactionTrackerOptions {
   retryBaseMs?: number;
   /** Longest retry delay. Default 250. */
   retryMaxMs?: number;
+  /**
+   * Each transaction shows its agent in `application_name` (`<application name>:<agentId>`,
+   * `set_config(…, true)` sent with BEGIN, so it ends with the transaction). Default `true`.
+   */
+  tagTransactions?: boolean;
 }
 
 /**
