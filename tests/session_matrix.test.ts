@@ -145,7 +145,7 @@ const PATHS: Record<string, Runner> = {
   },
 };
 
-async function onePool(): Promise<{ pool: AsyncConnectionPool<Sql>; db: PooledDatabaseAdapter }> {
+function onePool(): { pool: AsyncConnectionPool<Sql>; db: PooledDatabaseAdapter } {
   const pool = new AsyncConnectionPool<Sql>({
     factory: postgresFactory(databaseUrl(), { applicationName: uniqueName("matrix"), onnotice: () => {} }),
     minConnections: 1,
@@ -169,7 +169,7 @@ async function aThenB(pool: AsyncConnectionPool<Sql>, a: (sql: Sql) => Promise<u
 describe("session matrix: A changes the session, B on the same connection finds it clean", () => {
   for (const kind of KINDS) {
     test(kind.name, async () => {
-      const { pool, db } = await onePool();
+      const { pool, db } = onePool();
       try {
         const results: string[] = [];
         for (const [path, run] of Object.entries(PATHS)) {
@@ -225,7 +225,7 @@ describe("session matrix: A changes the session, B on the same connection finds 
   });
 
   test("sql.listen() and an unreleased sql.reserve() retire the connection; a released reserve does not", async () => {
-    const { pool } = await onePool();
+    const { pool } = onePool();
     const errors: string[] = [];
     pool.addEventListener("error", (e) => errors.push(String((e as CustomEvent).detail.error.message)));
     try {
