@@ -204,7 +204,7 @@ export class PooledDatabaseAdapter {
     } catch (error) {
       scope.closed = true;
       if (signal?.aborted) {
-        scope.cancelAll();
+        await scope.cancelAll();
         if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
         throw signal.reason;
       }
@@ -267,7 +267,7 @@ export class PooledDatabaseAdapter {
     } catch (error) {
       if (!signal?.aborted) throw error;
       scope.closed = true;
-      scope.cancelAll();
+      await scope.cancelAll();
       if (scope.count > 0) markDiscard(state);
       throw signal.reason;
     } finally {

@@ -11,6 +11,10 @@ import type postgres from "postgres";
 import { type ConnectionState, isSocketError, markBroken, type Sql } from "./connection_state.ts";
 import { ScopeClosedError, SessionLostError } from "./errors.ts";
 import { watchFile, watchQuery } from "./tracked_sql.ts";
+import { isRunning } from "./driver_internals.ts";
+
+/** The longest an aborted call waits for its cancel requests to be delivered. */
+const CANCEL_WAIT_MS = 2000;
 
 /**
  * A postgres.js `sql` scoped to one agent's lease (from `adapter.query`): tagged templates,
@@ -236,10 +240,22 @@ export class Scope {
     if (q[BEGIN] !== undefined) q[BEGIN] = null;
   }
 
-  /** Cancels every issued query (those already finished ignore it). */
-  cancelAll(): void {
-    // Only queries that were sent: a never-run fragment would just reject with nobody listening.
-    for (const query of this.issued ?? []) if ((query as { executed?: boolean }).executed) query.cancel();
+  /**
+   * Cancels the issued queries still running; resolves once the cancel requests were delivered
+   * (at most `CANCEL_WAIT_MS`), so the caller closes the session only after they left: behind
+   * PgBouncer a cancel for a client that already left is dropped.
+   */
+  async cancelAll(): Promise<void> {
+    // Only running queries: a never-run fragment would reject with nobody listening, and
+    // postgres.js's cancel of a finished query would wait for it forever.
+    const cancels = (this.issued ?? []).filter(isRunning).map((query) => query.cancel());
+    if (cancels.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(cancels).catch(ignore),
+      new Promise<void>((resolve) => void (timer = setTimeout(resolve, CANCEL_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Registers a query made through this scope; the first one in a transaction brings BEGIN along. */
