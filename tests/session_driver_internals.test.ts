@@ -20,7 +20,7 @@ test("postgres.js is in the tested range and has the query fields the layer read
     await sql`select 1`; // connected
     const query = sql`select pg_sleep(0.3)`;
     let hooked = 0;
-    onExecute(query, () => hooked++);
+    onExecute(query, (_query, step: number) => (hooked += step), 1);
     assert.equal(isRunning(query), false, `postgres.js ${version}: a query not yet run`);
     const done = query.then(() => {});
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -34,7 +34,11 @@ interface QueryInternals {
  * @example
  * ```ts
  * import { assertDriverInternals } from "./driver_internals.ts";
- * assertDriverInternals(sql`select 1`, "3.4.9"); // fine on postgres.js 3.4
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const query = sql`select 1`;
+ * await query;
+ * assertDriverInternals(query, "3.4.9"); // fine on postgres.js 3.4
  * ```
  */
 export function assertDriverInternals(query: unknown, version = "unknown"): void {
@@ -54,6 +58,10 @@ export function assertDriverInternals(query: unknown, version = "unknown"): void
  * @example
  * ```ts
  * import { isRunning } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const query = sql`select pg_sleep(1)`;
+ * query.execute();
  * if (isRunning(query)) await query.cancel();
  * ```
  */
@@ -69,6 +77,8 @@ export function isRunning(query: AnyQuery): boolean {
  * @example
  * ```ts
  * import { onFileText } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
  * onFileText(sql.file("migrate.sql"), (text) => console.log(text.length));
  * ```
  */
@@ -87,33 +97,39 @@ export function onFileText(query: AnyQuery, onText: (text: string) => void): voi
 
 const ORIGINAL_HANDLER = Symbol("agentpool.handler");
 const HOOK = Symbol("agentpool.hook");
+const CONTEXT = Symbol("agentpool.context");
 
 interface Hooked {
   handler: (query: unknown) => unknown;
   [ORIGINAL_HANDLER]: (query: unknown) => unknown;
-  [HOOK]: (query: AnyQuery) => void;
+  [HOOK]: (query: AnyQuery, context: unknown) => void;
+  [CONTEXT]: unknown;
 }
 
 /** Installed as a query's `handler`: postgres.js calls it once, when the query is first run. */
 function hookedHandler(this: Hooked, query: unknown): unknown {
-  this[HOOK](this as unknown as AnyQuery);
+  this[HOOK](this as unknown as AnyQuery, this[CONTEXT]);
   return this[ORIGINAL_HANDLER](query);
 }
 
 /**
- * Calls `hook` when postgres.js runs `query` (awaited, `.execute()`, `.forEach()`, a cursor),
- * before it is written; never for a fragment that is only interpolated into another query.
- * postgres.js runs a query through its `handler` field exactly once (`Query.handle`).
+ * Calls `hook(query, context)` when postgres.js runs `query` (awaited, `.execute()`,
+ * `.forEach()`, a cursor), before it is written; never for a fragment that is only interpolated
+ * into another query. postgres.js runs a query through its `handler` field exactly once
+ * (`Query.handle`). Fields on the query, no closure: this is on every statement's path.
  *
  * @example
  * ```ts
  * import { onExecute } from "./driver_internals.ts";
- * onExecute(sql`select 1`, (query) => console.log("sent", query));
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * onExecute(sql`select 1`, (query, label) => console.log(label, query), "sent");
  * ```
  */
-export function onExecute(query: AnyQuery, hook: (query: AnyQuery) => void): void {
+export function onExecute<C>(query: AnyQuery, hook: (query: AnyQuery, context: C) => void, context: C): void {
   const q = query as unknown as Hooked;
   q[ORIGINAL_HANDLER] = q.handler;
-  q[HOOK] = hook;
+  q[HOOK] = hook as (query: AnyQuery, context: unknown) => void;
+  q[CONTEXT] = context;
   q.handler = hookedHandler;
 }

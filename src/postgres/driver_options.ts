@@ -18,6 +18,9 @@ type Table = Record<string | number, unknown>;
  *
  * @example
  * ```ts
+ * import { type DriverSnapshot, snapshotDriverOptions } from "./driver_options.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
  * const snapshot: DriverSnapshot = snapshotDriverOptions(sql);
  * ```
  */
@@ -31,6 +34,9 @@ export interface DriverSnapshot {
  *
  * @example
  * ```ts
+ * import { snapshotDriverOptions } from "./driver_options.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
  * const snapshot = snapshotDriverOptions(sql);
  * ```
  */
@@ -62,6 +68,10 @@ function restoreTable(live: Table, saved: Table): boolean {
  *
  * @example
  * ```ts
+ * import { restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const snapshot = snapshotDriverOptions(sql);
  * const reason = restoreDriverOptions(sql, snapshot); // after drizzle(sql) with prepare on: a reason
  * ```
  */

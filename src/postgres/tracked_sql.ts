@@ -25,7 +25,6 @@ type AnyQuery = postgres.PendingQuery<any>;
 
 const raw = new WeakMap<object, Sql>();
 const templates = new WeakMap<TemplateStringsArray, SqlAnalysis>();
-const owners = new WeakMap<object, ConnectionState>();
 /** How many queries a lease list keeps before dropping its oldest (long since finished) half. */
 const LEASE_LIST_LIMIT = 64;
 
@@ -57,9 +56,7 @@ function noteText(state: ConnectionState, parts: QueryParts, depth = 0): void {
 }
 
 /** Run when postgres.js executes a watched query (see `onExecute`). */
-function executed(query: AnyQuery): void {
-  const state = owners.get(query);
-  if (state === undefined) return;
+function executed(query: AnyQuery, state: ConnectionState): void {
   const lease = state.lease;
   if (lease.length >= LEASE_LIST_LIMIT) lease.splice(0, LEASE_LIST_LIMIT / 2);
   lease.push(query);
@@ -71,13 +68,16 @@ function executed(query: AnyQuery): void {
  *
  * @example
  * ```ts
- * const query = watchQuery(rawSql(handle.connection)`set role app`, stateOf(handle.connection));
- * await query; // the release after it resets the role
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { watchQuery } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const state = newConnectionState();
+ * await watchQuery(sql`set role app`, state); // the release after it resets the role
  * ```
  */
 export function watchQuery<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
-  owners.set(query, state);
-  onExecute(query, executed);
+  onExecute(query, executed, state);
   return query;
 }
 
@@ -86,7 +86,11 @@ export function watchQuery<Q extends AnyQuery>(query: Q, state: ConnectionState)
  *
  * @example
  * ```ts
- * await watchFile(sql.file("seed.sql"), stateOf(sql));
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { watchFile } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * await watchFile(sql.file("seed.sql"), newConnectionState());
  * ```
  */
 export function watchFile<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
@@ -99,7 +103,9 @@ export function watchFile<Q extends AnyQuery>(query: Q, state: ConnectionState):
  *
  * @example
  * ```ts
- * const sql = rawSql(handle.connection); // statements here are not recorded: record them yourself
+ * import { rawSql } from "./tracked_sql.ts";
+ * import type { Sql } from "./connection_state.ts";
+ * const use = (pooled: Sql) => rawSql(pooled); // statements there are not recorded: record them yourself
  * ```
  */
 export function rawSql(sql: Sql): Sql {
@@ -122,7 +128,11 @@ function wrapCallback(args: unknown[], state: ConnectionState): unknown[] {
  *
  * @example
  * ```ts
- * const pooled = watchSql(postgres(url, { max: 1 }), newConnectionState());
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { watchSql } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const watched = watchSql(sql, newConnectionState());
  * ```
  */
 export function watchSql(sql: Sql, state: ConnectionState): Sql {
@@ -188,7 +198,11 @@ export function watchSql(sql: Sql, state: ConnectionState): Sql {
  *
  * @example
  * ```ts
- * const pooled = trackedSql(postgres(url, { max: 1 }), newConnectionState());
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { trackedSql } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const pooled = trackedSql(sql, newConnectionState());
  * ```
  */
 export function trackedSql(sql: Sql, state: ConnectionState): Sql {
