@@ -10,9 +10,12 @@
  *   everything: the full reset string);
  * - `tag-session`: what tagging work outside transactions would cost: `set_config('application_name',
  *   …, false)` sent with the lease's statement, reset after it;
- * - `adapter.query` and `adapter.transaction` (tagged with the agent) for reference.
+ * - `adapter.query`, `adapter.transaction` (tagged with the agent) and the same untagged
+ *   (`tagTransactions: false`): what the per-transaction `application_name` costs.
  *
- * Medians of 7 batches of 400 leases, microseconds per lease (wall clock: includes the round trip).
+ * The cases run in turn, batch by batch (15 batches of 200 leases each); reported: the median
+ * microseconds per lease (wall clock, round trip included) and the median per-batch ratio to the
+ * clean lease run just before it (drift on a shared machine cancels out of the ratio).
  *
  * ```sh
  * DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx benchmarks/session_reset.ts
@@ -24,12 +27,12 @@
 import process from "node:process";
 import { AsyncConnectionPool, type ConnectionFactory, PooledDatabaseAdapter, postgresFactory, type Sql } from "../mod.ts";
 
-const BATCHES = 7;
-const LEASES = 400;
+const BATCHES = 15;
+const LEASES = 200;
 
 type Lease = (pool: AsyncConnectionPool<Sql>, db: PooledDatabaseAdapter, i: number) => Promise<unknown>;
 
-const CASES: Record<string, { reset: boolean; lease: Lease }> = {
+const CASES: Record<string, { reset: boolean; untagged?: boolean; lease: Lease }> = {
   "clean": { reset: true, lease: (pool) => pool.use((sql) => sql`select 1`, { agentId: "a" }) },
   "settings": { reset: true, lease: (pool) => pool.use((sql) => sql`select set_config('agentpool.bench', 'x', false)`, { agentId: "a" }) },
   "settings-noreset": { reset: false, lease: (pool) => pool.use((sql) => sql`select set_config('agentpool.bench', 'x', false)`, { agentId: "a" }) },
@@ -45,10 +48,22 @@ const CASES: Record<string, { reset: boolean; lease: Lease }> = {
   },
   "adapter.query": { reset: true, lease: (_pool, db, i) => db.query((sql) => sql`select 1`, { agentId: `agent-${i % 8}` }) },
   "adapter.transaction": { reset: true, lease: (_pool, db, i) => db.transaction((tx) => tx`select 1`, { agentId: `agent-${i % 8}` }) },
+  "adapter.transaction-untagged": {
+    reset: true,
+    untagged: true,
+    lease: (_pool, db, i) => db.transaction((tx) => tx`select 1`, { agentId: `agent-${i % 8}` }),
+  },
 };
 
-async function measure(name: string, url: string): Promise<number> {
-  const { reset, lease } = CASES[name];
+interface Opened {
+  pool: AsyncConnectionPool<Sql>;
+  db: PooledDatabaseAdapter;
+  lease: Lease;
+  batches: number[];
+}
+
+async function open(name: string, url: string): Promise<Opened> {
+  const { reset, untagged, lease } = CASES[name];
   const full = postgresFactory(url, { onnotice: () => {} });
   let factory: ConnectionFactory<Sql> = full;
   if (!reset) {
@@ -56,25 +71,36 @@ async function measure(name: string, url: string): Promise<number> {
     factory = withoutReset;
   }
   const pool = new AsyncConnectionPool<Sql>({ factory, minConnections: 1, maxConnections: 1 });
-  const db = new PooledDatabaseAdapter(pool);
+  const db = new PooledDatabaseAdapter(pool, { tagTransactions: !untagged });
+  for (let i = 0; i < LEASES; i++) await lease(pool, db, i); // warm-up
+  return { pool, db, lease, batches: [] };
+}
+
+const median = (values: number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+
+/** The cases run batch by batch in turn (A, B, C, A, B, C, …), so the machine's drift hits all alike. */
+async function run(names: string[], url: string): Promise<void> {
+  const opened = new Map<string, Opened>();
+  for (const name of names) opened.set(name, await open(name, url));
   try {
-    for (let i = 0; i < LEASES; i++) await lease(pool, db, i); // warm-up
-    const perLease: number[] = [];
     for (let b = 0; b < BATCHES; b++) {
-      const start = performance.now();
-      for (let i = 0; i < LEASES; i++) await lease(pool, db, i);
-      perLease.push(((performance.now() - start) * 1000) / LEASES);
+      for (const { pool, db, lease, batches } of opened.values()) {
+        const start = performance.now();
+        for (let i = 0; i < LEASES; i++) await lease(pool, db, i);
+        batches.push(((performance.now() - start) * 1000) / LEASES);
+      }
     }
-    perLease.sort((x, y) => x - y);
-    return perLease[Math.floor(BATCHES / 2)];
   } finally {
-    await pool.close();
+    for (const { pool } of opened.values()) await pool.close();
+  }
+  const base = opened.get("clean")?.batches;
+  for (const [name, { batches }] of opened) {
+    // Per-batch ratio to the clean lease measured right before it: the drift cancels out.
+    const ratio = base === undefined ? NaN : median(batches.map((v, i) => v / base[i]));
+    console.log(JSON.stringify({ suite: "session-reset", case: name, usPerLease: Number(median(batches).toFixed(1)), vsClean: Number(ratio.toFixed(3)) }));
   }
 }
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const only = process.argv.slice(2);
-for (const name of Object.keys(CASES)) {
-  if (only.length > 0 && !only.includes(name)) continue;
-  console.log(JSON.stringify({ suite: "session-reset", case: name, usPerLease: Number((await measure(name, url)).toFixed(1)) }));
-}
+await run(Object.keys(CASES).filter((name) => only.length === 0 || only.includes(name)), url);

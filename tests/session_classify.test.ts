@@ -105,6 +105,6 @@ test("application_name: printable ASCII, 63 bytes, quotes and backslashes escape
   assert.equal(agentApplicationName("a", "x".repeat(100)).length, 63);
   assert.equal(
     beginWithApplicationName("begin", "a:o'b\\c"),
-    "begin; select pg_catalog.set_config('application_name', E'a:o''b\\\\c', true)",
+    "begin; set local application_name = E'a:o''b\\\\c'",
   );
 });

@@ -40,7 +40,7 @@ test("clean leases send only their own statements", async () => {
   assert.equal(sent.filter((s) => /rollback|reset|discard|unlisten|deallocate/i.test(s)).length, 0, sent.join("\n"));
   // 10 user statements, then BEGIN (+ the agent's application_name, same message), the statement, COMMIT.
   assert.equal(sent.length, 13, sent.join("\n"));
-  assert.match(sent[10], /^begin; select pg_catalog\.set_config\('application_name', E'[^']*:tx-agent', true\)$/);
+  assert.match(sent[10], /^begin; set local application_name = E'[^']*:tx-agent'$/);
 });
 
 test("a dirty lease adds one reset string, sent before the next lease's statement", async () => {

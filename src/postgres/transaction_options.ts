@@ -42,7 +42,7 @@ export interface AdapterOptions extends TransactionTrackerOptions {
   retryMaxMs?: number;
   /**
    * Each transaction shows its agent in `application_name` (`<application name>:<agentId>`,
-   * `set_config(…, true)` sent with BEGIN, so it ends with the transaction). Default `true`.
+   * `SET LOCAL` sent with BEGIN, so it ends with the transaction). Default `true`.
    */
   tagTransactions?: boolean;
 }

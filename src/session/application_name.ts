@@ -1,8 +1,9 @@
 /**
  * The agent on the server: each transaction names its agent in `application_name`
  * (`<base>:<agentId>`, shown by `pg_stat_activity` and PgBouncer's `SHOW CLIENTS`) with
- * `set_config('application_name', …, true)`, which ends with the transaction. The statement is
- * appended to BEGIN as a literal, so it travels in the same simple-protocol message (one round
+ * `SET LOCAL application_name` (what `set_config('application_name', …, true)` does, without a
+ * function call and a result row), which ends with the transaction. The statement is appended to
+ * BEGIN with the name as a literal, so it travels in the same simple-protocol message (one round
  * trip, no prepared statement). Driver-neutral.
  *
  * @module
@@ -33,10 +34,10 @@ export function agentApplicationName(base: string, agentId: string): string {
  * ```ts
  * import { beginWithApplicationName } from "./application_name.ts";
  * beginWithApplicationName("begin isolation level serializable", "agentpool:planner-1");
- * // "begin isolation level serializable; select pg_catalog.set_config('application_name', E'agentpool:planner-1', true)"
+ * // "begin isolation level serializable; set local application_name = E'agentpool:planner-1'"
  * ```
  */
 export function beginWithApplicationName(begin: string, name: string): string {
   const literal = name.replace(/\\/g, "\\\\").replace(/'/g, "''");
-  return `${begin}; select pg_catalog.set_config('application_name', E'${literal}', true)`;
+  return `${begin}; set local application_name = E'${literal}'`;
 }
