@@ -18,9 +18,9 @@
  */
 
 export { adminRouter, type AdminRouterOptions } from "./router.ts";
+export type { AdminApp, AdminError } from "./app_type.ts";
 export type { AdminPool } from "./pool_view.ts";
 export { type HealthReport, type HealthStatus, HealthWatcher } from "./health.ts";
 export { busiestFirst, type PoolSnapshot, type WaitDistribution } from "./snapshot.ts";
 export type { HistorySample } from "./history.ts";
-export { timingSafeEqual } from "./auth.ts";
 export { redactSecrets } from "./redact.ts";
