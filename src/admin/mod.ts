@@ -9,6 +9,7 @@
  * import { Hono } from "hono";
  * import { AsyncConnectionPool, createMetrics } from "agentpool";
  * import { adminRouter } from "agentpool/hono";
+ * const factory = { create: () => Promise.resolve({}), destroy: () => {} };
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * const app = new Hono().route("/pool", adminRouter(pool, { token: "change-me", publicReads: false }));
  * // GET /pool → dashboard · /pool/stats · /pool/agents · /pool/connections · /pool/metrics · /pool/health
