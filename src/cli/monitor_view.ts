@@ -53,7 +53,9 @@ function count(n: number): string {
  *
  * @example
  * ```ts
+ * import type { PoolSnapshot } from "agentpool/hono";
  * import { acquireRate } from "./monitor_view.ts";
+ * declare const snapshot: PoolSnapshot;
  * acquireRate(snapshot)?.toFixed(1); // "38.6"
  * ```
  */
@@ -81,7 +83,9 @@ function cell(text: string, column: Column): string {
  *
  * @example
  * ```ts
+ * import type { PoolSnapshot } from "agentpool/hono";
  * import { renderMonitor } from "./monitor_view.ts";
+ * declare const snapshot: PoolSnapshot;
  * const text = renderMonitor(snapshot, { url: "http://localhost:8787/pool", color: false, width: 120, rows: Infinity });
  * ```
  */
