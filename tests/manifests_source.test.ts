@@ -4,32 +4,17 @@
  * copy drifted.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { entryPoints, ROOT } from "../scripts/build.ts";
+import { ROOT } from "../scripts/build.ts";
 import { checkManifests, formatJson, syncDenoJson } from "../scripts/check_manifests.ts";
-
-type Json = Record<string, unknown>;
-const readJson = (dir: string, file: string): Json => JSON.parse(readFileSync(join(dir, file), "utf8")) as Json;
+import { copyManifests, editJson as edit, type Json, readJson } from "./support/manifest_copy.ts";
 
 describe("manifests: jsr.json is the source of deno.json's registry fields", () => {
   let dir = "";
-  const copy = (): string => {
-    const target = mkdtempSync(join(dir, "m-"));
-    for (const file of ["package.json", "jsr.json", "deno.json"]) copyFileSync(join(ROOT, file), join(target, file));
-    for (const { source } of entryPoints()) {
-      mkdirSync(dirname(join(target, source)), { recursive: true });
-      writeFileSync(join(target, source), "export {};\n");
-    }
-    return target;
-  };
-  const edit = (target: string, file: string, change: (json: Json) => void): void => {
-    const json = readJson(target, file);
-    change(json);
-    writeFileSync(join(target, file), formatJson(json));
-  };
+  const copy = (): string => copyManifests(dir);
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "agentpool-manifest-source-"));
   });

@@ -8,7 +8,7 @@
 
 import { type AxisTick, barChart, lineChart, type Point } from "../chart.ts";
 import type { PoolSnapshot } from "../snapshot.ts";
-import { count } from "./format.ts";
+import { formatCount } from "../format.ts";
 
 /** The history window grows with the samples: 30 s, 1, 2, 5, 10 min. */
 const SPANS_MS = [30000, 60000, 120000, 300000, 600000];
@@ -107,7 +107,7 @@ export function waitChart(snap: PoolSnapshot, width: number, height: number): st
       label: labels[j].replace("≤", ""),
       value: c,
       className: j === 0 ? "zero" : bound > 1000 ? "very-slow" : bound > 100 ? "slow" : undefined,
-      title: `${labels[j]} ms: ${count(c)} (${pct.toFixed(1)}%)`,
+      title: `${labels[j]} ms: ${formatCount(c)} (${pct.toFixed(1)}%)`,
       note: pct >= 10 ? `${Math.round(pct)}%` : pct >= 1 ? `${pct.toFixed(0)}%` : "",
     };
   });
@@ -115,7 +115,7 @@ export function waitChart(snap: PoolSnapshot, width: number, height: number): st
     ...frame,
     logScale: true,
     maxLabels: Math.floor((width - 16) / 18), // a label under every bar down to 18 px per bar
-    caption: `bucket upper bound, ms · ${count(total)} acquires`,
+    caption: `bucket upper bound, ms · ${formatCount(total)} acquires`,
     emptyText: "no acquires yet",
   });
 }

@@ -10,7 +10,7 @@
 import type { PoolSnapshot } from "../snapshot.ts";
 import { connectionsChart, waitChart } from "./charts.ts";
 import { byId, el, mountSvg } from "./dom.ts";
-import { count, ms } from "./format.ts";
+import { formatCount, formatDuration } from "../format.ts";
 import { renderAgents, renderConnections } from "./tables.ts";
 
 const script = document.currentScript as HTMLScriptElement;
@@ -146,11 +146,11 @@ function renderKpis(snap: PoolSnapshot): void {
   kpi("used", String(s.used), s.overflow > 0 ? `${s.overflow} overflow open` : `of ${s.total} open`);
   kpi("idle", String(s.idle), `min ${s.minConnections}${s.creating ? ` · ${s.creating} opening` : ""}`);
   kpi("pending", String(s.pending), s.pending > 0 ? "acquires waiting" : "nobody waits");
-  kpi("agents", String(s.activeAgents), `${count(snap.agentCount)} seen`);
-  kpi("rate", rate === null ? "–" : rate < 10 ? rate.toFixed(1) : Math.round(rate).toLocaleString("en-US"), `${count(s.acquired)} total`);
-  kpi("wait", lat ? ms(lat.wait.p99) : "–", lat ? `p50 ${ms(lat.wait.p50)} · max ${ms(lat.wait.max)}` : "metrics off");
-  kpi("hold", lat ? ms(lat.use.p99) : "–", lat ? `p50 ${ms(lat.use.p50)} · max ${ms(lat.use.max)}` : "metrics off");
-  kpi("timeouts", count(s.timeouts), `${count(s.rejected)} rejected · ${count(s.leaks || 0)} leaks`, s.timeouts > 0);
+  kpi("agents", String(s.activeAgents), `${formatCount(snap.agentCount)} seen`);
+  kpi("rate", rate === null ? "–" : rate < 10 ? rate.toFixed(1) : Math.round(rate).toLocaleString("en-US"), `${formatCount(s.acquired)} total`);
+  kpi("wait", lat ? formatDuration(lat.wait.p99) : "–", lat ? `p50 ${formatDuration(lat.wait.p50)} · max ${formatDuration(lat.wait.max)}` : "metrics off");
+  kpi("hold", lat ? formatDuration(lat.use.p99) : "–", lat ? `p50 ${formatDuration(lat.use.p50)} · max ${formatDuration(lat.use.max)}` : "metrics off");
+  kpi("timeouts", formatCount(s.timeouts), `${formatCount(s.rejected)} rejected · ${formatCount(s.leaks || 0)} leaks`, s.timeouts > 0);
 }
 
 function renderCharts(snap: PoolSnapshot): void {

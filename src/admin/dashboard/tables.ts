@@ -10,7 +10,7 @@
 import type { AgentInfo } from "../../core/mod.ts";
 import type { PoolSnapshot } from "../snapshot.ts";
 import { byId, clear, el } from "./dom.ts";
-import { count, ms } from "./format.ts";
+import { formatCount, formatDuration } from "../format.ts";
 
 function setCell(td: HTMLTableCellElement, text: string, className?: string, flash = false): void {
   if (td.textContent !== text) {
@@ -105,15 +105,15 @@ export function renderAgents(snap: PoolSnapshot, canWrite: boolean, act: AgentAc
       bar.dataset.v = `${a.held}/${a.pending}`;
     }
     setCell(td[3], String(a.pending), a.pending ? "n" : "n dim", true);
-    setCell(td[4], count(a.acquired), "n", true);
-    setCell(td[5], count(a.timeouts), a.timeouts ? "n" : "n dim", true);
-    setCell(td[6], count(a.rejected), a.rejected ? "n" : "n dim", true);
-    setCell(td[7], a.acquired ? ms(a.totalWaitMs / a.acquired) : "–", "n");
-    setCell(td[8], ms(a.maxWaitMs), "n");
+    setCell(td[4], formatCount(a.acquired), "n", true);
+    setCell(td[5], formatCount(a.timeouts), a.timeouts ? "n" : "n dim", true);
+    setCell(td[6], formatCount(a.rejected), a.rejected ? "n" : "n dim", true);
+    setCell(td[7], a.acquired ? formatDuration(a.totalWaitMs / a.acquired) : "–", "n");
+    setCell(td[8], formatDuration(a.maxWaitMs), "n");
     const returned = a.acquired - a.held;
-    setCell(td[9], returned > 0 ? ms(a.totalHoldMs / returned) : "–", "n");
-    setCell(td[10], a.held ? ms(a.longestHeldMs) : "–", a.held ? "n" : "n dim");
-    setCell(td[11], count(a.leaks || 0), a.leaks ? "n" : "n dim", true);
+    setCell(td[9], returned > 0 ? formatDuration(a.totalHoldMs / returned) : "–", "n");
+    setCell(td[10], a.held ? formatDuration(a.longestHeldMs) : "–", a.held ? "n" : "n dim");
+    setCell(td[11], formatCount(a.leaks || 0), a.leaks ? "n" : "n dim", true);
     td[12].hidden = !canWrite;
     if (canWrite && td[12].dataset.v !== String(a.revoked)) {
       clear(td[12]);
@@ -164,10 +164,10 @@ export function renderConnections(snap: PoolSnapshot): void {
     setCell(td[0], String(c.id), "n mono");
     tagCell(td[1], c.state, c.state);
     setCell(td[2], c.agentId || "–", c.agentId ? "agent" : "dim", true);
-    setCell(td[3], c.agentId ? ms(c.heldMs) : "–", c.agentId ? "n" : "n dim");
-    setCell(td[4], c.state === "idle" ? ms(c.idleMs) : "–", c.state === "idle" ? "n" : "n dim");
-    setCell(td[5], count(c.uses), "n");
-    setCell(td[6], ms(c.ageMs), "n");
+    setCell(td[3], c.agentId ? formatDuration(c.heldMs) : "–", c.agentId ? "n" : "n dim");
+    setCell(td[4], c.state === "idle" ? formatDuration(c.idleMs) : "–", c.state === "idle" ? "n" : "n dim");
+    setCell(td[5], formatCount(c.uses), "n");
+    setCell(td[6], formatDuration(c.ageMs), "n");
     if (c.overflow) tagCell(td[7], "overflow", "overflow");
     else setCell(td[7], "steady", "dim");
   });
