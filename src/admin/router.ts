@@ -14,6 +14,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { trimTrailingSlash } from "hono/trailing-slash";
 import type { PoolStats } from "../core/mod.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../core/prometheus.ts";
+import type { AdminApp, AdminError } from "./app_type.ts";
 import { DASHBOARD_CSS } from "./dashboard_css.ts";
 import { DASHBOARD_JS } from "./dashboard_js.ts";
 import { dashboardHtml } from "./dashboard_page.ts";
@@ -22,7 +23,6 @@ import { GaugeHistory } from "./history.ts";
 import type { AdminPool } from "./pool_view.ts";
 import { redactedJson, redactSecrets } from "./redact.ts";
 import { buildSnapshot } from "./snapshot.ts";
-import type { AdminApp, AdminError } from "./app_type.ts";
 
 /**
  * Options of {@linkcode adminRouter}.
