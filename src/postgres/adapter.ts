@@ -113,6 +113,8 @@ export class PooledDatabaseAdapter {
    *
    * @example
    * ```ts
+   * import type { PooledDatabaseAdapter } from "agentpool";
+   * declare const adapter: PooledDatabaseAdapter;
    * const moved = await adapter.transaction(async (tx) => {
    *   await tx`update accounts set balance = balance - ${10} where id = ${1}`;
    *   return tx`update accounts set balance = balance + ${10} where id = ${2} returning balance`;
@@ -239,6 +241,8 @@ export class PooledDatabaseAdapter {
    *
    * @example
    * ```ts
+   * import type { PooledDatabaseAdapter } from "agentpool";
+   * declare const adapter: PooledDatabaseAdapter;
    * const [{ now }] = await adapter.query((sql) => sql`select now()`, { agentId: "scout-3" });
    * ```
    */
@@ -282,6 +286,8 @@ export class PooledDatabaseAdapter {
    *
    * @example
    * ```ts
+   * import type { PooledDatabaseAdapter } from "agentpool";
+   * declare const adapter: PooledDatabaseAdapter;
    * const sql = adapter.sql({ agentId: "scout-3" });
    * const rows = await sql`select * from tasks where status = ${"pending"} limit ${10}`;
    * ```

@@ -88,6 +88,8 @@ export function newConnectionState(): ConnectionState {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * const state = newConnectionState();
  * trackConnection(sql, state);
  * ```
@@ -101,6 +103,8 @@ export function trackConnection(sql: Sql, state: ConnectionState): void {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * const state = connectionState(sql);
  * if (state?.broken) console.log("session gone");
  * ```
@@ -115,7 +119,8 @@ export function connectionState(sql: Sql): ConnectionState | undefined {
  *
  * @example
  * ```ts
- * import { backendPid } from "agentpool";
+ * import { backendPid, createPostgresPool } from "agentpool";
+ * const pool = createPostgresPool("postgres://postgres@127.0.0.1:5432/postgres");
  * await pool.use((sql) => console.log(backendPid(sql)), { agentId: "a" });
  * ```
  */
@@ -131,6 +136,8 @@ const UNTRACKED: ConnectionState = Object.freeze({ ...newConnectionState(), leas
  *
  * @example
  * ```ts
+ * import type { PooledConnection, Sql } from "agentpool";
+ * declare const handle: PooledConnection<Sql>;
  * if (stateOf(handle.connection).broken) await handle.release();
  * ```
  */
@@ -158,6 +165,8 @@ export function isSocketError(error: unknown): boolean {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * markBroken(stateOf(sql)); // released later: closed, older connections re-checked
  * ```
  */
@@ -170,6 +179,8 @@ export function markBroken(state: ConnectionState): void {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * markDiscard(stateOf(sql)); // released later: closed quietly
  * ```
  */

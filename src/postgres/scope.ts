@@ -22,6 +22,8 @@ const CANCEL_WAIT_MS = 2000;
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter, QuerySql } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.query(async (sql: QuerySql) => {
  *   console.log(sql.agentId, await sql`select 1 as one`);
  * }, { agentId: "planner-1" });
@@ -40,6 +42,8 @@ export interface QuerySql extends postgres.ISql {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter, TransactionSql } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.transaction(async (tx: TransactionSql) => {
  *   await tx`insert into notes (body) values (${"kept"})`;
  *   await tx.savepoint(async (sp) => {
@@ -182,7 +186,10 @@ export function withRollbackError(error: unknown, rollbackError: unknown): unkno
  *
  * @example
  * ```ts
- * const scope = new Scope(sql, stateOf(sql), "planner-1", handle.id, "begin", false);
+ * import type { Sql } from "agentpool";
+ * import { stateOf } from "./connection_state.ts";
+ * declare const sql: Sql;
+ * const scope = new Scope(sql, stateOf(sql), "planner-1", 1, "begin", false);
  * await scope.sql`select 1`; // sends BEGIN with it
  * ```
  */
