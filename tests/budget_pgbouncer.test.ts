@@ -208,7 +208,7 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
   });
 
   it("SIGSTOP a worker past its TTL, then SIGCONT: it starts nothing without a valid lease; the others use its share meanwhile", async () => {
-    const { results } = await scenario("sigstop", 50, async (workers, samples) => {
+    const { results } = await scenario("sigstop", 80, async (workers, samples) => {
       const victim = workers[2];
       assert.ok(await until(() => (samples.at(-1)?.byHolder[victim.proc] ?? 0) >= 1, 10_000), "p2 got a grant");
       victim.signal("SIGSTOP");
