@@ -6,7 +6,7 @@
  * ```ts
  * const pgbouncer = requireTool("pgbouncer");
  * pgbouncer.describe("PgBouncer in front of the pool", () => { ... });   // or pgbouncer.test(...)
- * startPgBouncer(...) // uses pgbouncer.path internally
+ * // startPgBouncer() (support/pgbouncer.ts) runs the PgBouncer the gate found
  * ```
  *
  * When the tool is there, the gate is plain `describe`/`test`. When it is missing:
