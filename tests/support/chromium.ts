@@ -36,6 +36,7 @@ const CHROMIUM_ARGS = [
  *
  * @example
  * ```ts
+ * import { requireTool } from "./tools.ts";
  * const chromiumTool = requireTool("chromium");
  * chromiumTool.test("the page loads", async () => {
  *   const browser = await launchChromium(chromiumTool);

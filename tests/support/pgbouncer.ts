@@ -72,6 +72,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *
  * @example
  * ```ts
+ * import { createPostgresPool } from "../../mod.ts";
+ * import { databaseUrl } from "./db.ts";
  * await using bouncer = await startPgBouncer({ upstreamUrl: databaseUrl(), poolSize: 4 });
  * const pool = createPostgresPool(bouncer.url, { postgres: { prepare: false } });
  * ```

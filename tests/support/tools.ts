@@ -4,9 +4,11 @@
  * Wrap such tests with a gate instead of calling `test`/`describe` directly:
  *
  * ```ts
+ * import { it } from "node:test";
  * const pgbouncer = requireTool("pgbouncer");
- * pgbouncer.describe("PgBouncer in front of the pool", () => { ... });   // or pgbouncer.test(...)
- * // startPgBouncer() (support/pgbouncer.ts) runs the PgBouncer the gate found
+ * pgbouncer.describe("PgBouncer in front of the pool", () => {
+ *   it("commits through it", () => {}); // startPgBouncer() runs the PgBouncer the gate found
+ * });
  * ```
  *
  * When the tool is there, the gate is plain `describe`/`test`. When it is missing:
