@@ -8,6 +8,7 @@
 export { AsyncConnectionPool, type AcquireOptions } from "./pool.ts";
 export { PooledConnection } from "./handle.ts";
 export type { ConnectionFactory } from "./factory.ts";
+export { type AgentContext, type AgentFrame, defaultAgentContext, type LeaseLink, setDefaultAgentContext } from "./context.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
   DEFAULT_POOL_OPTIONS,
@@ -27,6 +28,7 @@ export {
 export { type LatencySummary, noopMetrics, type Percentiles, type PoolMetrics } from "./metrics.ts";
 export type { ConnectionInfo, ConnectionState } from "./slot.ts";
 export type { AgentInfo, HoldInfo, Holder, PoolStats } from "./snapshots.ts";
+export { type InvariantInputs, invariantViolations, unaccountedLeases } from "./invariants.ts";
 export { DEFAULT_AGENT_ID } from "./agents.ts";
 export { EXPORT_BOUNDS_MS, Histogram, HISTOGRAM_BOUNDS_MS, type HistogramSnapshot } from "./histogram.ts";
 export {

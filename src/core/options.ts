@@ -7,6 +7,7 @@
 
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
+import { type AgentContext, defaultAgentContext } from "./context.ts";
 import type { ConnectionFactory } from "./factory.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import { noopMetrics } from "./metrics.ts";
@@ -47,11 +48,21 @@ export interface PoolOptions<T> {
   /** Pending acquires beyond this fail at once (`reason: "queue_full"`). Default 1000; `Infinity` for no bound. */
   maxWaiting?: number;
   /**
-   * Connections one agent may hold at once; further acquires by it wait for its own releases.
-   * Setting it also grants the quota: below it, an agent that already holds a connection waits at
-   * the cap instead of failing with `nested_acquire`. Default: unlimited (no quota granted).
+   * Connections one agent may hold at once, unless `agentQuotas` or `pool.setAgentQuota()` say
+   * otherwise; further acquires by it wait for its own releases (`AGENT_QUOTA_TIMEOUT` at their
+   * deadline). Default: unlimited.
    */
   maxPerAgent?: number;
+  /**
+   * Per-agent quotas overriding `maxPerAgent`: by agent id, or a function of the id (`undefined`
+   * falls back to `maxPerAgent`); asked once per agent. E.g. `{ planner: 8 }` next to workers at 1.
+   */
+  agentQuotas?: Readonly<Record<string, number>> | ((agentId: string) => number | undefined);
+  /**
+   * Where acquires find their agent and parent lease (see `withAgent()`). Default: the context
+   * installed by importing "agentpool" (AsyncLocalStorage); `null` for none, whatever is installed.
+   */
+  context?: AgentContext | null;
   /** How long one `factory.create()` may take before its signal aborts. Default 10000. */
   createTimeoutMs?: number;
   /** Connections created at the same time while the database is healthy. Default 2. */
@@ -124,6 +135,9 @@ export interface ResolvedPoolOptions<T> {
   readonly acquireTimeoutMs: number;
   readonly maxWaiting: number;
   readonly maxPerAgent: number;
+  /** The quota of an agent without a run-time override (throws RangeError for a bad `agentQuotas` value). */
+  readonly quotaOf: (agentId: string) => number;
+  readonly context: AgentContext | undefined;
   readonly createTimeoutMs: number;
   readonly createConcurrency: number;
   readonly createRetryInitialMs: number;
@@ -172,9 +186,9 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
 });
 
 /** What the check is for, as in "Cannot create pool as ..." or "Cannot acquire as ...". */
-type Subject = "create pool" | "acquire";
+type Subject = "create pool" | "acquire" | "set the agent quota";
 
-function fail(kind: "type" | "range", option: string, rule: string, value: unknown, subject: Subject = "create pool"): never {
+function fail(kind: "type" | "range", option: string, rule: string, value: unknown, subject: string = "create pool"): never {
   const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
   const message = `Cannot ${subject} as '${option}' must be ${rule}: current value is ${shown}`;
   throw kind === "type" ? new TypeError(message) : new RangeError(message);
@@ -235,6 +249,38 @@ function checkFactory<T>(factory: unknown): ConnectionFactory<T> {
   return factory as ConnectionFactory<T>;
 }
 
+/** The quota rule: `agentQuotas` (record or function), else `maxPerAgent`; every value checked. */
+function quotaRule(agentQuotas: unknown, maxPerAgent: number): (agentId: string) => number {
+  if (agentQuotas === undefined) return () => maxPerAgent;
+  if (typeof agentQuotas === "function") {
+    return (agentId) => {
+      const quota = (agentQuotas as (id: string) => number | undefined)(agentId);
+      return quota === undefined ? maxPerAgent : checkQuota(`agentQuotas('${agentId}')`, quota, "acquire");
+    };
+  }
+  if (typeof agentQuotas !== "object" || agentQuotas === null) {
+    fail("type", "agentQuotas", "an object of quotas by agent id, or a function of the agent id", agentQuotas);
+  }
+  const table = new Map<string, number>();
+  for (const [agentId, quota] of Object.entries(agentQuotas)) table.set(agentId, checkQuota(`agentQuotas.${agentId}`, quota));
+  return (agentId) => table.get(agentId) ?? maxPerAgent;
+}
+
+/**
+ * Checks one agent quota: a non-negative integer or Infinity (0 makes the agent wait).
+ *
+ * @example
+ * ```ts
+ * checkQuota("maxPerAgent", 4); // 4
+ * ```
+ */
+export function checkQuota(option: string, value: unknown, subject: Subject = "create pool"): number {
+  const rule = "a non-negative integer or Infinity";
+  if (typeof value !== "number") fail("type", option, rule, value, subject);
+  if (value !== Infinity && (!Number.isInteger(value) || value < 0)) fail("range", option, rule, value, subject);
+  return value;
+}
+
 /**
  * Applies defaults and validates every option.
  *
@@ -293,6 +339,11 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
       agentPolicies[agentId] = checkHoldPolicy(`agentPolicies.${agentId}`, policy);
     }
   }
+  const maxPerAgent = checkInteger("maxPerAgent", options.maxPerAgent ?? d.maxPerAgent, 1, true);
+  const context = options.context === null ? undefined : options.context ?? defaultAgentContext();
+  if (context !== undefined && (typeof context.run !== "function" || typeof context.get !== "function")) {
+    fail("type", "context", "an object with run() and get(), or null", context);
+  }
   const name = options.name ?? d.name;
   if (typeof name !== "string" || name === "") fail("type", "name", "a non-empty string", name);
   return Object.freeze({
@@ -303,7 +354,9 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     overflowIdleMs: checkOptionalDuration("overflowIdleMs", options.overflowIdleMs ?? d.overflowIdleMs),
     acquireTimeoutMs: checkDuration("acquireTimeoutMs", options.acquireTimeoutMs ?? d.acquireTimeoutMs, true),
     maxWaiting: checkInteger("maxWaiting", options.maxWaiting ?? d.maxWaiting, 0, true),
-    maxPerAgent: checkInteger("maxPerAgent", options.maxPerAgent ?? d.maxPerAgent, 1, true),
+    maxPerAgent,
+    quotaOf: quotaRule(options.agentQuotas, maxPerAgent),
+    context,
     createTimeoutMs: checkDuration("createTimeoutMs", options.createTimeoutMs ?? d.createTimeoutMs),
     createConcurrency,
     createRetryInitialMs,
