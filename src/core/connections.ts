@@ -37,7 +37,6 @@ export class ConnectionSet<T> {
   readonly validating: Slot<T>[] = [];
   readonly resetting: Slot<T>[] = [];
   readonly closing: Slot<T>[] = [];
-  #places: Record<Place, Slot<T>[]>;
   #work = new Set<Promise<void>>();
   #factory: ConnectionFactory<T>;
   #hooks: ClosingHooks<T>;
@@ -45,8 +44,6 @@ export class ConnectionSet<T> {
   constructor(factory: ConnectionFactory<T>, hooks: ClosingHooks<T>) {
     this.#factory = factory;
     this.#hooks = hooks;
-    const { idle, used, validating, resetting, closing } = this;
-    this.#places = { idle, used, validating, resetting, closing };
   }
 
   /** Open connections: everything that holds a session except those being closed. */
@@ -65,7 +62,7 @@ export class ConnectionSet<T> {
   /** The one place a connection changes state: out of its collection (O(1)), into `to`. */
   move(slot: Slot<T>, to: Place): void {
     this.#leave(slot);
-    const list = this.#places[to];
+    const list = this.#list(to);
     slot.place = to;
     slot.index = list.length;
     list.push(slot);
@@ -91,9 +88,25 @@ export class ConnectionSet<T> {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
   }
 
+  // A switch over constant strings, not a keyed lookup: this runs twice per borrow-and-return.
+  #list(place: Place): Slot<T>[] {
+    switch (place) {
+      case "idle":
+        return this.idle;
+      case "used":
+        return this.used;
+      case "validating":
+        return this.validating;
+      case "resetting":
+        return this.resetting;
+      default:
+        return this.closing;
+    }
+  }
+
   #leave(slot: Slot<T>): void {
     if (slot.place === null) return;
-    const list = this.#places[slot.place];
+    const list = this.#list(slot.place);
     const last = list.pop()!;
     if (last !== slot) {
       list[slot.index] = last;

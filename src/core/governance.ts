@@ -10,6 +10,7 @@ import type { ConnectionSet } from "./connections.ts";
 import type { PoolCounters } from "./counters.ts";
 import { PooledConnection } from "./handle.ts";
 import type { SweepHost } from "./housekeeper.ts";
+import type { PoolMetrics } from "./metrics.ts";
 import type { HoldPolicy, ResolvedPoolOptions } from "./options.ts";
 import type { Slot } from "./slot.ts";
 
@@ -21,6 +22,8 @@ export interface GovernorHost<T> {
   refuseWaiters(agent: AgentRecord): void;
   /** Validates an idle connection in the background (a keepalive). */
   check(slot: Slot<T>): void;
+  /** The pool's guarded metrics sink. */
+  readonly metrics: PoolMetrics;
   emit(type: string, detail: unknown): void;
 }
 
@@ -118,7 +121,7 @@ export class Governor<T> {
       leak: (slot, heldMs) => {
         slot.agent!.leaks++;
         this.#counters.leaks++;
-        o.metrics.leaked?.(slot.agent!.agentId, heldMs);
+        this.#host.metrics.leaked?.(slot.agent!.agentId, heldMs);
         this.#host.emit("leak", { agentId: slot.agent!.agentId, connectionId: slot.id, heldMs, stack: slot.stack });
       },
       holdExceeded: (slot, policy, heldMs) => {

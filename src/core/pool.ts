@@ -159,6 +159,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
       },
       refuseWaiters: (agent) => this.#refuseWaiters(agent),
       check: (slot) => this.#recovery.check(slot, false),
+      metrics: this.#metrics,
       emit,
     });
     this.#housekeeper = new Housekeeper(o.clock, housekeepingIntervalMs(o), () => this.#sweep());
@@ -701,7 +702,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
       return RESOLVED;
     }
     // Above the steady size: close now, or let the housekeeper close it after overflowIdleMs.
-    if (this.#set.open > this.#max && this.#closeOverflowAtOnce) return this.#set.destroy(slot);
+    if (this.#closeOverflowAtOnce && this.#set.open > this.#max) return this.#set.destroy(slot);
     this.#set.move(slot, "idle");
     return RESOLVED;
   }
