@@ -181,7 +181,7 @@ describe("hold-and-wait detection", () => {
     const t = await fullPool(2, { acquireTimeoutMs: 5000 });
     const sibling = await t.pool.acquire({ agentId: "B" });
     let inner: ReturnType<typeof track<string>> | undefined;
-    const outer = track(t.pool.use(async () => {
+    const outer = track(t.pool.use(() => {
       inner = track(t.pool.use(() => "served"));
       return inner.promise;
     }, { agentId: "A" }));

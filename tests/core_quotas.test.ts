@@ -5,7 +5,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionPoolExhaustedError } from "../src/core/mod.ts";
+import type { ConnectionPoolExhaustedError } from "../src/core/mod.ts";
 import { flush } from "./support/manual_clock.ts";
 import { assertConsistent, makePool, type TestPool, track } from "./support/stub_factory.ts";
 

@@ -13,6 +13,8 @@
  */
 
 import type { AgentRecord } from "./agents.ts";
+import type { LeaseLink } from "./context.ts";
+import { PooledConnection } from "./handle.ts";
 import type { Slot } from "./slot.ts";
 
 /** The leases a waiting child acquire sits inside: slots paired with the lease each had then. */
@@ -25,6 +27,27 @@ export interface Ancestry {
 export interface ChildWaiter {
   readonly agent: AgentRecord;
   readonly ancestry: Ancestry | null;
+}
+
+/**
+ * The live leases of `owner`'s pool in the chain starting at `link` (innermost first), each with
+ * the lease it had then; null when the call tree holds none.
+ *
+ * @example
+ * ```ts
+ * const ancestry = ancestryOf(context.get()?.lease, pool);
+ * ```
+ */
+export function ancestryOf(link: LeaseLink | undefined, owner: object): Ancestry | null {
+  let slots: Slot<unknown>[] | null = null;
+  const leases: unknown[] = [];
+  for (; link !== undefined; link = link.parent) {
+    const slot = PooledConnection.leaseOf(link.lease, owner) as Slot<unknown> | undefined;
+    if (slot === undefined) continue;
+    (slots ??= []).push(slot);
+    leases.push(slot.lease);
+  }
+  return slots === null ? null : { slots, leases };
 }
 
 /** Calls `visit` for each ancestor still held by the lease it was captured with. */
