@@ -128,7 +128,7 @@ export class PoolEngine<T> {
         metrics.released(agentId, this.#endLease(slot, this.#clock.now(), true));
       },
       refuseWaiters: (agent) => this.room.refuseAll(agent),
-      check: (slot) => this.recovery.check(slot, false),
+      check: (slot) => this.recovery.check(slot, "keepalive"),
       metrics,
       emit,
     });
@@ -288,8 +288,10 @@ export class PoolEngine<T> {
       void this.set.destroy(slot);
       this.recovery.onFatal();
     } else if (now >= slot.expiresAt) {
+      this.recovery.cleared();
       done = this.set.destroy(slot);
     } else {
+      this.recovery.cleared();
       slot.checkedAt = now;
       done = slot.cancelling !== undefined || this.#factory.reset !== undefined
         ? this.#reset(slot, now)
@@ -395,7 +397,7 @@ export class PoolEngine<T> {
       if (slot !== null) {
         this.#handOff(slot, queue.shift()!, now);
       } else if (idle.length > 0 && this.recovery.borrowChecks < queue.takeable) {
-        this.recovery.check(idle[idle.length - 1], true);
+        this.recovery.check(idle[idle.length - 1], "borrow");
       } else {
         return;
       }

@@ -1,13 +1,14 @@
 /**
  * Recovery: health checks, retiring dead sessions, and the pool's health state.
  *
- * One dead session is one dead session: a fatal error retires that connection only. The whole
- * generation (every connection opened before) is evicted only on evidence that the server itself
- * went away: two strikes with no passing check in between, where a strike is a fatal error, a
- * failed check or a failed create. After the first strike one idle connection is checked at once
- * (and the next one handed out is checked before it leaves); a pass clears the suspicion. So one
- * `pg_terminate_backend` costs one check, and a restart keeps every stale idle connection from
- * being handed out once a second connection fails.
+ * One dead session is one dead session: a fatal error retires that connection only, and makes
+ * the pool suspicious: one idle connection is checked at once (a probe), and while suspicious
+ * every connection handed out from idle is checked first. A passing check, or any connection
+ * returned without a fatal error, shows the server is there and ends the suspicion. A check that
+ * fails while suspicious is the evidence that the server itself went away: the whole generation
+ * is evicted (every idle connection opened before is closed, busy ones when they return). So one
+ * `pg_terminate_backend` costs at most a check or two, and after a restart no stale idle
+ * connection is handed out once a second connection has failed.
  *
  * @module
  */
@@ -41,8 +42,8 @@ export interface RecoveryHost<T> {
  *
  * @example
  * ```ts
- * recovery.check(slot, true); // validate for a borrower, then return it to service or close it
- * recovery.strike();          // a fatal error, a failed check or a failed create
+ * recovery.check(slot, "borrow"); // validate for a borrower, then return it to service or close it
+ * recovery.onFatal();         // one session died: suspicious, one probe
  * recovery.updateHealth(false);
  * ```
  */
@@ -52,6 +53,8 @@ export class Recovery<T> {
   /** Checks running for borrowers (not keepalives): one per waiter, never one per idle connection. */
   borrowChecks = 0;
   #suspect = false;
+  /** A probe (see suspect) is running. */
+  #probing = false;
   #health: PoolHealth = "healthy";
   #factory: ConnectionFactory<T>;
   #clock: Clock;
@@ -112,35 +115,38 @@ export class Recovery<T> {
   }
 
   /** Takes a connection out of service to validate it; it comes back through the host, or is closed. */
-  check(slot: Slot<T>, forBorrower: boolean): void {
+  check(slot: Slot<T>, purpose: "borrow" | "probe" | "keepalive"): void {
     this.#set.move(slot, "validating");
-    if (forBorrower) this.borrowChecks++;
-    void this.#set.track(this.#validate(slot, forBorrower));
+    if (purpose === "borrow") this.borrowChecks++;
+    if (purpose === "probe") this.#probing = true;
+    void this.#set.track(this.#validate(slot, purpose));
   }
 
   /**
-   * Evidence that the server may have gone away. The first strike makes the pool suspicious and
-   * checks one idle connection; a second before any check passed evicts the generation.
+   * The server may have gone away (a fatal error, a failed create): become suspicious and probe
+   * one idle connection, unless a probe is already running. Never evicts by itself.
    */
-  strike(): void {
-    if (this.#suspect) {
-      this.#evict();
-      return;
-    }
-    this.#suspect = true;
-    const probe = this.#set.idle.at(-1);
-    if (probe !== undefined && this.#factory.validate !== undefined) this.check(probe, false);
-  }
-
-  /** Weaker evidence (a failed create: the server may also just be full): suspicion, a check, never an eviction. */
   suspect(): void {
-    if (!this.#suspect) this.strike();
+    this.#suspect = true;
+    if (this.#probing || this.#factory.validate === undefined) return;
+    const idle = this.#set.idle;
+    // A connection the driver already knows dead proves nothing: close it, probe the next.
+    while (idle.length > 0 && this.#factory.isBroken?.(idle[idle.length - 1].connection) === true) {
+      void this.#set.destroy(idle[idle.length - 1]);
+    }
+    if (idle.length === 0) return;
+    this.check(idle[idle.length - 1], "probe");
   }
 
   /** A fatal error on one connection (already on its way to closing). */
   onFatal(): void {
     this.#counters.fatalErrors++;
-    this.strike();
+    this.suspect();
+  }
+
+  /** A connection came back without a fatal error: the server is there. */
+  cleared(): void {
+    this.#suspect = false;
   }
 
   /** Recomputes the health state and emits `statechange` when it moved. */
@@ -160,12 +166,13 @@ export class Recovery<T> {
     while (this.#set.idle.length > 0) void this.#set.destroy(this.#set.idle[this.#set.idle.length - 1]);
   }
 
-  async #validate(slot: Slot<T>, forBorrower: boolean): Promise<void> {
+  async #validate(slot: Slot<T>, purpose: "borrow" | "probe" | "keepalive"): Promise<void> {
     let alive: boolean;
     try {
       alive = await validateWithin(this.#factory, slot.connection, this.#clock, this.#options.validationTimeoutMs);
     } finally {
-      if (forBorrower) this.borrowChecks--;
+      if (purpose === "borrow") this.borrowChecks--;
+      if (purpose === "probe") this.#probing = false;
     }
     this.#counters.validations++;
     // Closed meanwhile (pool closed, or the generation evicted while it was being checked).
@@ -181,7 +188,9 @@ export class Recovery<T> {
     }
     this.#counters.validationFailures++;
     void this.#set.destroy(slot);
-    this.strike();
+    // Failing while already suspicious: a second connection is dead, the server went away.
+    if (this.#suspect) this.#evict();
+    else this.suspect();
     this.#host.checkFailed();
   }
 }
