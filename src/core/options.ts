@@ -65,17 +65,6 @@ export interface PoolOptions<T> {
   context?: AgentContext | null;
   /** How long one `factory.create()` may take before its signal aborts. Default 10000. */
   createTimeoutMs?: number;
-  /** Connections created at the same time while the database is healthy. Default 2. */
-  createConcurrency?: number;
-  /** First retry delay after a failed create; doubles per failure, with full jitter. Default 50. */
-  createRetryInitialMs?: number;
-  /**
-   * Longest retry delay after failed creates. Default 1000: with full jitter the prober then tries
-   * about twice a second during an outage (a negligible load) and finds a database that came back
-   * within about a second, so the pool serves again within 2 s (a 5000 cap left it idle for up to
-   * 5 s after the database was back).
-   */
-  createRetryMaxMs?: number;
   /** Validate a connection before handing it out when it sat idle longer than this; 0 = always. Default 500 (as HikariCP). */
   validateAfterIdleMs?: number;
   /** How long one validation may take before the connection counts as dead. Default 2000. */
@@ -84,12 +73,8 @@ export interface PoolOptions<T> {
   keepaliveMs?: number;
   /** Retire connections after this age, jittered downwards by `lifetimeJitter`. 0 = off. Default 1800000 (30 min). */
   maxLifetimeMs?: number;
-  /** Fraction (0–1) of `maxLifetimeMs` taken off at random per connection, so they do not all expire together. Default 0.25. */
-  lifetimeJitter?: number;
   /** Close idle connections above `minConnections` after this long. 0 = off. Default 300000 (5 min). */
   idleTimeoutMs?: number;
-  /** Period of the housekeeper (idle timeout, lifetime, keepalive, leak checks): one timer for all. Default 1000. */
-  housekeepingIntervalMs?: number;
   /** Emit a `leak` event when a connection is held longer than this. 0 = off. Default 60000. */
   leakDetectionMs?: number;
   /** Record the acquire stack for leak events (~1 µs per acquire). Default false. */
@@ -111,6 +96,30 @@ export interface PoolOptions<T> {
   metrics?: PoolMetrics;
   /** A name for messages and metrics. Default "agentpool". */
   name?: string;
+}
+
+/**
+ * Constants of the pool that no user should need to tune; tests (and only tests) override them.
+ * Not exported from the package.
+ */
+export interface TuningOptions {
+  /** Connections created at the same time while the database is healthy. Constant 2. */
+  createConcurrency?: number;
+  /** First retry delay after a failed create; doubles per failure, with full jitter. Constant 50. */
+  createRetryInitialMs?: number;
+  /**
+   * Longest retry delay after failed creates. Constant 1000: with full jitter the prober then
+   * tries about twice a second during an outage (a negligible load) and finds a database that
+   * came back within about a second, so the pool serves again within 2 s.
+   */
+  createRetryMaxMs?: number;
+  /** Fraction (0–1) of `maxLifetimeMs` taken off at random per connection, so they do not all expire together. Constant 0.25. */
+  lifetimeJitter?: number;
+  /**
+   * Longest period of the housekeeper (one timer for idle timeout, lifetime, keepalive, leak and
+   * hold checks). Constant 1000; it runs more often when a threshold is shorter (housekeeper.ts).
+   */
+  housekeepingIntervalMs?: number;
 }
 
 /**
@@ -286,11 +295,10 @@ export function checkQuota(option: string, value: unknown, subject: Subject = "c
  *
  * @example
  * ```ts
- * import { resolvePoolOptions } from "agentpool";
  * resolvePoolOptions({ factory, maxConnections: 0 }); // throws RangeError naming 'maxConnections'
  * ```
  */
-export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOptions<T> {
+export function resolvePoolOptions<T>(options: PoolOptions<T> & TuningOptions): ResolvedPoolOptions<T> {
   if (typeof options !== "object" || options === null) fail("type", "options", "an object", options);
   const d = DEFAULT_POOL_OPTIONS;
   const factory = checkFactory<T>(options.factory);

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { ConnectionFactory } from "../../src/core/factory.ts";
-import type { PoolOptions } from "../../src/core/options.ts";
+import type { PoolOptions, TuningOptions } from "../../src/core/options.ts";
 import { invariantViolations } from "../../src/core/invariants.ts";
 import { AsyncConnectionPool } from "../../src/core/pool.ts";
 import { ManualClock } from "./manual_clock.ts";
@@ -294,7 +294,7 @@ export interface TestPool {
  * options override.
  */
 export function makePool(
-  options: Partial<PoolOptions<StubConnection>> = {},
+  options: Partial<PoolOptions<StubConnection> & TuningOptions> = {},
   stubOptions: StubOptions = {},
 ): TestPool {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
