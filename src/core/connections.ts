@@ -51,6 +51,12 @@ export class ConnectionSet<T> {
     return this.idle.length + this.used.length + this.validating.length + this.resetting.length;
   }
 
+  /** Will a connection free up or appear without any held lease ending (idle, room, work in progress)? */
+  capacityComing(cap: number, creating: number): boolean {
+    return this.idle.length > 0 || this.validating.length > 0 || this.resetting.length > 0 || this.closing.length > 0 ||
+      creating > 0 || this.open < cap;
+  }
+
   /** Every open connection. */
   *slots(): IterableIterator<Slot<T>> {
     yield* this.idle;

@@ -23,7 +23,7 @@ import type { PoolMetrics } from "./metrics.ts";
 import { checkDuration, type ResolvedPoolOptions } from "./options.ts";
 import { Recovery } from "./recovery.ts";
 import { Slot } from "./slot.ts";
-import { topHolders } from "./snapshots.ts";
+import { stateCounts, topHolders } from "./snapshots.ts";
 import type { AcquireOptions } from "./pool.ts";
 import { type NestedRefusal, WaitingRoom } from "./waiting_room.ts";
 import type { Waiter } from "./waiters.ts";
@@ -152,7 +152,13 @@ export class PoolEngine<T> {
     } catch (error) {
       return Promise.reject(error); // a bad agentQuotas value for this agent
     }
-    if (this.set.idle.length > 0 && this.#mayTakeNow(agent) && options?.timeoutMs === undefined) {
+    // The fast path: an idle connection, nobody of this agent ahead, below its quota. A timeoutMs
+    // that #wait would refuse (not a positive number) sends the call there.
+    const timeoutMs = options?.timeoutMs;
+    if (
+      this.set.idle.length > 0 && agent.pending === 0 && agent.held < agent.quota && !agent.revoked &&
+      (timeoutMs === undefined || (typeof timeoutMs === "number" && timeoutMs > 0))
+    ) {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const now = this.#leaseNow();
       const slot = this.#takeIdle(now);
@@ -193,11 +199,6 @@ export class PoolEngine<T> {
     return handle;
   }
 
-  /** May `agent` take an idle connection right now, ahead of nobody? */
-  #mayTakeNow(agent: AgentRecord): boolean {
-    return agent.pending === 0 && agent.held < agent.quota && !agent.revoked;
-  }
-
   /**
    * The top idle connection if it can be handed out as is. Expired or broken ones are closed on
    * the way; null when none is left or the top one must be checked first (see serveFromIdle).
@@ -206,7 +207,7 @@ export class PoolEngine<T> {
     const idle = this.set.idle;
     while (idle.length > 0) {
       const slot = idle[idle.length - 1];
-      if (now >= slot.expiresAt || this.#factory.isBroken?.(slot.connection) === true) {
+      if (now >= slot.expiresAt || this.#dead(slot, undefined)) {
         void this.set.destroy(slot);
       } else {
         return this.recovery.needsCheck(slot, now) ? null : slot;
@@ -227,16 +228,10 @@ export class PoolEngine<T> {
       }
     }
     if (agent.revoked) return Promise.reject(this.room.refuse("revoked", agent));
-    // A fast-path candidate that only came here to validate timeoutMs.
-    if (this.set.idle.length > 0 && this.#mayTakeNow(agent)) {
-      const now = this.#clock.now();
-      const slot = this.#takeIdle(now);
-      if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
-    }
     const ancestry = ancestryOf(this.context?.get()?.lease, this.#owner);
     if (this.room.queue.size >= this.#options.maxWaiting) return Promise.reject(this.room.refuse("queue_full", agent));
     this.#coarseNow = this.#clock.now();
-    const graph = ancestry === null ? NO_GRAPH : { used: this.set.used, capacityComing: this.#capacityComing() };
+    const graph = ancestry === null ? NO_GRAPH : { used: this.set.used, capacityComing: this.set.capacityComing(this.cap, this.filler.creating) };
     return this.room.wait(agent, timeoutMs, signal, ancestry, graph, this.#captureStacks, this.#onQueued);
   }
 
@@ -246,27 +241,11 @@ export class PoolEngine<T> {
     this.filler.kick();
   };
 
-  /** Will a connection free up or appear without any held lease ending? */
-  #capacityComing(): boolean {
-    const set = this.set;
-    return set.idle.length > 0 || set.validating.length > 0 || set.resetting.length > 0 || set.closing.length > 0 ||
-      this.filler.creating > 0 || set.open < this.cap;
-  }
-
   #exhaustedError(reason: ExhaustedReason, agent: AgentRecord, waitedMs: number, nested?: NestedRefusal): Error {
-    const { set, room, filler } = this;
     return exhaustedError(reason, agent, waitedMs, {
       // Not stats(): a burst of timeouts must not walk every agent once per failed waiter.
-      stats: {
-        total: set.open,
-        cap: this.cap,
-        maxConnections: this.#max,
-        used: set.used.length,
-        idle: set.idle.length,
-        pending: room.queue.size,
-        creating: filler.creating,
-      },
-      holders: topHolders(set.used, this.#clock.now(), 3),
+      stats: stateCounts(this.set, this.cap, this.#max, this.room.queue.size, this.filler.creating),
+      holders: topHolders(this.set.used, this.#clock.now(), 3),
       maxWaiting: this.#options.maxWaiting,
       failure: this.recovery.failure,
       nested,
@@ -278,8 +257,7 @@ export class PoolEngine<T> {
     const now = this.#leaseNow();
     const agent = slot.agent!;
     let done = RESOLVED;
-    const fatal = (error !== undefined && this.#factory.isFatal?.(error) === true) ||
-      this.#factory.isBroken?.(slot.connection) === true;
+    const fatal = this.#dead(slot, error);
     const heldMs = this.#endLease(slot, now, false);
     if (fatal) {
       // Dead: out of circulation now, closed in the background (close() still waits for it). The
@@ -301,6 +279,19 @@ export class PoolEngine<T> {
     this.metrics.released(agent.agentId, heldMs);
     if (error !== undefined) this.metrics.errored?.(agent.agentId, error);
     return done;
+  }
+
+  /**
+   * Is the connection gone: `error` fatal (`isFatal`) or the connection known broken (`isBroken`)?
+   * A hook that throws counts as yes (reported on `error`), never as a throw out of release().
+   */
+  #dead(slot: Slot<T>, error: unknown): boolean {
+    try {
+      return (error !== undefined && this.#factory.isFatal?.(error) === true) || this.#factory.isBroken?.(slot.connection) === true;
+    } catch (hookError) {
+      this.#emit("error", { error: hookError, connectionId: slot.id, during: "factory.isFatal / factory.isBroken" });
+      return true;
+    }
   }
 
   /** The agent no longer holds `slot` (released, or with `reclaimed` taken back by the pool); returns the hold time. */

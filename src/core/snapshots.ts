@@ -247,6 +247,11 @@ export function topHolders(slots: Iterable<Slot<unknown>>, now: number, limit: n
 /** The counts an error message states: cheap to gather, whatever the number of agents. */
 export type StateCounts = Pick<PoolStats, "total" | "cap" | "maxConnections" | "used" | "idle" | "pending" | "creating">;
 
+/** The counts an error message states, read straight from the collections. */
+export function stateCounts(set: ConnectionSet<unknown>, cap: number, maxConnections: number, pending: number, creating: number): StateCounts {
+  return { total: set.open, cap, maxConnections, used: set.used.length, idle: set.idle.length, pending, creating };
+}
+
 /** "total 30/30 (cap), used 30, idle 0, pending 12, creating 0; top holders: a ×5 (longest 2.1 s)" */
 export function describeState(stats: StateCounts, holders: Holder[]): string {
   const counts = `total ${stats.total}/${stats.cap} (max ${stats.maxConnections} + overflow ${
