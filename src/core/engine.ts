@@ -63,6 +63,8 @@ export class PoolEngine<T> {
   #captureStacks: boolean;
   #preciseTiming: boolean;
   #closeOverflowAtOnce: boolean;
+  /** The factory has isFatal or isBroken. */
+  #deathHooks: boolean;
   #housekeeper: Housekeeper;
   #emit: (type: string, detail: unknown) => void;
   #nextId = 1;
@@ -85,6 +87,7 @@ export class PoolEngine<T> {
     this.#captureStacks = o.captureStacks;
     this.#preciseTiming = o.preciseTiming;
     this.#closeOverflowAtOnce = o.overflowIdleMs === 0;
+    this.#deathHooks = o.factory.isFatal !== undefined || o.factory.isBroken !== undefined;
     this.#coarseNow = o.clock.now();
     this.#leaseNow = o.preciseTiming ? () => o.clock.now() : () => this.#coarseNow;
     this.agents = new AgentRegistry(o.quotaOf);
@@ -146,12 +149,8 @@ export class PoolEngine<T> {
         new TypeError(`Cannot acquire as 'agentId' must be a non-empty string: current value is ${String(agentId)}`),
       );
     }
-    let agent: AgentRecord;
-    try {
-      agent = this.agents.get(agentId);
-    } catch (error) {
-      return Promise.reject(error); // a bad agentQuotas value for this agent
-    }
+    const agent = this.agents.find(agentId) ?? this.#newAgent(agentId);
+    if (agent instanceof Error) return Promise.reject(agent); // a bad agentQuotas value for this agent
     // The fast path: an idle connection, nobody of this agent ahead, below its quota. A timeoutMs
     // that #wait would refuse (not a positive number) sends the call there.
     const timeoutMs = options?.timeoutMs;
@@ -165,6 +164,15 @@ export class PoolEngine<T> {
       if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
     }
     return this.#wait(agent, options);
+  }
+
+  /** A first acquire of `agentId`: its record, or the error of a bad `agentQuotas` value (kept off the fast path). */
+  #newAgent(agentId: string): AgentRecord | Error {
+    try {
+      return this.agents.get(agentId);
+    } catch (error) {
+      return error instanceof Error ? error : new RangeError(String(error));
+    }
   }
 
   /** Closes: waiters rejected, idle connections and creates closed, timers cleared. */
@@ -210,7 +218,9 @@ export class PoolEngine<T> {
       if (now >= slot.expiresAt || this.#dead(slot, undefined)) {
         void this.set.destroy(slot);
       } else {
-        return this.recovery.needsCheck(slot, now) ? null : slot;
+        // Inline of recovery.needsCheck (the fast path): idle too long, or the pool is suspicious.
+        const recovery = this.recovery;
+        return now - slot.checkedAt > recovery.validateAfterIdleMs || recovery.suspicious ? (recovery.needsCheck(slot, now) ? null : slot) : slot;
       }
     }
     return null;
@@ -230,9 +240,9 @@ export class PoolEngine<T> {
     if (agent.revoked) return Promise.reject(this.room.refuse("revoked", agent));
     const ancestry = ancestryOf(this.context?.get()?.lease, this.#owner);
     if (this.room.queue.size >= this.#options.maxWaiting) return Promise.reject(this.room.refuse("queue_full", agent));
-    this.#coarseNow = this.#clock.now();
+    const now = (this.#coarseNow = this.#clock.now());
     const graph = ancestry === null ? NO_GRAPH : { used: this.set.used, capacityComing: this.set.capacityComing(this.cap, this.filler.creating) };
-    return this.room.wait(agent, timeoutMs, signal, ancestry, graph, this.#captureStacks, this.#onQueued);
+    return this.room.wait(agent, now, timeoutMs, signal, ancestry, graph, this.#captureStacks, this.#onQueued);
   }
 
   /** A waiter joined: serve it from idle connections (checking one for it if need be), or create. */
@@ -266,10 +276,10 @@ export class PoolEngine<T> {
       void this.set.destroy(slot);
       this.recovery.onFatal();
     } else if (now >= slot.expiresAt) {
-      this.recovery.cleared();
+      this.recovery.suspicious = false; // it came back alive: the server is there
       done = this.set.destroy(slot);
     } else {
-      this.recovery.cleared();
+      this.recovery.suspicious = false;
       slot.checkedAt = now;
       done = slot.cancelling !== undefined || this.#factory.reset !== undefined
         ? this.#reset(slot, now)
@@ -286,6 +296,7 @@ export class PoolEngine<T> {
    * A hook that throws counts as yes (reported on `error`), never as a throw out of release().
    */
   #dead(slot: Slot<T>, error: unknown): boolean {
+    if (!this.#deathHooks) return false;
     try {
       return (error !== undefined && this.#factory.isFatal?.(error) === true) || this.#factory.isBroken?.(slot.connection) === true;
     } catch (hookError) {

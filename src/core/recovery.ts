@@ -52,13 +52,15 @@ export class Recovery<T> {
   generation = 0;
   /** Checks running for borrowers (not keepalives): one per waiter, never one per idle connection. */
   borrowChecks = 0;
-  #suspect = false;
+  /** A fatal error (or failed create or check) was seen and no check has passed since. Read on the hot path. */
+  suspicious = false;
   /** A probe (see suspect) is running. */
   #probing = false;
   #health: PoolHealth = "healthy";
   #factory: ConnectionFactory<T>;
   #clock: Clock;
-  #validateAfterIdleMs: number;
+  /** Infinity without `factory.validate`. */
+  readonly validateAfterIdleMs: number;
   #options: ResolvedPoolOptions<T>;
   #set: ConnectionSet<T>;
   #counters: PoolCounters;
@@ -74,7 +76,7 @@ export class Recovery<T> {
   ) {
     this.#factory = options.factory;
     this.#clock = options.clock;
-    this.#validateAfterIdleMs = options.factory.validate === undefined ? Infinity : options.validateAfterIdleMs;
+    this.validateAfterIdleMs = options.factory.validate === undefined ? Infinity : options.validateAfterIdleMs;
     this.#options = options;
     this.#set = set;
     this.#counters = counters;
@@ -99,7 +101,7 @@ export class Recovery<T> {
 
   /** Must this idle connection be checked before it is handed out? */
   needsCheck(slot: Slot<T>, now: number): boolean {
-    return now - slot.checkedAt > this.#validateAfterIdleMs || (this.#suspect && this.#factory.validate !== undefined);
+    return now - slot.checkedAt > this.validateAfterIdleMs || (this.suspicious && this.#factory.validate !== undefined);
   }
 
   /** When a connection opened or checked at `now` is due its next keepalive (±20 % jitter). */
@@ -127,7 +129,7 @@ export class Recovery<T> {
    * one idle connection, unless a probe is already running. Never evicts by itself.
    */
   suspect(): void {
-    this.#suspect = true;
+    this.suspicious = true;
     if (this.#probing || this.#factory.validate === undefined) return;
     const idle = this.#set.idle;
     // A connection the driver already knows dead proves nothing: close it, probe the next.
@@ -144,11 +146,6 @@ export class Recovery<T> {
     this.suspect();
   }
 
-  /** A connection came back without a fatal error: the server is there. */
-  cleared(): void {
-    this.#suspect = false;
-  }
-
   /** Recomputes the health state and emits `statechange` when it moved. */
   updateHealth(closed: boolean): void {
     const failing = this.#creation.failures > 0;
@@ -161,7 +158,7 @@ export class Recovery<T> {
 
   /** The server went away: every idle connection of the old generation is closed, the others when they return. */
   #evict(): void {
-    this.#suspect = false;
+    this.suspicious = false;
     this.generation++;
     while (this.#set.idle.length > 0) void this.#set.destroy(this.#set.idle[this.#set.idle.length - 1]);
   }
@@ -178,7 +175,7 @@ export class Recovery<T> {
     // Closed meanwhile (pool closed, or the generation evicted while it was being checked).
     if (slot.place !== "validating") return;
     if (alive) {
-      this.#suspect = false;
+      this.suspicious = false;
       const now = this.#clock.now();
       slot.generation = this.generation;
       slot.checkedAt = now;
@@ -189,7 +186,7 @@ export class Recovery<T> {
     this.#counters.validationFailures++;
     void this.#set.destroy(slot);
     // Failing while already suspicious: a second connection is dead, the server went away.
-    if (this.#suspect) this.#evict();
+    if (this.suspicious) this.#evict();
     else this.suspect();
     this.#host.checkFailed();
   }

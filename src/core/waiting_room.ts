@@ -64,6 +64,7 @@ export class WaitingRoom {
    */
   wait<R>(
     agent: AgentRecord,
+    now: number,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     ancestry: Ancestry | null,
@@ -72,7 +73,6 @@ export class WaitingRoom {
     queued: () => void,
   ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const now = this.#clock.now();
       const waiter = new Waiter(agent, now, now + timeoutMs, signal, resolve, reject);
       if (ancestry !== null) {
         waiter.ancestry = ancestry;
