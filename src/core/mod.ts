@@ -27,16 +27,3 @@ export type { AgentInfo, HoldInfo, Holder, PoolStats } from "./snapshots.ts";
 export type { HistogramSnapshot } from "./histogram.ts";
 export { createMetrics, type MetricsOptions, type MetricsSink, MetricsTracker } from "./metrics_tracker.ts";
 export { type ObservedPool, PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
-export {
-  bindOpenTelemetry,
-  type MeterLike,
-  type OpenTelemetryBinding,
-  OTEL_AGENT,
-  OTEL_POOL_NAME,
-  OTEL_STATE,
-  type OtelAttributes,
-  type OtelBatchResultLike,
-  type OtelHistogramLike,
-  type OtelInstrumentOptions,
-  type OtelObservableLike,
-} from "./otel.ts";
