@@ -1,0 +1,242 @@
+/**
+ * `PoolClient`: what `pool.connect()` gives, one per lease. It forwards to the real `pg.Client`
+ * while the lease lasts (results and errors are pg's own) and is dead after `release()`, so a
+ * stale reference can never reach a session another agent now holds.
+ *
+ * @module
+ */
+
+import { EventEmitter } from "node:events";
+import type pg from "pg";
+import { PoolError } from "../core/errors.ts";
+import type { PooledConnection } from "../core/handle.ts";
+import { isSessionStatement, type PgSessionState, pgSessionState } from "./session.ts";
+
+/** Events of the real client a holder may listen to; forwarded while the lease lasts. */
+export const FORWARDED_CLIENT_EVENTS = ["error", "notice", "notification", "end", "drain"] as const;
+
+/** The pool side of a lease: how `release(err)` returns it. */
+export interface LeaseOwner {
+  releaseClient(lease: PoolClient, handle: PooledConnection<pg.Client>, client: pg.Client, error: unknown): void;
+}
+
+type QueryArgs = [unknown, unknown?, unknown?];
+
+/** The statement text of a `query()` call: a string, a config object or a Submittable. */
+function statementText(config: unknown): string | undefined {
+  if (typeof config === "string") return config;
+  const text = (config as { text?: unknown } | null)?.text;
+  return typeof text === "string" ? text : undefined;
+}
+
+/**
+ * Issues one query on `client`, keeping the session state the reset needs: session-level
+ * statements mark it dirty; in-flight queries are counted until they settle.
+ *
+ * @example
+ * ```ts
+ * import { trackedQuery } from "./client.ts";
+ * const result = await trackedQuery(client, ["select $1::int as n", [1]]);
+ * ```
+ */
+export function trackedQuery(client: pg.Client, args: QueryArgs): unknown {
+  const state = pgSessionState(client);
+  if (state === undefined) return (client.query as (...a: unknown[]) => unknown)(...args);
+  const text = statementText(args[0]);
+  if (text !== undefined && !state.dirty && isSessionStatement(text)) state.dirty = true;
+  const [config, values, callback] = args;
+  const done = (): void => void state.inFlight--;
+  state.inFlight++;
+  try {
+    if (typeof (config as { submit?: unknown } | null)?.submit === "function") {
+      const submittable = (client.query as (...a: unknown[]) => unknown)(...args) as EventEmitter;
+      submittable.once?.("end", done);
+      submittable.once?.("error", done);
+      return submittable;
+    }
+    const cb = typeof values === "function" ? values : callback;
+    if (typeof cb === "function") {
+      const wrapped = (error: unknown, result: unknown): void => {
+        done();
+        (cb as (e: unknown, r: unknown) => void)(error, result);
+      };
+      return typeof values === "function"
+        ? (client.query as (...a: unknown[]) => unknown)(config, wrapped)
+        : (client.query as (...a: unknown[]) => unknown)(config, values, wrapped);
+    }
+    const promise = (client.query as (...a: unknown[]) => Promise<unknown>)(config, values);
+    promise.then(done, done);
+    return promise;
+  } catch (error) {
+    done();
+    throw error;
+  }
+}
+
+/**
+ * pg's `PoolClient` type: a `PoolClient` can be passed wherever one is expected. Of pg's members,
+ * `copyFrom`, `copyTo`, `pauseDrain`, `resumeDrain` and `connection` are types only (pg has no
+ * such runtime methods either, or they are internals).
+ */
+export interface PoolClient extends
+  Omit<
+    pg.PoolClient,
+    | keyof EventEmitter
+    | "query"
+    | "release"
+    | "host"
+    | "port"
+    | "database"
+    | "user"
+    | "getTransactionStatus"
+    | "escapeIdentifier"
+    | "escapeLiteral"
+    | "getTypeParser"
+    | "setTypeParser"
+    | "connect"
+    | "end"
+  > {}
+
+/**
+ * A leased node-postgres client: `query` (text + values, config objects with `rowMode`, `types`,
+ * `name`, Submittables such as pg-cursor), `release(err?)`, the client's events
+ * (`error`, `notice`, `notification`, `end`) while the lease lasts, and pg's read-only facts.
+ *
+ * @example
+ * ```ts
+ * const client = await pool.connect();
+ * try {
+ *   const { rows } = await client.query("select $1::int as n", [1]);
+ * } finally {
+ *   client.release();
+ * }
+ * ```
+ */
+export class PoolClient extends EventEmitter {
+  #handle: PooledConnection<pg.Client>;
+  #client: pg.Client;
+  #owner: LeaseOwner;
+  #released = false;
+
+  /** Created by the pool only. */
+  constructor(owner: LeaseOwner, handle: PooledConnection<pg.Client>) {
+    super();
+    this.#owner = owner;
+    this.#handle = handle;
+    this.#client = handle.connection;
+  }
+
+  /** The agent this lease is attributed to. */
+  get agentId(): string {
+    return this.#handle.agentId;
+  }
+
+  /** The pool's id of the connection (as in `pool.connections()`). */
+  get connectionId(): number {
+    return this.#handle.id;
+  }
+
+  /** The backend's process id (pg's undocumented `processID`, used by Kysely's cancel). */
+  get processID(): number | null {
+    return (this.#live() as unknown as { processID: number | null }).processID;
+  }
+
+  get host(): string {
+    return this.#client.host;
+  }
+
+  get port(): number {
+    return this.#client.port;
+  }
+
+  get database(): string | undefined {
+    return this.#client.database;
+  }
+
+  get user(): string | undefined {
+    return this.#client.user;
+  }
+
+  /** True once released (or revoked by the pool). */
+  get released(): boolean {
+    return this.#released || this.#handle.released;
+  }
+
+  /** The state pg reports: `"I"` idle, `"T"` in a transaction, `"E"` in a failed one. */
+  getTransactionStatus(): string | null {
+    return this.#live().getTransactionStatus() as string | null;
+  }
+
+  /** pg's `client.query`, every form: the promise, the callback and the Submittable form. */
+  declare query: pg.PoolClient["query"];
+
+  /** Runs `query` (see `query`). */
+  queryUntyped(config: unknown, values?: unknown, callback?: unknown): unknown {
+    return trackedQuery(this.#live(), [config, values, callback]);
+  }
+
+  /** pg's type parser of this client (`types` given to the pool, else pg's global ones). */
+  getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
+    return (this.#live().getTypeParser as (oid: number, format?: string) => (value: string) => unknown)(oid, format);
+  }
+
+  /** Refused: a client's type parsers outlive the lease. Pass `types` in the query config or the pool config. */
+  setTypeParser(): never {
+    throw new PoolError("UNSUPPORTED", "setTypeParser on a pooled client would reach the next holder: pass 'types' in the query config or the pool config");
+  }
+
+  /** Refused: a pooled client is connected already. */
+  connect(): Promise<never> {
+    return Promise.reject(new PoolError("ALREADY_CONNECTED", "Client has already been connected. You cannot reuse a client."));
+  }
+
+  /** Closes the connection instead of returning it (pg: ending a pooled client removes it). */
+  end(): Promise<void> {
+    if (!this.#released) this.release(true);
+    return Promise.resolve();
+  }
+
+  escapeIdentifier(value: string): string {
+    return this.#client.escapeIdentifier(value);
+  }
+
+  escapeLiteral(value: string): string {
+    return this.#client.escapeLiteral(value);
+  }
+
+  /**
+   * Returns the client to the pool. A truthy `error` closes the connection instead (as in pg).
+   * Throws when the lease was already released (as pg does).
+   */
+  release(error?: Error | boolean): void {
+    if (this.#released) {
+      throw new PoolError("DOUBLE_RELEASE", "Release called on client which has already been released to the pool.");
+    }
+    this.#released = true;
+    this.removeAllListeners();
+    this.#owner.releaseClient(this, this.#handle, this.#client, error);
+  }
+
+  /** The real client, while the lease lasts. Throws `USE_AFTER_RELEASE` / `HANDLE_REVOKED` after. */
+  #live(): pg.Client {
+    if (this.#released) {
+      throw new PoolError("USE_AFTER_RELEASE", `Connection ${this.#handle.id} was used after agent '${this.#handle.agentId}' released it`);
+    }
+    return this.#handle.connection;
+  }
+}
+
+/**
+ * The session state of the client behind a lease (for the pool's reset decisions).
+ *
+ * @example
+ * ```ts
+ * import { leaseState } from "./client.ts";
+ * leaseState(handle)?.dirty;
+ * ```
+ */
+export function leaseState(handle: PooledConnection<pg.Client>): PgSessionState | undefined {
+  return pgSessionState(handle.connection);
+}
+
+PoolClient.prototype.query = PoolClient.prototype.queryUntyped as pg.PoolClient["query"];

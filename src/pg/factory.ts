@@ -1,0 +1,262 @@
+/**
+ * The node-postgres driver for the pool: each pooled connection is one real `pg.Client`.
+ *
+ * Reset (on every release) costs nothing for a clean lease. pg reports the server's transaction
+ * status on every ReadyForQuery, so a lease that left a transaction open (or failed) is known
+ * exactly and gets a `ROLLBACK`; a lease that ran a statement whose effect outlives the
+ * transaction (a plain SET, LISTEN, PREPARE, a temp table, a session advisory lock, see
+ * session.ts) gets a `DISCARD ALL` (and pg's cache of prepared statement names is cleared). The
+ * client goes to the next holder once they are done: queued behind the next holder's
+ * statements instead, they would make pg warn about concurrent queries on one client.
+ *
+ * @module
+ */
+
+import pg from "pg";
+import type { ConnectionFactory } from "../core/factory.ts";
+import { PoolError } from "../core/errors.ts";
+import { DatabaseConnectionError } from "../postgres/errors.ts";
+import { sendCancelRequest } from "./cancel.ts";
+import { isFatalPgError } from "./errors.ts";
+import { pgSessionState, trackPgSession } from "./session.ts";
+
+/** A node-postgres `Client` class (pg's own, or a subclass). */
+export type PgClientClass = new (config: pg.ClientConfig) => pg.Client;
+
+/**
+ * Options of {@linkcode pgFactory}: every `pg.ClientConfig` key (`connectionString`, `host`,
+ * `ssl`, `application_name`, `statement_timeout`, `types`, ...), meaning what it means in pg, plus
+ * a few of the factory's own.
+ *
+ * @example
+ * ```ts
+ * import type { PgFactoryOptions } from "agentpool/pg";
+ * const options: PgFactoryOptions = { host: "127.0.0.1", database: "app", application_name: "planner" };
+ * ```
+ */
+export interface PgFactoryOptions extends pg.ClientConfig {
+  /** The client class to open (pg-pool's `Client` option). Default `pg.Client`. */
+  Client?: PgClientClass;
+  /** Runs on every new client before its first lease (pg-pool's `onConnect`); a throw fails the create. */
+  onConnect?: (client: pg.Client) => void | Promise<void>;
+  /** A connected client's socket failed (it is closed and never handed out again). */
+  onError?: (error: Error, client: pg.Client) => void;
+  /** A client was closed. */
+  onRemove?: (client: pg.Client) => void;
+  /**
+   * What a release does with a session that carries state past its transaction: `"discard"`
+   * (default) resets it with `DISCARD ALL`; `"close"` closes it, so that whatever `onConnect` set
+   * up is set up again on a fresh one. A function is asked on every such release.
+   */
+  dirtySessions?: "discard" | "close" | (() => "discard" | "close");
+  /** How long `destroy` waits for pg's graceful end before it drops the socket. Default 5000. */
+  endTimeoutMs?: number;
+  /** How long `cancel` waits for the CancelRequest to be delivered. Default 2000. */
+  cancelTimeoutMs?: number;
+}
+
+/** The error a reset throws for a lease released with an error (pg: `release(err)` closes it). */
+export const CLOSE_REQUESTED = "CLOSE_REQUESTED";
+
+function checkMs(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const rule = "a positive number of milliseconds";
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  const message = `Cannot create pg factory as '${option}' must be ${rule}: current value is ${shown}`;
+  if (typeof value !== "number") throw new TypeError(message);
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(message);
+  return value;
+}
+
+/** A connect failure, naming host, port and database only (never a password or the URL). */
+function connectError(error: unknown, client: pg.Client, options: PgFactoryOptions): DatabaseConnectionError {
+  const raw = error as { code?: unknown; message?: unknown };
+  let detail = typeof raw?.message === "string" ? raw.message : String(error);
+  const password = typeof options.password === "string" ? options.password : undefined;
+  for (const secret of [options.connectionString, password, password && encodeURIComponent(password)]) {
+    if (secret) detail = detail.split(secret).join("***");
+  }
+  const code = typeof raw?.code === "string" ? raw.code : undefined;
+  return new DatabaseConnectionError(String(client.host), String(client.port), String(client.database), code, detail);
+}
+
+/** Drops the socket at once (pg's `end()` waits for a server that may never answer). */
+function dropSocket(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+}
+
+/** pg caches which named statements it prepared; `DISCARD ALL` drops them on the server. */
+function forgetPreparedStatements(client: pg.Client): void {
+  type Cache = { parsedStatements?: Record<string, string>; submittedNamedStatements?: Record<string, string> };
+  const connection = (client as unknown as { connection?: Cache }).connection;
+  if (connection?.parsedStatements !== undefined) connection.parsedStatements = {};
+  if (connection?.submittedNamedStatements !== undefined) connection.submittedNamedStatements = {};
+}
+
+/**
+ * Rolls back and/or discards session state, awaited (the pool hands the client on afterwards):
+ * queueing behind the next holder's statements would make pg warn about concurrent queries.
+ */
+async function cleanSession(client: pg.Client, rollback: boolean): Promise<void> {
+  const state = pgSessionState(client)!;
+  try {
+    if (rollback) await client.query("rollback");
+    if (state.dirty) {
+      await client.query("discard all");
+      state.dirty = false;
+      forgetPreparedStatements(client);
+    }
+  } catch (error) {
+    state.discard = true;
+    throw error;
+  }
+}
+
+/**
+ * A {@linkcode ConnectionFactory} of node-postgres clients, to the same standard as
+ * `postgresFactory`:
+ *
+ * - `create(signal)` connects one `pg.Client` (dropping the socket on abort) and runs `onConnect`;
+ * - `validate` runs `select 1` (the socket is dropped when the signal aborts first);
+ * - `reset` rolls back an open or failed transaction and discards session state (module notes);
+ *   it throws for a session that is dead or that its holder released with an error, so the pool
+ *   closes it;
+ * - `destroy` ends the session gracefully, dropping the socket after `endTimeoutMs`;
+ * - `isFatal` is {@linkcode isFatalPgError}; `isBroken` says the socket closed or errored;
+ * - `cancel` sends a protocol-level CancelRequest with the client's process id and secret key
+ *   over a fresh socket: no extra session.
+ *
+ * @example
+ * ```ts
+ * import { AsyncConnectionPool } from "agentpool";
+ * import { pgFactory } from "agentpool/pg";
+ * const pool = new AsyncConnectionPool({ factory: pgFactory({ host: "127.0.0.1", database: "postgres", user: "postgres" }) });
+ * const result = await pool.use((client) => client.query("select 1 as one"), { agentId: "planner-1" });
+ * console.log(result.rows);
+ * await pool.close();
+ * ```
+ */
+export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFactory<pg.Client> {
+  if (typeof config !== "string" && (typeof config !== "object" || config === null)) {
+    throw new TypeError(`Cannot create pg factory as 'config' must be a connection string or an options object: current value is ${String(config)}`);
+  }
+  const options: PgFactoryOptions = typeof config === "string" ? { connectionString: config } : config;
+  const {
+    Client = pg.Client as PgClientClass,
+    onConnect,
+    onError,
+    onRemove,
+    dirtySessions = "discard",
+    endTimeoutMs: endMs,
+    cancelTimeoutMs: cancelMs,
+    ...clientConfig
+  } = options;
+  if (typeof Client !== "function") {
+    throw new TypeError(`Cannot create pg factory as 'Client' must be a client class: current value is ${String(Client)}`);
+  }
+  for (const [key, hook] of Object.entries({ onConnect, onError, onRemove })) {
+    if (hook !== undefined && typeof hook !== "function") {
+      throw new TypeError(`Cannot create pg factory as '${key}' must be a function: current value is ${String(hook)}`);
+    }
+  }
+  if (typeof dirtySessions !== "function" && dirtySessions !== "discard" && dirtySessions !== "close") {
+    throw new RangeError(`Cannot create pg factory as 'dirtySessions' must be "discard" or "close": current value is ${JSON.stringify(dirtySessions)}`);
+  }
+  const endTimeoutMs = checkMs("endTimeoutMs", endMs, 5000);
+  const cancelTimeoutMs = checkMs("cancelTimeoutMs", cancelMs, 2000);
+  const closeDirty = (): boolean => (typeof dirtySessions === "function" ? dirtySessions() : dirtySessions) === "close";
+
+  return {
+    async create(signal: AbortSignal): Promise<pg.Client> {
+      signal.throwIfAborted();
+      const client = new Client(clientConfig);
+      const state = trackPgSession(client);
+      let connected = false;
+      // Always listened to: an error on a client nobody listens to must not crash the process.
+      client.on("error", (error: Error) => {
+        state.broken = true;
+        if (connected) onError?.(error, client);
+      });
+      client.on("end", () => void (state.broken = true));
+      const abort = (): void => dropSocket(client);
+      signal.addEventListener("abort", abort, { once: true });
+      try {
+        await client.connect();
+        connected = true;
+        signal.throwIfAborted();
+        await onConnect?.(client);
+        signal.throwIfAborted();
+        return client;
+      } catch (error) {
+        dropSocket(client);
+        if (signal.aborted) throw signal.reason;
+        throw connected ? error : connectError(error, client, options);
+      } finally {
+        signal.removeEventListener("abort", abort);
+      }
+    },
+
+    async destroy(client: pg.Client): Promise<void> {
+      const state = pgSessionState(client);
+      const dead = state?.broken === true;
+      if (state !== undefined) state.broken = true;
+      try {
+        if (dead) return dropSocket(client);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, endTimeoutMs)));
+        await Promise.race([client.end().catch(() => {}), late]);
+        clearTimeout(timer);
+        dropSocket(client);
+      } finally {
+        onRemove?.(client);
+      }
+    },
+
+    isFatal: isFatalPgError,
+
+    isBroken(client: pg.Client): boolean {
+      const state = pgSessionState(client);
+      return state?.broken === true || state?.discard === true;
+    },
+
+    async cancel(client: pg.Client): Promise<void> {
+      const state = pgSessionState(client);
+      const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
+      if (state === undefined || state.broken || processID == null || secretKey == null) return;
+      await sendCancelRequest({ host: client.host, port: client.port, processID, secretKey }, cancelTimeoutMs);
+    },
+
+    async validate(client: pg.Client, signal: AbortSignal): Promise<boolean> {
+      const state = pgSessionState(client);
+      if (state === undefined || state.broken || state.discard || signal.aborted) return false;
+      const abort = (): void => {
+        state.broken = true; // no answer in time: dead to us
+        dropSocket(client);
+      };
+      signal.addEventListener("abort", abort, { once: true });
+      try {
+        await client.query("select 1");
+        return true;
+      } catch (error) {
+        if (isFatalPgError(error)) state.broken = true;
+        return false;
+      } finally {
+        signal.removeEventListener("abort", abort);
+      }
+    },
+
+    reset(client: pg.Client): Promise<void> | void {
+      const state = pgSessionState(client);
+      if (state === undefined) return;
+      if (state.broken || state.discard) {
+        throw new PoolError("CONNECTION_UNUSABLE", "The session was closed or left in an unknown state");
+      }
+      if (state.closeRequested) throw new PoolError(CLOSE_REQUESTED, "The holder released the client with an error");
+      // In flight at release: the transaction status is not final yet, so roll back to be sure.
+      const rollback = state.inFlight > 0 || client.getTransactionStatus() !== "I";
+      if (!rollback && !state.dirty) return; // a clean lease costs nothing
+      if (state.dirty && closeDirty()) throw new PoolError(CLOSE_REQUESTED, "The session carries state that only a new connection clears");
+      return cleanSession(client, rollback);
+    },
+  };
+}
