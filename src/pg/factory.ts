@@ -174,8 +174,10 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
       let connected = false;
       // Always listened to: an error on a client nobody listens to must not crash the process.
       client.on("error", (error: Error) => {
+        // pg follows a server's FATAL error with "Connection terminated unexpectedly": report the first.
+        const first = !state.broken;
         state.broken = true;
-        if (connected) onError?.(error, client);
+        if (connected && first) onError?.(error, client);
       });
       client.on("end", () => void (state.broken = true));
       const abort = (): void => dropSocket(client);
