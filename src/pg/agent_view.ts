@@ -83,6 +83,8 @@ export class PoolForAgent extends EventEmitter {
   }
 
   /** Ends this view (later connects reject); the shared pool stays open. Idempotent. */
+  end(): Promise<void>;
+  end(callback: (error?: Error) => void): void;
   end(callback?: (error?: Error) => void): Promise<void> | void {
     this.#ending = true;
     if (callback === undefined) return Promise.resolve();

@@ -137,8 +137,8 @@ export class PoolClient extends EventEmitter {
   }
 
   /** The backend's process id (pg's undocumented `processID`, used by Kysely's cancel). */
-  get processID(): number | null {
-    return (this.#live() as unknown as { processID: number | null }).processID;
+  get processID(): number | undefined {
+    return (this.#live() as unknown as { processID: number | null }).processID ?? undefined;
   }
 
   get host(): string {
@@ -163,8 +163,8 @@ export class PoolClient extends EventEmitter {
   }
 
   /** The state pg reports: `"I"` idle, `"T"` in a transaction, `"E"` in a failed one. */
-  getTransactionStatus(): string | null {
-    return this.#live().getTransactionStatus() as string | null;
+  getTransactionStatus(): ReturnType<pg.Client["getTransactionStatus"]> {
+    return this.#live().getTransactionStatus();
   }
 
   /** pg's `client.query`, every form: the promise, the callback and the Submittable form. */
