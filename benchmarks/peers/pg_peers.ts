@@ -28,6 +28,7 @@ export const TX_PEERS = [
   "postgres.js-begin",
   "postgres.js-reserve",
   "pg-pool",
+  "agentpool/pg",
 ] as const;
 export type TxPeerName = typeof TX_PEERS[number];
 
@@ -189,6 +190,31 @@ async function pgPool(url: string, connections: number): Promise<TxPeer> {
   };
 }
 
+/** agentpool's pg-compatible Pool, driven exactly as pg-pool is above. */
+async function agentpoolPg(url: string, connections: number): Promise<OpenedTxPeer> {
+  const mod = await importIfPresent<{ Pool: new (config: Record<string, unknown>) => PgPool & { idleCount: number; forAgent(id: string): PgPool } }>("src/pg/mod.ts");
+  if (mod?.Pool === undefined) return { skipped: "src/pg/mod.ts has not landed" };
+  const pool = new mod.Pool({ connectionString: url, max: connections, min: connections });
+  while (pool.idleCount < connections) await new Promise((resolve) => setTimeout(resolve, 5));
+  return {
+    name: "agentpool/pg",
+    config: `agentpool/pg Pool({ max: ${connections} }).forAgent(agent); client.query() x3`,
+    agent: (agentId) => pool.forAgent(agentId),
+    async tx(agent, acquired) {
+      const client = await (agent as PgPool).connect();
+      acquired();
+      try {
+        await client.query("begin");
+        await client.query("select 1");
+        await client.query("commit");
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
 /** Opens `name` against `url` with `connections` connections, all open before it returns. */
 export function openTxPeer(name: TxPeerName, url: string, connections: number): Promise<OpenedTxPeer> {
   switch (name) {
@@ -203,5 +229,7 @@ export function openTxPeer(name: TxPeerName, url: string, connections: number): 
       return postgresJs(name, url, connections);
     case "pg-pool":
       return pgPool(url, connections);
+    case "agentpool/pg":
+      return agentpoolPg(url, connections);
   }
 }
