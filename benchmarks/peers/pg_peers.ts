@@ -167,6 +167,19 @@ async function postgresJs(name: TxPeerName, url: string, connections: number): P
   };
 }
 
+/** One `begin; select 1; commit` on a client checked out of a pg-shaped pool. */
+async function pgTransaction(pool: PgPool, acquired: () => void): Promise<void> {
+  const client = await pool.connect();
+  acquired();
+  try {
+    await client.query("begin");
+    await client.query("select 1");
+    await client.query("commit");
+  } finally {
+    client.release();
+  }
+}
+
 async function pgPool(url: string, connections: number): Promise<TxPeer> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
@@ -175,17 +188,7 @@ async function pgPool(url: string, connections: number): Promise<TxPeer> {
     name: "pg-pool",
     config: `pg.Pool({ max: ${connections} }); client.query() x3`,
     agent: () => undefined,
-    async tx(_agent, acquired) {
-      const client = await pool.connect();
-      acquired();
-      try {
-        await client.query("begin");
-        await client.query("select 1");
-        await client.query("commit");
-      } finally {
-        client.release();
-      }
-    },
+    tx: (_agent, acquired) => pgTransaction(pool, acquired),
     close: () => pool.end(),
   };
 }
@@ -200,17 +203,7 @@ async function agentpoolPg(url: string, connections: number): Promise<OpenedTxPe
     name: "agentpool/pg",
     config: `agentpool/pg Pool({ max: ${connections} }).forAgent(agent); client.query() x3`,
     agent: (agentId) => pool.forAgent(agentId),
-    async tx(agent, acquired) {
-      const client = await (agent as PgPool).connect();
-      acquired();
-      try {
-        await client.query("begin");
-        await client.query("select 1");
-        await client.query("commit");
-      } finally {
-        client.release();
-      }
-    },
+    tx: (agent, acquired) => pgTransaction(agent as PgPool, acquired),
     close: () => pool.end(),
   };
 }

@@ -12,7 +12,16 @@ import { PoolError } from "../core/errors.ts";
 /** CancelRequest code: 1234 in the high 16 bits, 5678 in the low 16 bits. */
 const CANCEL_REQUEST_CODE = 80877102;
 
-/** Where the server listens: TCP host and port, or a Unix socket directory (a host starting with `/`). */
+/**
+ * Where the server listens (TCP host and port, or a Unix socket directory: a host starting with
+ * `/`) and which backend to cancel.
+ *
+ * @example
+ * ```ts
+ * import type { CancelTarget } from "./cancel.ts";
+ * const target: CancelTarget = { host: "/var/run/postgresql", port: 5432, processID: 4242, secretKey: 1234 };
+ * ```
+ */
 export interface CancelTarget {
   readonly host: string;
   readonly port: number;
@@ -28,7 +37,8 @@ export interface CancelTarget {
  * @example
  * ```ts
  * import { sendCancelRequest } from "./cancel.ts";
- * await sendCancelRequest({ host: "127.0.0.1", port: 5432, processID: client.processID, secretKey: client.secretKey }, 2000);
+ * declare const backend: { processID: number; secretKey: number }; // from a connected pg.Client
+ * await sendCancelRequest({ host: "127.0.0.1", port: 5432, ...backend }, 2000);
  * ```
  */
 export function sendCancelRequest(target: CancelTarget, timeoutMs: number): Promise<void> {

@@ -12,10 +12,26 @@ import { PoolError } from "../core/errors.ts";
 import type { PooledConnection } from "../core/handle.ts";
 import { isSessionStatement, type PgSessionState, pgSessionState } from "./session.ts";
 
-/** Events of the real client a holder may listen to; forwarded while the lease lasts. */
+/**
+ * Events of the real client a holder may listen to; forwarded while the lease lasts.
+ *
+ * @example
+ * ```ts
+ * import { FORWARDED_CLIENT_EVENTS } from "./client.ts";
+ * FORWARDED_CLIENT_EVENTS.includes("notification"); // true
+ * ```
+ */
 export const FORWARDED_CLIENT_EVENTS = ["error", "notice", "notification", "end", "drain"] as const;
 
-/** The pool side of a lease: how `release(err)` returns it. */
+/**
+ * The pool side of a lease: how `release(err)` returns it.
+ *
+ * @example
+ * ```ts
+ * import type { LeaseOwner } from "./client.ts";
+ * const owner: LeaseOwner = { releaseClient: (_lease, handle, _client, error) => void handle.release(error) };
+ * ```
+ */
 export interface LeaseOwner {
   releaseClient(lease: PoolClient, handle: PooledConnection<pg.Client>, client: pg.Client, error: unknown): void;
 }
@@ -35,7 +51,10 @@ function statementText(config: unknown): string | undefined {
  *
  * @example
  * ```ts
+ * import pg from "pg";
  * import { trackedQuery } from "./client.ts";
+ * const client = new pg.Client();
+ * await client.connect();
  * const result = await trackedQuery(client, ["select $1::int as n", [1]]);
  * ```
  */
@@ -104,6 +123,8 @@ export interface PoolClient extends
  *
  * @example
  * ```ts
+ * import { Pool } from "agentpool/pg";
+ * const pool = new Pool({ max: 4 });
  * const client = await pool.connect();
  * try {
  *   const { rows } = await client.query("select $1::int as n", [1]);
@@ -231,7 +252,10 @@ export class PoolClient extends EventEmitter {
  *
  * @example
  * ```ts
+ * import type pg from "pg";
+ * import type { PooledConnection } from "agentpool";
  * import { leaseState } from "./client.ts";
+ * declare const handle: PooledConnection<pg.Client>;
  * leaseState(handle)?.dirty;
  * ```
  */

@@ -10,7 +10,15 @@ import type pg from "pg";
 import type { PoolOptions } from "../core/options.ts";
 import type { PgClientClass } from "./factory.ts";
 
-/** agentpool's own options the facade passes to the core pool (everything but `factory`). */
+/**
+ * agentpool's own options the facade passes to the core pool (everything but `factory`).
+ *
+ * @example
+ * ```ts
+ * import type { AgentpoolOptions } from "agentpool/pg";
+ * const own: AgentpoolOptions = { maxPerAgent: 4, holdPolicy: { maxHoldMs: 30_000, action: "cancel" } };
+ * ```
+ */
 export type AgentpoolOptions = Omit<PoolOptions<pg.Client>, "factory">;
 
 /**
@@ -124,7 +132,16 @@ const SAME_MEANING: ReadonlyArray<readonly [string, string]> = [
   ["maxLifetimeSeconds", "maxLifetimeMs"],
 ];
 
-/** The config, split and checked. */
+/**
+ * The config, split and checked.
+ *
+ * @example
+ * ```ts
+ * import { resolvePgPoolConfig, type ResolvedPgPoolConfig } from "./config.ts";
+ * const resolved: ResolvedPgPoolConfig = resolvePgPoolConfig({ max: 4 });
+ * resolved.core.maxConnections; // 4
+ * ```
+ */
 export interface ResolvedPgPoolConfig {
   /** What every `pg.Client` is constructed with. */
   readonly client: pg.ClientConfig;

@@ -20,7 +20,16 @@ import { sendCancelRequest } from "./cancel.ts";
 import { isFatalPgError } from "./errors.ts";
 import { pgSessionState, trackPgSession } from "./session.ts";
 
-/** A node-postgres `Client` class (pg's own, or a subclass). */
+/**
+ * A node-postgres `Client` class (pg's own, or a subclass).
+ *
+ * @example
+ * ```ts
+ * import pg from "pg";
+ * import type { PgClientClass } from "agentpool/pg";
+ * const Client: PgClientClass = pg.Client;
+ * ```
+ */
 export type PgClientClass = new (config: pg.ClientConfig) => pg.Client;
 
 /**
@@ -55,7 +64,17 @@ export interface PgFactoryOptions extends pg.ClientConfig {
   cancelTimeoutMs?: number;
 }
 
-/** The error a reset throws for a lease released with an error (pg: `release(err)` closes it). */
+/**
+ * The code of the error a reset throws for a session that must be closed rather than reused
+ * (released with an error, past `maxUses`, or dirty while connect-time set-up exists).
+ *
+ * @example
+ * ```ts
+ * import { CLOSE_REQUESTED } from "./factory.ts";
+ * pool.addEventListener("error", (e) => (e as CustomEvent).detail.error.code === CLOSE_REQUESTED || console.error(e));
+ * declare const pool: EventTarget;
+ * ```
+ */
 export const CLOSE_REQUESTED = "CLOSE_REQUESTED";
 
 function checkMs(option: string, value: unknown, fallback: number): number {

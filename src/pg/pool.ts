@@ -22,24 +22,34 @@ import { type PgPoolConfig, resolvePgPoolConfig, type ResolvedPgPoolConfig } fro
 import { type PgClientClass, pgFactory } from "./factory.ts";
 import { pgSessionState } from "./session.ts";
 import { PoolForAgent } from "./agent_view.ts";
+import { emitSafely } from "./events.ts";
 import pgModule from "pg";
 
-/** pg-pool's callback of `connect(cb)`. */
+/**
+ * pg-pool's callback of `connect(cb)`.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectCallback } from "agentpool/pg";
+ * const callback: ConnectCallback = (error, client, done) => {
+ *   if (error) throw error;
+ *   client!.query("select 1").finally(() => done());
+ * };
+ * ```
+ */
 export type ConnectCallback = (error: Error | undefined, client: PoolClient | undefined, done: (error?: Error | boolean) => void) => void;
-/** pg's callback of `query(..., cb)`. */
+/**
+ * pg's callback of `query(..., cb)`.
+ *
+ * @example
+ * ```ts
+ * import type { QueryCallback } from "agentpool/pg";
+ * const callback: QueryCallback = (error, result) => console.log(error ?? result?.rows);
+ * ```
+ */
 export type QueryCallback = (error: Error | undefined, result: pg.QueryResult | undefined) => void;
 
 const NOOP = (): void => {};
-
-/** Emits without letting a throwing listener reach the pool, and `error` only when someone listens. */
-export function emitSafely(emitter: EventEmitter, event: string, ...args: unknown[]): void {
-  if (emitter.listenerCount(event) === 0) return;
-  try {
-    emitter.emit(event, ...args);
-  } catch {
-    // A user's listener that throws costs that listener only.
-  }
-}
 
 /**
  * A pg.Pool-compatible agentpool. Takes pg's `PoolConfig` (each key meaning what it means in pg:
@@ -127,7 +137,10 @@ export class Pool extends EventEmitter implements LeaseOwner {
    *
    * @example
    * ```ts
-   * const saver = new PostgresSaver(pool.forAgent("checkpointer"));
+   * import { Pool } from "agentpool/pg";
+   * const pool = new Pool({ max: 10 });
+   * const checkpointer = pool.forAgent("checkpointer"); // e.g. new PostgresSaver(checkpointer)
+   * await checkpointer.query("select 1");
    * ```
    */
   forAgent(agentId: string): PoolForAgent {

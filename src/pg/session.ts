@@ -9,7 +9,15 @@
 
 import type pg from "pg";
 
-/** Per-connection facts, kept beside the client (never on it). */
+/**
+ * Per-connection facts, kept beside the client (never on it).
+ *
+ * @example
+ * ```ts
+ * import type { PgSessionState } from "./session.ts";
+ * const clean: PgSessionState = { broken: false, dirty: false, discard: false, closeRequested: false, inFlight: 0, uses: 0 };
+ * ```
+ */
 export interface PgSessionState {
   /** The socket closed or errored: never hand it out again. */
   broken: boolean;
@@ -32,8 +40,9 @@ const states = new WeakMap<pg.Client, PgSessionState>();
  *
  * @example
  * ```ts
+ * import pg from "pg";
  * import { pgSessionState } from "./session.ts";
- * const state = pgSessionState(client);
+ * const state = pgSessionState(new pg.Client());
  * if (state?.broken) console.log("dead");
  * ```
  */
@@ -46,8 +55,9 @@ export function pgSessionState(client: pg.Client): PgSessionState | undefined {
  *
  * @example
  * ```ts
+ * import pg from "pg";
  * import { trackPgSession } from "./session.ts";
- * const state = trackPgSession(client);
+ * const state = trackPgSession(new pg.Client());
  * ```
  */
 export function trackPgSession(client: pg.Client): PgSessionState {
