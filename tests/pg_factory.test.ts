@@ -78,6 +78,25 @@ test("a failed transaction left open is rolled back; a clean lease costs no stat
   }
 });
 
+test("a client released with its BEGIN still in flight (not awaited) is rolled back before the next holder gets it", async () => {
+  const pool = new Pool({ connectionString: databaseUrl(), max: 1 });
+  try {
+    const careless = await pool.connect();
+    void careless.query("begin");
+    void careless.query("select pg_sleep(0.05)");
+    careless.release();
+    const next = await pool.connect();
+    try {
+      await next.query("select 1");
+      assert.equal(next.getTransactionStatus(), "I");
+    } finally {
+      next.release();
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
 test("named statements survive clean leases and are prepared again after a DISCARD ALL", async () => {
   const pool = new Pool({ connectionString: databaseUrl(), max: 1 });
   const name = uniqueName("q");

@@ -36,18 +36,10 @@ export interface LeaseOwner {
   releaseClient(lease: PoolClient, handle: PooledConnection<pg.Client>, client: pg.Client, error: unknown): void;
 }
 
-type QueryArgs = [unknown, unknown?, unknown?];
-
-/** The statement text of a `query()` call: a string, a config object or a Submittable. */
-function statementText(config: unknown): string | undefined {
-  if (typeof config === "string") return config;
-  const text = (config as { text?: unknown } | null)?.text;
-  return typeof text === "string" ? text : undefined;
-}
-
 /**
- * Issues one query on `client`, keeping the session state the reset needs: session-level
- * statements mark it dirty; in-flight queries are counted until they settle.
+ * Issues one query on `client`, marking the session dirty first when the statement leaves state
+ * past its transaction (see session.ts). The arguments go to pg as they are: every form pg
+ * accepts (promise, callback, Submittable) behaves as in pg.
  *
  * @example
  * ```ts
@@ -55,41 +47,16 @@ function statementText(config: unknown): string | undefined {
  * import { trackedQuery } from "./client.ts";
  * const client = new pg.Client();
  * await client.connect();
- * const result = await trackedQuery(client, ["select $1::int as n", [1]]);
+ * const result = await trackedQuery(client, "select $1::int as n", [1]);
  * ```
  */
-export function trackedQuery(client: pg.Client, args: QueryArgs): unknown {
+export function trackedQuery(client: pg.Client, config: unknown, values?: unknown, callback?: unknown): unknown {
   const state = pgSessionState(client);
-  if (state === undefined) return (client.query as (...a: unknown[]) => unknown)(...args);
-  const text = statementText(args[0]);
-  if (text !== undefined && !state.dirty && isSessionStatement(text)) state.dirty = true;
-  const [config, values, callback] = args;
-  const done = (): void => void state.inFlight--;
-  state.inFlight++;
-  try {
-    if (typeof (config as { submit?: unknown } | null)?.submit === "function") {
-      const submittable = (client.query as (...a: unknown[]) => unknown)(...args) as EventEmitter;
-      submittable.once?.("end", done);
-      submittable.once?.("error", done);
-      return submittable;
-    }
-    const cb = typeof values === "function" ? values : callback;
-    if (typeof cb === "function") {
-      const wrapped = (error: unknown, result: unknown): void => {
-        done();
-        (cb as (e: unknown, r: unknown) => void)(error, result);
-      };
-      return typeof values === "function"
-        ? (client.query as (...a: unknown[]) => unknown)(config, wrapped)
-        : (client.query as (...a: unknown[]) => unknown)(config, values, wrapped);
-    }
-    const promise = (client.query as (...a: unknown[]) => Promise<unknown>)(config, values);
-    promise.then(done, done);
-    return promise;
-  } catch (error) {
-    done();
-    throw error;
+  if (state !== undefined && !state.dirty) {
+    const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
+    if (typeof text === "string" && isSessionStatement(text)) state.dirty = true;
   }
+  return (client.query as (...args: unknown[]) => unknown)(config, values, callback);
 }
 
 /**
@@ -193,7 +160,7 @@ export class PoolClient extends EventEmitter {
 
   /** Runs `query` (see `query`). */
   queryUntyped(config: unknown, values?: unknown, callback?: unknown): unknown {
-    return trackedQuery(this.#live(), [config, values, callback]);
+    return trackedQuery(this.#live(), config, values, callback);
   }
 
   /** pg's type parser of this client (`types` given to the pool, else pg's global ones). */

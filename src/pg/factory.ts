@@ -104,6 +104,15 @@ function dropSocket(client: pg.Client): void {
   (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
 }
 
+/**
+ * Whether pg still has queries of the last holder queued or running (one released without
+ * awaiting them). Read from pg's internals; a client class without them counts as idle.
+ */
+function busy(client: pg.Client): boolean {
+  const internals = client as unknown as { _activeQuery?: unknown; _queryQueue?: unknown[] };
+  return (internals._activeQuery !== null && internals._activeQuery !== undefined) || (internals._queryQueue?.length ?? 0) > 0;
+}
+
 /** pg caches which named statements it prepared; `DISCARD ALL` drops them on the server. */
 function forgetPreparedStatements(client: pg.Client): void {
   type Cache = { parsedStatements?: Record<string, string>; submittedNamedStatements?: Record<string, string> };
@@ -273,8 +282,8 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
         throw new PoolError("CONNECTION_UNUSABLE", "The session was closed or left in an unknown state");
       }
       if (state.closeRequested) throw new PoolError(CLOSE_REQUESTED, "The holder released the client with an error");
-      // In flight at release: the transaction status is not final yet, so roll back to be sure.
-      const rollback = state.inFlight > 0 || client.getTransactionStatus() !== "I";
+      // Still running at release: the transaction status is not final yet, so roll back to be sure.
+      const rollback = busy(client) || client.getTransactionStatus() !== "I";
       if (!rollback && !state.dirty) return; // a clean lease costs nothing
       if (state.dirty && closeDirty()) throw new PoolError(CLOSE_REQUESTED, "The session carries state that only a new connection clears");
       return cleanSession(client, rollback);

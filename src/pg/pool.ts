@@ -302,7 +302,7 @@ export class Pool extends EventEmitter implements LeaseOwner {
     const handle = await this.agentpool.acquire({ agentId });
     let result: pg.QueryResult;
     try {
-      result = await (trackedQuery(handle.connection, [config, values]) as Promise<pg.QueryResult>);
+      result = await (trackedQuery(handle.connection, config, values) as Promise<pg.QueryResult>);
     } catch (error) {
       void handle.release(error);
       throw error;

@@ -15,7 +15,7 @@ import type pg from "pg";
  * @example
  * ```ts
  * import type { PgSessionState } from "./session.ts";
- * const clean: PgSessionState = { broken: false, dirty: false, discard: false, closeRequested: false, inFlight: 0, uses: 0 };
+ * const clean: PgSessionState = { broken: false, dirty: false, discard: false, closeRequested: false, uses: 0 };
  * ```
  */
 export interface PgSessionState {
@@ -27,8 +27,6 @@ export interface PgSessionState {
   discard: boolean;
   /** The holder released it with an error (pg's `release(err)`): close it. */
   closeRequested: boolean;
-  /** Queries sent through a lease and not yet answered. */
-  inFlight: number;
   /** Leases served, for `maxUses`. */
   uses: number;
 }
@@ -61,18 +59,72 @@ export function pgSessionState(client: pg.Client): PgSessionState | undefined {
  * ```
  */
 export function trackPgSession(client: pg.Client): PgSessionState {
-  const state: PgSessionState = { broken: false, dirty: false, discard: false, closeRequested: false, inFlight: 0, uses: 0 };
+  const state: PgSessionState = { broken: false, dirty: false, discard: false, closeRequested: false, uses: 0 };
   states.set(client, state);
   return state;
 }
 
 // Statements whose effect outlives the transaction: a plain SET / RESET (not SET LOCAL,
 // TRANSACTION or CONSTRAINTS), SET SESSION ..., LISTEN, PREPARE, DECLARE (a WITH HOLD cursor),
-// CREATE TEMP ..., LOAD, DISCARD, DEALLOCATE, and session-level advisory locks or set_config()
-// anywhere in the text. Checked at every statement boundary of a multi-statement text.
-const SESSION_STATEMENT =
-  /(?:^|;)(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(?:set\s+(?!local\b|transaction\b|constraints\b)|reset\b|listen\b|prepare\b|declare\b|load\b|discard\b|deallocate\b|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b|create\s+(?:or\s+replace\s+)?(?:temp|temporary)\s)/i;
-const SESSION_FUNCTION = /pg_(?:try_)?advisory_lock|set_config\s*\(/i;
+// CREATE TEMP ..., LOAD, DISCARD, DEALLOCATE; and session-level advisory locks or set_config()
+// anywhere in the text. Every statement of a multi-statement text is looked at. This runs on
+// every query, so first words are compared in place, without allocating.
+const SESSION_WORDS = ["reset", "listen", "prepare", "declare", "load", "discard", "deallocate"];
+const SESSION_FUNCTION = /advisory_lock|set_config/i;
+
+/** Index of the first character at or after `i` that is neither white space nor inside a comment. */
+function skipBlank(text: string, i: number): number {
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || (c >= 9 && c <= 13) || c === 40) i++; // blanks and "(" (a parenthesised select)
+    else if (c === 45 && text.charCodeAt(i + 1) === 45) {
+      const end = text.indexOf("\n", i);
+      if (end === -1) return text.length;
+      i = end + 1;
+    } else if (c === 47 && text.charCodeAt(i + 1) === 42) {
+      const end = text.indexOf("*/", i + 2);
+      if (end === -1) return text.length;
+      i = end + 2;
+    } else return i;
+  }
+}
+
+function isWordChar(c: number): boolean {
+  const lower = c | 32;
+  return (lower >= 97 && lower <= 122) || c === 95 || (c >= 48 && c <= 57);
+}
+
+/** Whether the word at `i` is `word` (lower-case ASCII), case-insensitively; its end, or -1. */
+function wordEnd(text: string, i: number, word: string): number {
+  for (let k = 0; k < word.length; k++) {
+    if ((text.charCodeAt(i + k) | 32) !== word.charCodeAt(k)) return -1;
+  }
+  return isWordChar(text.charCodeAt(i + word.length)) ? -1 : i + word.length;
+}
+
+function startsSessionStatement(text: string, from: number): boolean {
+  const i = skipBlank(text, from);
+  const first = text.charCodeAt(i) | 32;
+  if (first === 115 /* s */) {
+    const end = wordEnd(text, i, "set");
+    if (end === -1) return false;
+    const next = skipBlank(text, end);
+    return wordEnd(text, next, "local") === -1 && wordEnd(text, next, "transaction") === -1 && wordEnd(text, next, "constraints") === -1;
+  }
+  if (first === 99 /* c */) {
+    const end = wordEnd(text, i, "create");
+    if (end === -1) return false;
+    let next = skipBlank(text, end);
+    for (const optional of ["or", "replace", "global", "local"]) {
+      const after = wordEnd(text, next, optional);
+      if (after !== -1) next = skipBlank(text, after);
+    }
+    return wordEnd(text, next, "temp") !== -1 || wordEnd(text, next, "temporary") !== -1;
+  }
+  if (first !== 114 && first !== 108 && first !== 112 && first !== 100) return false; // r l p d
+  for (const word of SESSION_WORDS) if (wordEnd(text, i, word) !== -1) return true;
+  return false;
+}
 
 /**
  * Whether `text` may leave session state that outlives its transaction (and so the lease).
@@ -87,5 +139,12 @@ const SESSION_FUNCTION = /pg_(?:try_)?advisory_lock|set_config\s*\(/i;
  * ```
  */
 export function isSessionStatement(text: string): boolean {
-  return SESSION_STATEMENT.test(text) || SESSION_FUNCTION.test(text);
+  let from = 0;
+  for (;;) {
+    if (startsSessionStatement(text, from)) return true;
+    const semicolon = text.indexOf(";", from);
+    if (semicolon === -1) break;
+    from = semicolon + 1;
+  }
+  return SESSION_FUNCTION.test(text);
 }
