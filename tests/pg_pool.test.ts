@@ -4,6 +4,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
 import pg from "pg";
 import { Pool, PoolClient, withAgent } from "../src/pg/mod.ts";
 import { adminRouter } from "../src/admin/mod.ts";
@@ -230,4 +233,35 @@ test("it is an agentpool: the admin router serves its stats, agents and connecti
   } finally {
     await pool.end();
   }
+});
+
+test("maxUses: a client is closed after serving that many leases", async () => {
+  const pool = newPool({ max: 1, maxUses: 2 });
+  try {
+    const pids = [];
+    for (let i = 0; i < 4; i++) pids.push((await pool.query("select pg_backend_pid() as pid")).rows[0].pid);
+    assert.equal(pids[0], pids[1]);
+    assert.notEqual(pids[1], pids[2]);
+    assert.equal(pids[2], pids[3]);
+  } finally {
+    await pool.end();
+  }
+});
+
+test("allowExitOnIdle: a process whose clients are all idle exits without end()", async () => {
+  // Always run by Node (its unref semantics are what pg's option means).
+  const node = process.versions.bun || "Deno" in globalThis ? "node" : process.execPath;
+  const child = spawn(node, ["--import", "tsx", fileURLToPath(new URL("./support/pg_exit_on_idle.ts", import.meta.url))], {
+    env: { ...process.env, DATABASE_URL: databaseUrl() },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  // A guard far above the housekeeping period: a process kept alive by the pool never exits by itself.
+  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("exit", (c, s) => resolve([c, s])));
+  clearTimeout(guard);
+  assert.equal(signal, null, "killed by the guard: the idle pool kept the process alive");
+  assert.equal(code, 0);
+  assert.equal(output.trim(), '[{"one":1}]');
 });

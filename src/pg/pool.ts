@@ -278,9 +278,7 @@ export class Pool extends EventEmitter implements LeaseOwner {
   /** Called by a {@linkcode PoolClient} on `release(err?)`. */
   releaseClient(lease: PoolClient, handle: PooledConnection<pg.Client>, client: pg.Client, error: unknown): void {
     if (this.#leases.get(client) === lease) this.#leases.delete(client);
-    const state = pgSessionState(client);
-    if (state !== undefined && (error || ++state.uses >= this.#config.maxUses)) state.closeRequested = true;
-    if (this.#config.allowExitOnIdle) refSocket(client, false);
+    this.#leaseEnded(client, error);
     emitSafely(this, "release", error || undefined, lease);
     if (handle.released) return; // reclaimed by the pool (revoke, hold policy)
     void handle.release(error === true ? new Error("released with an error") : error || undefined);
@@ -300,15 +298,26 @@ export class Pool extends EventEmitter implements LeaseOwner {
   async #query(agentId: string, config: unknown, values: unknown): Promise<pg.QueryResult> {
     if (this.#ending) throw new PoolError("POOL_ENDED", "Cannot use a pool after calling end on the pool");
     const handle = await this.agentpool.acquire({ agentId });
+    const client = handle.connection;
+    if (this.#config.allowExitOnIdle) refSocket(client, true);
     let result: pg.QueryResult;
     try {
-      result = await (trackedQuery(handle.connection, config, values) as Promise<pg.QueryResult>);
+      result = await (trackedQuery(client, config, values) as Promise<pg.QueryResult>);
     } catch (error) {
-      void handle.release(error);
+      this.#leaseEnded(client, undefined);
+      if (!handle.released) void handle.release(error);
       throw error;
     }
-    void handle.release();
+    this.#leaseEnded(client, undefined);
+    if (!handle.released) void handle.release();
     return result;
+  }
+
+  /** Bookkeeping of every lease's end: `maxUses`, `release(err)`, `allowExitOnIdle`. */
+  #leaseEnded(client: pg.Client, error: unknown): void {
+    const state = pgSessionState(client);
+    if (state !== undefined && (error || ++state.uses >= this.#config.maxUses)) state.closeRequested = true;
+    if (this.#config.allowExitOnIdle) refSocket(client, false);
   }
 
   /** A new client: pg-pool's `onConnect` and `verify`, then the `connect` event. */
