@@ -281,7 +281,7 @@ export class Pool extends EventEmitter implements LeaseOwner {
     this.#leaseEnded(client, error);
     emitSafely(this, "release", error || undefined, lease);
     if (handle.released) return; // reclaimed by the pool (revoke, hold policy)
-    void handle.release(error === true ? new Error("released with an error") : error || undefined);
+    handle.release(error === true ? new Error("released with an error") : error || undefined).catch(NOOP);
   }
 
   async #checkout(agentId: string): Promise<PoolClient> {
@@ -305,11 +305,11 @@ export class Pool extends EventEmitter implements LeaseOwner {
       result = await (trackedQuery(client, config, values) as Promise<pg.QueryResult>);
     } catch (error) {
       this.#leaseEnded(client, undefined);
-      if (!handle.released) void handle.release(error);
+      if (!handle.released) handle.release(error).catch(NOOP);
       throw error;
     }
     this.#leaseEnded(client, undefined);
-    if (!handle.released) void handle.release();
+    if (!handle.released) handle.release().catch(NOOP);
     return result;
   }
 
