@@ -10,6 +10,9 @@ import process from "node:process";
 import pg from "pg";
 import { Pool, PoolClient, withAgent } from "../src/pg/mod.ts";
 import { adminRouter } from "../src/admin/mod.ts";
+import { createMetrics } from "../mod.ts";
+import { renderMonitor } from "../src/cli/monitor_view.ts";
+import type { PoolSnapshot } from "../src/admin/snapshot.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
 
 function newPool(config: Record<string, unknown> = {}): Pool {
@@ -214,8 +217,8 @@ test("forAgent(): a pg.Pool-shaped view bound to one agent whose end() leaves th
   }
 });
 
-test("it is an agentpool: the admin router serves its stats, agents and connections; revoke takes a client back", async () => {
-  const pool = newPool({ max: 2, name: "pg-facade" });
+test("it is an agentpool: the admin router serves its stats, agents, connections, metrics and the monitor's snapshot; revoke takes a client back", async () => {
+  const pool = newPool({ max: 2, name: "pg-facade", metrics: createMetrics() });
   try {
     const client = await withAgent("runaway-7", () => pool.connect());
     const app = adminRouter(pool, { publicReads: true });
@@ -226,6 +229,11 @@ test("it is an agentpool: the admin router serves its stats, agents and connecti
     assert.equal(agents.agents.find((a) => a.agentId === "runaway-7")?.held, 1);
     const connections = await (await app.request("/connections")).json() as { connections: Array<{ agentId: string | null }> };
     assert.equal(connections.connections.filter((c) => c.agentId === "runaway-7").length, 1);
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /runaway-7/);
+    const snapshot = await (await app.request("/snapshot")).json() as PoolSnapshot;
+    const screen = renderMonitor(snapshot, { url: "http://localhost/pool", color: false, width: 160, rows: Infinity });
+    assert.match(screen, /runaway-7/, "agentpool monitor shows the agent");
     await pool.revoke("runaway-7");
     assert.throws(() => client.query("select 1"), { code: "HANDLE_REVOKED" });
     await assert.rejects(withAgent("runaway-7", () => pool.query("select 1")), { code: "AGENT_REVOKED" });
