@@ -273,3 +273,18 @@ test("allowExitOnIdle: a process whose clients are all idle exits without end()"
   assert.equal(code, 0);
   assert.equal(output.trim(), '[{"one":1}]');
 });
+
+test("connectionTimeoutMillis bounds connect() as in pg, with agentpool's error naming the holders", async () => {
+  const pool = newPool({ max: 1, connectionTimeoutMillis: 100 });
+  try {
+    const holder = await withAgent("slow-agent", () => pool.connect());
+    const error = await withAgent("waiting-agent", () => pool.connect()).catch((e: unknown) => e as Error & { code?: string });
+    assert.equal((error as { code?: string }).code, "ACQUIRE_TIMEOUT");
+    assert.match((error as Error).message, /slow-agent/);
+    holder.release();
+    const client = await pool.connect();
+    client.release();
+  } finally {
+    await pool.end();
+  }
+});
