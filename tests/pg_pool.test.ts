@@ -95,6 +95,10 @@ test("connect(callback) and query(callback) forms, as pg-pool calls them", async
 
 test("release(err) closes the connection; a second release throws; a released client refuses queries", async () => {
   const pool = newPool({ max: 1 });
+  const coreErrors: unknown[] = [];
+  pool.addEventListener("error", (event) => coreErrors.push((event as CustomEvent).detail.error.code));
+  const pgErrors: unknown[] = [];
+  pool.on("error", (error: Error) => pgErrors.push(error));
   try {
     const first = await pool.connect();
     const pid1 = (await first.query("select pg_backend_pid() as pid")).rows[0].pid;
@@ -108,6 +112,8 @@ test("release(err) closes the connection; a second release throws; a released cl
     const third = await pool.connect();
     assert.equal((await third.query("select pg_backend_pid() as pid")).rows[0].pid, pid2, "a plain release keeps it");
     third.release(true);
+    assert.deepEqual(coreErrors, ["CLOSE_REQUESTED", "CLOSE_REQUESTED"]);
+    assert.deepEqual(pgErrors, [], "closing on purpose is not a client error");
   } finally {
     await pool.end();
   }
