@@ -60,6 +60,14 @@ export function trackedQuery(client: pg.Client, config: unknown, values?: unknow
 }
 
 /**
+ * An `EventEmitter` whose constructor does nothing: node:events creates its listener table on
+ * the first `on()` (in Node, Deno and Bun alike), and most leases never get a listener, so a
+ * lease saves constructing one (0.1-0.3 us).
+ */
+const LazyEventEmitter = function LazyEventEmitter(): void {} as unknown as typeof EventEmitter;
+LazyEventEmitter.prototype = EventEmitter.prototype;
+
+/**
  * pg's `PoolClient` type: a `PoolClient` can be passed wherever one is expected. Of pg's members,
  * `copyFrom`, `copyTo`, `pauseDrain`, `resumeDrain` and `connection` are types only (pg has no
  * such runtime methods either, or they are internals).
@@ -100,7 +108,7 @@ export interface PoolClient extends
  * }
  * ```
  */
-export class PoolClient extends EventEmitter {
+export class PoolClient extends LazyEventEmitter {
   #handle: PooledConnection<pg.Client>;
   #client: pg.Client;
   #owner: LeaseOwner;

@@ -284,16 +284,21 @@ export class Pool extends EventEmitter implements LeaseOwner {
     handle.release(error === true ? new Error("released with an error") : error || undefined).catch(NOOP);
   }
 
-  async #checkout(agentId: string): Promise<PoolClient> {
-    if (this.#ending) throw new PoolError("POOL_ENDED", "Cannot use a pool after calling end on the pool");
-    const handle = await this.agentpool.acquire({ agentId });
+  #checkout(agentId: string): Promise<PoolClient> {
+    if (this.#ending) return Promise.reject(new PoolError("POOL_ENDED", "Cannot use a pool after calling end on the pool"));
+    // A plain then() with a function made once: cheaper per checkout than an async function.
+    return this.agentpool.acquire({ agentId }).then(this.#lease);
+  }
+
+  /** Wraps a fresh lease in the {@linkcode PoolClient} its holder gets. */
+  #lease = (handle: PooledConnection<pg.Client>): PoolClient => {
     const client = handle.connection;
     const lease = new PoolClient(this, handle);
     this.#leases.set(client, lease);
     if (this.#config.allowExitOnIdle) refSocket(client, true);
     emitSafely(this, "acquire", lease);
     return lease;
-  }
+  };
 
   async #query(agentId: string, config: unknown, values: unknown): Promise<pg.QueryResult> {
     if (this.#ending) throw new PoolError("POOL_ENDED", "Cannot use a pool after calling end on the pool");

@@ -139,6 +139,19 @@ function startsSessionStatement(text: string, from: number): boolean {
  * ```
  */
 export function isSessionStatement(text: string): boolean {
+  // Applications send the same few texts over and over: remember the answer (bounded).
+  const known = answers.get(text);
+  if (known !== undefined) return known;
+  const answer = readSessionStatement(text);
+  if (answers.size >= MAX_REMEMBERED) answers.clear();
+  answers.set(text, answer);
+  return answer;
+}
+
+const MAX_REMEMBERED = 2048;
+const answers = new Map<string, boolean>();
+
+function readSessionStatement(text: string): boolean {
   let from = 0;
   for (;;) {
     if (startsSessionStatement(text, from)) return true;
