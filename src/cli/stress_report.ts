@@ -106,6 +106,8 @@ export function concurrencyTarget(agents: number, cap: number): number {
  *
  * @example
  * ```ts
+ * import { evaluate, type StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
  * const criteria = evaluate(report);
  * const pass = criteria.every((c) => c.pass);
  * ```
@@ -162,6 +164,8 @@ function fmtInt(n: number): string {
  *
  * @example
  * ```ts
+ * import { formatReport, type StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
  * console.log(formatReport(report));
  * ```
  */
@@ -197,7 +201,13 @@ export function formatReport(r: StressReport): string {
  *
  * @example
  * ```ts
- * sampler.onSecond = (s) => stderr.write(liveLine(s, pool.stats(), totals) + "\n");
+ * import process from "node:process";
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { liveLine } from "./stress_report.ts";
+ * import type { Sampler } from "./stress_sampler.ts";
+ * import type { AgentTeam } from "./workload.ts";
+ * declare const sampler: Sampler, pool: AsyncConnectionPool<unknown>, team: AgentTeam;
+ * sampler.onSecond = (s) => process.stderr.write(liveLine(s, pool.stats(), team.totals(), 60) + "\n");
  * ```
  */
 export function liveLine(

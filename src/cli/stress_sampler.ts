@@ -59,6 +59,9 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
  *
  * @example
  * ```ts
+ * import { createMetrics } from "agentpool";
+ * import { WaitRecorder } from "./stress_sampler.ts";
+ * const metrics = createMetrics();
  * const recorder = new WaitRecorder();
  * const stop = metrics.forwardTo(recorder);
  * ```
@@ -111,6 +114,8 @@ export class WaitRecorder implements MetricsSink {
  *
  * @example
  * ```ts
+ * import { ServerWatch } from "./stress_sampler.ts";
+ * declare const url: string; // the database the stress run uses
  * const watch = new ServerWatch(url, "agentpool-stress-1a2b");
  * watch.start();
  * // ...
@@ -185,6 +190,10 @@ export interface Peaks {
  *
  * @example
  * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { Sampler, type ServerWatch, type WaitRecorder } from "./stress_sampler.ts";
+ * import type { AgentTeam } from "./workload.ts";
+ * declare const pool: AsyncConnectionPool<unknown>, team: AgentTeam, recorder: WaitRecorder, watch: ServerWatch;
  * const sampler = new Sampler(() => pool.stats(), () => team.totals(), recorder, watch);
  * sampler.start(); // …
  * sampler.stop();

@@ -160,6 +160,8 @@ export function isExpectedError(error: unknown, stopping: boolean): boolean {
  * @example
  * ```ts
  * import { createPostgresPool, PooledDatabaseAdapter } from "agentpool";
+ * import { AgentTeam } from "./workload.ts";
+ * declare const url: string; // a PostgreSQL connection string
  * const pool = createPostgresPool(url, { maxConnections: 20 });
  * const team = new AgentTeam(new PooledDatabaseAdapter(pool), { agents: 10 });
  * await team.setup();
@@ -258,7 +260,9 @@ export class AgentTeam {
    *
    * @example
    * ```ts
-   * const { totals } = await team.stop();
+   * import type { AgentTeam } from "./workload.ts";
+ * declare const team: AgentTeam;
+ * const { totals } = await team.stop();
    * ```
    */
   stop(): Promise<WorkloadResult> {
