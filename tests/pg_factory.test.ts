@@ -62,8 +62,7 @@ test("a failed transaction left open is rolled back; a clean lease costs no stat
   try {
     const a = await pool.connect();
     await a.query("begin");
-    await a.query("select 1/0").catch(() => {});
-    assert.equal(a.getTransactionStatus(), "E");
+    await a.query("select 1/0").catch(() => {}); // pg rejects before the ReadyForQuery that says "E"
     a.release();
     const b = await pool.connect();
     assert.equal(b.getTransactionStatus(), "I");
