@@ -10,7 +10,8 @@ import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { PoolError } from "../core/errors.ts";
 import type { PooledConnection } from "../core/handle.ts";
-import { isSessionStatement, type PgSessionState, pgSessionState } from "./session.ts";
+import { trackedQuery } from "./query.ts";
+import { type PgSessionState, pgSessionState } from "./session.ts";
 
 /**
  * Events of the real client a holder may listen to; forwarded while the lease lasts.
@@ -34,29 +35,6 @@ export const FORWARDED_CLIENT_EVENTS = ["error", "notice", "notification", "end"
  */
 export interface LeaseOwner {
   releaseClient(lease: PoolClient, handle: PooledConnection<pg.Client>, client: pg.Client, error: unknown): void;
-}
-
-/**
- * Issues one query on `client`, marking the session dirty first when the statement leaves state
- * past its transaction (see session.ts). The arguments go to pg as they are: every form pg
- * accepts (promise, callback, Submittable) behaves as in pg.
- *
- * @example
- * ```ts
- * import pg from "pg";
- * import { trackedQuery } from "./client.ts";
- * const client = new pg.Client();
- * await client.connect();
- * const result = await trackedQuery(client, "select $1::int as n", [1]);
- * ```
- */
-export function trackedQuery(client: pg.Client, config: unknown, values?: unknown, callback?: unknown): unknown {
-  const state = pgSessionState(client);
-  if (state !== undefined && !state.dirty) {
-    const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
-    if (typeof text === "string" && isSessionStatement(text)) state.dirty = true;
-  }
-  return (client.query as (...args: unknown[]) => unknown)(config, values, callback);
 }
 
 /**
@@ -168,7 +146,7 @@ export class PoolClient extends LazyEventEmitter {
 
   /** Runs `query` (see `query`). */
   queryUntyped(config: unknown, values?: unknown, callback?: unknown): unknown {
-    return trackedQuery(this.#live(), config, values, callback);
+    return trackedQuery(this.#live(), this.#handle.agentId, config, values, callback);
   }
 
   /** pg's type parser of this client (`types` given to the pool, else pg's global ones). */

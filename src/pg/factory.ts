@@ -3,11 +3,13 @@
  *
  * Reset (on every release) costs nothing for a clean lease. pg reports the server's transaction
  * status on every ReadyForQuery, so a lease that left a transaction open (or failed) is known
- * exactly and gets a `ROLLBACK`; a lease that ran a statement whose effect outlives the
- * transaction (a plain SET, LISTEN, PREPARE, a temp table, a session advisory lock, see
- * session.ts) gets a `DISCARD ALL` (and pg's cache of prepared statement names is cleared). The
- * client goes to the next holder once they are done: queued behind the next holder's
- * statements instead, they would make pg warn about concurrent queries on one client.
+ * exactly and gets a `ROLLBACK`; what else a lease left (settings, role, cursors, advisory locks,
+ * LISTEN, temp objects, sequences, SQL-level prepared statements) is read by the shared session
+ * tracker (src/session/) from the statements sent and the parameters the server reported, and
+ * undone by its per-kind reset statements, all in one string; a session nothing can reset (LOAD,
+ * DISCARD ALL, ...) is closed instead. pg's own named statements survive. The client goes to the
+ * next holder once the reset is done: queued behind the next holder's statements instead, it
+ * would make pg warn about concurrent queries on one client.
  *
  * @module
  */
@@ -53,11 +55,12 @@ export interface PgFactoryOptions extends pg.ClientConfig {
   /** A client was closed. */
   onRemove?: (client: pg.Client) => void;
   /**
-   * What a release does with a session that carries state past its transaction: `"discard"`
-   * (default) resets it with `DISCARD ALL`; `"close"` closes it, so that whatever `onConnect` set
-   * up is set up again on a fresh one. A function is asked on every such release.
+   * What a release does with a session that carries state past its transaction: `"reset"`
+   * (default) undoes it (`RESET ALL`, `UNLISTEN *`, ... for what was changed); `"close"` closes
+   * it, so that whatever `onConnect` set up is set up again on a fresh one. A function is asked on
+   * every such release.
    */
-  dirtySessions?: "discard" | "close" | (() => "discard" | "close");
+  dirtySessions?: "reset" | "close" | (() => "reset" | "close");
   /** How long `destroy` waits for pg's graceful end before it drops the socket. Default 5000. */
   endTimeoutMs?: number;
   /** How long `cancel` waits for the CancelRequest to be delivered. Default 2000. */
@@ -113,29 +116,16 @@ function busy(client: pg.Client): boolean {
   return (internals._activeQuery !== null && internals._activeQuery !== undefined) || (internals._queryQueue?.length ?? 0) > 0;
 }
 
-/** pg caches which named statements it prepared; `DISCARD ALL` drops them on the server. */
-function forgetPreparedStatements(client: pg.Client): void {
-  type Cache = { parsedStatements?: Record<string, string>; submittedNamedStatements?: Record<string, string> };
-  const connection = (client as unknown as { connection?: Cache }).connection;
-  if (connection?.parsedStatements !== undefined) connection.parsedStatements = {};
-  if (connection?.submittedNamedStatements !== undefined) connection.submittedNamedStatements = {};
-}
-
 /**
- * Rolls back and/or discards session state, awaited (the pool hands the client on afterwards):
- * queueing behind the next holder's statements would make pg warn about concurrent queries.
+ * Sends the reset (one simple-protocol string, one round trip), awaited: the pool hands the client
+ * on afterwards. Queued behind the next holder's statements instead, it would make pg warn about
+ * concurrent queries on one client.
  */
-async function cleanSession(client: pg.Client, rollback: boolean): Promise<void> {
-  const state = pgSessionState(client)!;
+async function cleanSession(client: pg.Client, statements: string): Promise<void> {
   try {
-    if (rollback) await client.query("rollback");
-    if (state.dirty) {
-      await client.query("discard all");
-      state.dirty = false;
-      forgetPreparedStatements(client);
-    }
+    await client.query(statements);
   } catch (error) {
-    state.discard = true;
+    pgSessionState(client)!.discard = true;
     throw error;
   }
 }
@@ -146,7 +136,7 @@ async function cleanSession(client: pg.Client, rollback: boolean): Promise<void>
  *
  * - `create(signal)` connects one `pg.Client` (dropping the socket on abort) and runs `onConnect`;
  * - `validate` runs `select 1` (the socket is dropped when the signal aborts first);
- * - `reset` rolls back an open or failed transaction and discards session state (module notes);
+ * - `reset` rolls back an open or failed transaction and undoes session state (module notes);
  *   it throws for a session that is dead or that its holder released with an error, so the pool
  *   closes it;
  * - `destroy` ends the session gracefully, dropping the socket after `endTimeoutMs`;
@@ -174,7 +164,7 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
     onConnect,
     onError,
     onRemove,
-    dirtySessions = "discard",
+    dirtySessions = "reset",
     endTimeoutMs: endMs,
     cancelTimeoutMs: cancelMs,
     ...clientConfig
@@ -187,8 +177,8 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
       throw new TypeError(`Cannot create pg factory as '${key}' must be a function: current value is ${String(hook)}`);
     }
   }
-  if (typeof dirtySessions !== "function" && dirtySessions !== "discard" && dirtySessions !== "close") {
-    throw new RangeError(`Cannot create pg factory as 'dirtySessions' must be "discard" or "close": current value is ${JSON.stringify(dirtySessions)}`);
+  if (typeof dirtySessions !== "function" && dirtySessions !== "reset" && dirtySessions !== "close") {
+    throw new RangeError(`Cannot create pg factory as 'dirtySessions' must be "reset" or "close": current value is ${JSON.stringify(dirtySessions)}`);
   }
   const endTimeoutMs = checkMs("endTimeoutMs", endMs, 5000);
   const cancelTimeoutMs = checkMs("cancelTimeoutMs", cancelMs, 2000);
@@ -216,6 +206,7 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
         signal.throwIfAborted();
         await onConnect?.(client);
         signal.throwIfAborted();
+        state.session.started(); // what the server reported so far is the baseline
         return client;
       } catch (error) {
         dropSocket(client);
@@ -283,10 +274,16 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
       }
       if (state.closeRequested) throw new PoolError(CLOSE_REQUESTED, "The holder released the client with an error");
       // Still running at release: the transaction status is not final yet, so roll back to be sure.
-      const rollback = busy(client) || client.getTransactionStatus() !== "I";
-      if (!rollback && !state.dirty) return; // a clean lease costs nothing
-      if (state.dirty && closeDirty()) throw new PoolError(CLOSE_REQUESTED, "The session carries state that only a new connection clears");
-      return cleanSession(client, rollback);
+      const open = busy(client) || client.getTransactionStatus() !== "I";
+      const session = state.session;
+      if (!open) session.transactionEnded(); // pg knows exactly; the statement reader may not
+      if (session.clean) return; // a clean lease costs nothing
+      const { statements, retire } = session.takeReset();
+      if (retire !== null) throw new PoolError(CLOSE_REQUESTED, `The session must be closed: ${retire}`);
+      const sessionState = statements !== null && statements !== "rollback";
+      if (sessionState && closeDirty()) throw new PoolError(CLOSE_REQUESTED, "The session carries state that only a new connection clears");
+      const plan = open && !statements?.startsWith("rollback") ? (statements === null ? "rollback" : `rollback; ${statements}`) : statements;
+      if (plan !== null) return cleanSession(client, plan);
     },
   };
 }

@@ -17,7 +17,8 @@ import { AsyncConnectionPool } from "../core/pool.ts";
 import type { ConnectionInfo } from "../core/slot.ts";
 import type { AgentInfo, PoolStats } from "../core/snapshots.ts";
 import { currentAgentId } from "./agent_context.ts";
-import { FORWARDED_CLIENT_EVENTS, type LeaseOwner, PoolClient, trackedQuery } from "./client.ts";
+import { FORWARDED_CLIENT_EVENTS, type LeaseOwner, PoolClient } from "./client.ts";
+import { trackedQuery } from "./query.ts";
 import { type PgPoolConfig, resolvePgPoolConfig, type ResolvedPgPoolConfig } from "./config.ts";
 import { type PgClientClass, pgFactory } from "./factory.ts";
 import { pgSessionState } from "./session.ts";
@@ -102,8 +103,8 @@ export class Pool extends EventEmitter implements LeaseOwner {
       onConnect: (client) => this.#connected(client),
       onError: (error, client) => this.#clientError(error, client),
       onRemove: (client) => emitSafely(this, "remove", client),
-      // Set-up done on connect would be lost to DISCARD ALL: such sessions are closed instead.
-      dirtySessions: () => (c.onConnect !== undefined || c.verify !== undefined || this.listenerCount("connect") > 0 ? "close" : "discard"),
+      // Set-up done on connect would be lost to RESET ALL and the like: such sessions are closed instead.
+      dirtySessions: () => (c.onConnect !== undefined || c.verify !== undefined || this.listenerCount("connect") > 0 ? "close" : "reset"),
       endTimeoutMs: c.endTimeoutMs,
       cancelTimeoutMs: c.cancelTimeoutMs,
     });
@@ -307,7 +308,7 @@ export class Pool extends EventEmitter implements LeaseOwner {
     if (this.#config.allowExitOnIdle) refSocket(client, true);
     let result: pg.QueryResult;
     try {
-      result = await (trackedQuery(client, config, values) as Promise<pg.QueryResult>);
+      result = await (trackedQuery(client, agentId, config, values) as Promise<pg.QueryResult>);
     } catch (error) {
       this.#leaseEnded(client, undefined);
       if (!handle.released) handle.release(error).catch(NOOP);
