@@ -209,7 +209,7 @@ export class PoolClient extends LazyEventEmitter {
  * import type { PooledConnection } from "agentpool";
  * import { leaseState } from "./client.ts";
  * declare const handle: PooledConnection<pg.Client>;
- * leaseState(handle)?.dirty;
+ * leaseState(handle)?.session.clean;
  * ```
  */
 export function leaseState(handle: PooledConnection<pg.Client>): PgSessionState | undefined {
