@@ -201,7 +201,6 @@ test("a hold policy 'cancel' stops a runaway query on a pooled pg client", async
     factory: pgFactory(databaseUrl()),
     maxConnections: 1,
     holdPolicy: { maxHoldMs: 100, action: "cancel" },
-    housekeepingIntervalMs: 20,
   });
   try {
     const error = await pool.use((client) => client.query("select pg_sleep(30)"), { agentId: "runaway" }).catch((e: unknown) => e);

@@ -101,16 +101,11 @@ const OWN_KEYS = new Set([
   "agentQuotas",
   "context",
   "createTimeoutMs",
-  "createConcurrency",
-  "createRetryInitialMs",
-  "createRetryMaxMs",
   "validateAfterIdleMs",
   "validationTimeoutMs",
   "keepaliveMs",
   "maxLifetimeMs",
-  "lifetimeJitter",
   "idleTimeoutMs",
-  "housekeepingIntervalMs",
   "leakDetectionMs",
   "captureStacks",
   "preciseTiming",
@@ -232,11 +227,6 @@ export function resolvePgPoolConfig(config: PgPoolConfig | string | undefined): 
   for (const key of ["defaultAgent", "endTimeoutMs", "cancelTimeoutMs"]) delete core[key];
   core.maxConnections = max;
   core.minConnections = min;
-  // INTEGRATION POINT (issue 10): pg lets one caller hold every client and wait for more (bounded).
-  // All unclaimed work runs as the default agent, so its concurrent, unrelated requests must
-  // queue, not be refused by the core's hold-count guess at a nested acquire; a quota above the
-  // cap grants that. Drop this line once the core detects nesting from the call tree.
-  if (given.maxPerAgent === undefined) core.maxPerAgent = max + 1;
   if (given.idleTimeoutMillis !== undefined) core.idleTimeoutMs = millis("idleTimeoutMillis", given.idleTimeoutMillis);
   else if (given.idleTimeoutMs === undefined) core.idleTimeoutMs = 10_000; // pg-pool's default
   if (given.connectionTimeoutMillis !== undefined) {

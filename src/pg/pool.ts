@@ -224,6 +224,11 @@ export class Pool extends EventEmitter implements LeaseOwner {
     return this.agentpool.revokeOnAbort(agentId, signal);
   }
 
+  /** As on every agentpool: a run-time quota for one agent (`undefined` clears it). */
+  setAgentQuota(agentId: string, quota: number | undefined, why?: () => string): void {
+    this.agentpool.setAgentQuota(agentId, quota, why);
+  }
+
   /** As on every agentpool. */
   setAgentPolicy(agentId: string, policy: HoldPolicy | undefined): void {
     this.agentpool.setAgentPolicy(agentId, policy);
