@@ -15,5 +15,6 @@
  */
 
 export * from "./src/core/mod.ts";
+export * from "./src/context/mod.ts";
 export * from "./src/postgres/mod.ts";
 export * from "./src/budget/mod.ts";

@@ -14,6 +14,7 @@
 import { writeFile } from "node:fs/promises";
 import process from "node:process";
 import { createMetrics } from "../core/metrics_tracker.ts";
+import { unaccountedLeases } from "../core/invariants.ts";
 import type { AsyncConnectionPool } from "../core/pool.ts";
 import { PooledDatabaseAdapter } from "../postgres/adapter.ts";
 import type { Sql } from "../postgres/connection_state.ts";
@@ -136,7 +137,8 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
       await watch.stop();
       const after = p.stats();
       const usedAfterStop = after.used;
-      const unaccounted = after.acquired - after.released;
+      // The lease balance (src/core/invariants.ts): a reclaimed lease is no leak; held ones are usedAfterStop.
+      const unaccounted = unaccountedLeases(after);
       await team.dropSchema().catch(() => {});
       const heapAfter = heapMB(true);
       await p.close();

@@ -68,7 +68,7 @@ export interface StressReport {
     usedAfterStop: number;
     acquired: number;
     released: number;
-    /** Handles acquired but never released. */
+    /** Leases neither released, reclaimed nor still held (`acquired − released − reclaimed − used`, src/core/invariants.ts). */
     unaccounted: number;
     /** Leases the pool's leak detector reported. */
     detected: number;

@@ -7,7 +7,6 @@
  */
 
 import type postgres from "postgres";
-import { DEFAULT_AGENT_ID } from "../core/agents.ts";
 import type { AsyncConnectionPool } from "../core/pool.ts";
 import type { PooledConnection } from "../core/handle.ts";
 import { type ConnectionState, markDiscard, type Sql, stateOf } from "./connection_state.ts";
@@ -124,17 +123,20 @@ export class PooledDatabaseAdapter {
   async transaction<R>(fn: (tx: TransactionSql) => R | Promise<R>, options?: TransactionOptions): Promise<Awaited<R>> {
     if (typeof fn !== "function") fail("run transaction", "fn", "a function", fn);
     const what = "run transaction";
-    const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkCount(what, "maxRetries", options.maxRetries);
-    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    // Without an agentId the pool takes the call tree's (withAgent / an outer use()), else "default".
+    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    const agentId = handle.agentId;
     if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
         try {
-          return await this.#attempt(handle, fn, beginText, agentId, signal);
+          // The lease is the parent of acquires made inside fn (nested-acquire detection).
+          const current = handle;
+          return await this.#pool.withLease(current, () => this.#attempt(current, fn, beginText, agentId, signal));
         } catch (error) {
           if (attempt >= maxRetries || !isRetryableError(error) || signal?.aborted) throw error;
           await retryDelay(attempt, this.#retryBaseMs, this.#retryMaxMs, signal);
@@ -256,8 +258,8 @@ export class PooledDatabaseAdapter {
     const [fn, options] = (typeof a === "function" ? [a, b] : [b, a]) as [(sql: QuerySql) => R, QueryOptions?];
     if (typeof fn !== "function") fail("run query", "fn", "a function", fn);
     const signal = options?.signal;
-    const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
-    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
+    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    const agentId = handle.agentId;
     if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     // The scope records what `fn` runs: a BEGIN it left open is rolled back on release.
     const conn = rawSql(handle.connection);
@@ -265,7 +267,7 @@ export class PooledDatabaseAdapter {
     const scope = new Scope(conn, state, agentId, handle.id, null, signal !== undefined);
     try {
       signal?.throwIfAborted();
-      const value = fn(scope.sql);
+      const value = this.#pool.withLease(handle, () => fn(scope.sql));
       const pending = Array.isArray(value) ? Promise.all(value) : value;
       return (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
     } catch (error) {
