@@ -54,13 +54,14 @@ const stubFactory = (): ConnectionFactory<{ id: number }> => {
 async function acquireCase(variant: "none" | "guard" | "budget", quick: boolean): Promise<BenchResult> {
   const budget = new GlobalBudget({ name: "bench", holder: "bench", limits: { "planner-1": 8 }, store: memoryStore(), tickMs: TICK_MS, ttlMs: 100_000, safetyMarginMs: 300 });
   const factory = variant === "none" ? stubFactory() : guardFactory(budget, stubFactory());
-  const pool = new AsyncConnectionPool({ factory, minConnections: 10, maxConnections: 10 });
+  const pool = new AsyncConnectionPool({
+    factory,
+    minConnections: 10,
+    maxConnections: 10,
+    ...(variant === "budget" ? { agentQuotas: budget.agentQuotas } : {}),
+  });
   while (pool.stats().idle < 10) await new Promise((resolve) => setTimeout(resolve, 1));
-  // The pool's own quota when it has one (issue 10); otherwise the budget still ticks.
-  const target = pool as unknown as Partial<QuotaTarget>;
-  if (variant === "budget") {
-    await budget.start(typeof target.setAgentQuota === "function" ? target as QuotaTarget : { setAgentQuota() {}, agents: () => pool.agents() });
-  }
+  if (variant === "budget") await budget.start(pool);
   const iteration = async (): Promise<void> => {
     for (let i = 0; i < OPS; i++) {
       const lease = await pool.acquire({ agentId: "planner-1" });
@@ -77,7 +78,7 @@ async function acquireCase(variant: "none" | "guard" | "budget", quick: boolean)
     suite: "acquire",
     peer: variant === "none" ? "agentpool" : variant === "guard" ? "agentpool+guard" : "agentpool+budget",
     params: { connections: 10, tickMs: TICK_MS, renewals },
-    config: typeof target.setAgentQuota === "function" ? "quota enforced by the pool" : "pool without setAgentQuota: budget ticks, quota not enforced",
+    config: variant === "budget" ? "quota enforced by the pool (agentQuotas + setAgentQuota)" : "no budget quota",
     ...m,
   };
 }

@@ -160,7 +160,7 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
       renewFailures: results.map((r) => r.budget.renewFailures),
       expiries: results.map((r) => r.budget.expiries),
       maxRenewMs: Math.max(...results.map((r) => r.budget.maxRenewMs)),
-      nativeQuota: results[0]?.native,
+      fenced: results.map((r) => r.fenced),
       overLimitSamples: samples.filter((s) => s.hot > LIMIT || s.granted > LIMIT).slice(0, 4),
       ...(figures[label] as object | undefined),
     };

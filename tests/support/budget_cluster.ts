@@ -17,7 +17,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** What a worker prints at the end. */
 export interface WorkerResult {
   proc: string;
-  native: boolean;
+  /** Transactions whose fenced first statement found the lease lapsed (they did nothing and queued again). */
+  fenced: number;
   committed: Record<string, number>;
   failures: number;
   startsWithoutLease: number;

@@ -15,13 +15,12 @@
  * @module
  */
 import process from "node:process";
-import { GlobalBudget, type QuotaTarget } from "../../src/budget/budget.ts";
+import { GlobalBudget } from "../../src/budget/budget.ts";
 import { guardFactory } from "../../src/budget/guard.ts";
 import { AsyncConnectionPool } from "../../src/core/pool.ts";
 import { PooledDatabaseAdapter } from "../../src/postgres/adapter.ts";
 import { postgresBudgetStore } from "../../src/postgres/budget_store.ts";
 import { postgresFactory } from "../../src/postgres/factory.ts";
-import { QuotaGate } from "./budget_quota_gate.ts";
 
 function env(name: string): string {
   const value = process.env[name];
@@ -35,15 +34,18 @@ const txTimeout = `${Number(env("TX_TIMEOUT_MS"))}ms`;
 const sleepSeconds = Number(env("SLEEP_MS")) / 1000;
 const work = JSON.parse(env("WORK")) as Record<string, [number, number]>;
 
+const budgetName = env("BUDGET");
+const budgetSchema = env("BUDGET_SCHEMA");
+const marginMs = Number(env("MARGIN_MS"));
 const budget = new GlobalBudget({
-  name: env("BUDGET"),
+  name: budgetName,
   holder: proc,
   limits: JSON.parse(env("LIMITS")) as Record<string, number>,
   defaultLimit: Number(env("DEFAULT_LIMIT")),
   tickMs: Number(env("TICK_MS")),
   ttlMs: Number(env("TTL_MS")),
-  safetyMarginMs: Number(env("MARGIN_MS")),
-  store: postgresBudgetStore(env("CTL_URL"), { schema: env("BUDGET_SCHEMA"), applicationName: `budget-ctl:${proc}`, statementTimeoutMs: 500 }),
+  safetyMarginMs: marginMs,
+  store: postgresBudgetStore(env("CTL_URL"), { schema: budgetSchema, applicationName: `budget-ctl:${proc}`, statementTimeoutMs: 500 }),
 });
 const pool = new AsyncConnectionPool({
   factory: guardFactory(budget, postgresFactory(env("BOUNCER_URL"), { prepare: false, applicationName: `budget:${proc}` })),
@@ -51,18 +53,14 @@ const pool = new AsyncConnectionPool({
   maxConnections: 6,
   overflow: 0,
   acquireTimeoutMs: 60_000,
+  agentQuotas: budget.agentQuotas,
 });
-const db = new PooledDatabaseAdapter(pool, { maxRetries: 0 });
+// tagTransactions off: the agent's name goes on the transaction only in its fenced first statement
+// (below), so the observer counts transactions that passed the fence, i.e. that do work.
+const db = new PooledDatabaseAdapter(pool, { maxRetries: 0, tagTransactions: false });
 
-// The pool's own per-agent quota once it has one; until then a gate in front of it.
-const native = typeof (pool as unknown as Partial<QuotaTarget>).setAgentQuota === "function";
-const gate = native ? undefined : new QuotaGate(budget.agentQuotas, () => void budget.checkLease());
-const target: QuotaTarget = gate ?? (pool as unknown as QuotaTarget);
-const admit = <R>(agentId: string, fn: (mayStart: () => boolean) => Promise<R>): Promise<R> =>
-  gate === undefined ? fn(() => true) : gate.run(agentId, fn);
-
-/** A task that got its connection only after its admission lapsed: back to the queue (the gate only). */
-class Yield extends Error {}
+/** The first statement found this process's lease lapsed on the server: the transaction did nothing; queue again. */
+class Fenced extends Error {}
 
 const committed: Record<string, number> = {};
 let unhandledRejections = 0;
@@ -75,28 +73,45 @@ process.on("unhandledRejection", (error) => {
 });
 let failures = 0;
 let startsWithoutLease = 0;
+let fenced = 0;
 const errors = new Map<string, number>();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The pool's count of `agentId`'s held connections (this transaction's included). */
+function heldHere(agentId: string): number {
+  return pool.agents().find((a) => a.agentId === agentId)?.held ?? 1;
+}
 
 async function task(agentId: string, n: number): Promise<void> {
   for (;;) {
     try {
-      await admit(agentId, (mayStart) =>
-        db.transaction(async (tx) => {
-          if (!mayStart()) throw new Yield();
-          if (budget.agentQuotas(agentId) !== undefined && budget.leaseRemainingMs === 0) startsWithoutLease++;
-          await tx`select set_config('application_name', ${`budget:${proc}:${agentId}`}, true),
-                          set_config('statement_timeout', ${txTimeout}, true),
-                          set_config('idle_in_transaction_session_timeout', ${txTimeout}, true)`;
-          await tx`select pg_sleep(${sleepSeconds})`;
-          const inserted = await tx`insert into ${tx(schema)}.events (proc, agent, n) values (${proc}, ${agentId}, ${n})
-                                    on conflict do nothing returning 1`;
-          if (inserted.length > 0) await tx`update ${tx(schema)}.counter set n = n + 1 where id = 1`;
-        }, { agentId }));
+      await db.transaction(async (tx) => {
+        if (budget.agentQuotas(agentId) !== undefined && budget.leaseRemainingMs === 0) startsWithoutLease++;
+        // The fence (docs/deployment.md, "The pause window"): this first statement does anything
+        // only if, by the server's clock, this process's lease row still grants the agent what the
+        // pool holds here and has more than the safety margin to live; otherwise it returns no row
+        // (set_config is never evaluated) and the transaction rolls back having done nothing.
+        const tagged = await tx`select set_config('application_name', ${`budget:${proc}:${agentId}`}, true),
+                                       set_config('statement_timeout', ${txTimeout}, true),
+                                       set_config('idle_in_transaction_session_timeout', ${txTimeout}, true)
+                                  from ${tx(budgetSchema)}.budget_leases
+                                 where budget = ${budgetName} and holder = ${proc} and agent_id = ${agentId}
+                                   and granted >= ${heldHere(agentId)}
+                                   and renewed_at + (ttl_ms - ${marginMs}) * interval '1 millisecond' > clock_timestamp()`;
+        if (tagged.length === 0) throw new Fenced();
+        await tx`select pg_sleep(${sleepSeconds})`;
+        const inserted = await tx`insert into ${tx(schema)}.events (proc, agent, n) values (${proc}, ${agentId}, ${n})
+                                  on conflict do nothing returning 1`;
+        if (inserted.length > 0) await tx`update ${tx(schema)}.counter set n = n + 1 where id = 1`;
+      }, { agentId });
       committed[agentId] = (committed[agentId] ?? 0) + 1;
       return;
     } catch (error) {
-      if (error instanceof Yield) continue;
+      if (error instanceof Fenced) {
+        fenced++;
+        await sleep(20); // the next renewal decides; a tight loop would only spin on the same answer
+        continue;
+      }
       failures++;
       const key = String((error as { code?: string }).code ?? (error as Error).message).slice(0, 80);
       errors.set(key, (errors.get(key) ?? 0) + 1);
@@ -114,13 +129,13 @@ async function agentLoop(agentId: string, concurrency: number, tasks: number): P
 
 let code = 0;
 try {
-  await budget.start(target);
+  await budget.start(pool);
   console.log("ready");
   await Promise.all(Object.entries(work).map(([agentId, [concurrency, tasks]]) => agentLoop(agentId, concurrency, tasks)));
   const s = budget.snapshot();
   console.log(JSON.stringify({
     proc,
-    native,
+    fenced,
     committed,
     failures,
     startsWithoutLease,
