@@ -8,10 +8,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import postgres from "postgres";
 import { GlobalBudget } from "../src/budget/budget.ts";
+import { AsyncConnectionPool } from "../src/core/pool.ts";
 import { PostgresBudgetStore } from "../src/postgres/budget_store.ts";
 import { CrashableClock } from "./support/budget_clock.ts";
 import { QuotaPool } from "./support/budget_memory.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
+import { StubFactory } from "./support/stub_factory.ts";
 
 const TICK = 100;
 const TTL = 1200;
@@ -109,5 +111,35 @@ describe("GlobalBudget on PostgreSQL", () => {
     const rows = await committed(name);
     assert.deepEqual(rows.filter((r) => r.holder === "b").map((r) => r.granted), [2], "b's held connections stay leased");
     await a.budget.stop(); // closes its control connection
+  });
+
+  it("on the real pool: the grant is the agent's quota, and an acquire beyond it times out naming the budget and its holders", async () => {
+    const name = uniqueName("real");
+    const budget = new GlobalBudget({
+      name,
+      holder: "host-a:1",
+      limits: { hot: 1 },
+      store: new PostgresBudgetStore(databaseUrl(), { schema, applicationName: "budget-test:real" }),
+      tickMs: TICK,
+      ttlMs: TTL,
+      safetyMarginMs: 400,
+    });
+    budgets.push(budget);
+    const pool = new AsyncConnectionPool({ factory: new StubFactory().factory, minConnections: 0, maxConnections: 4, agentQuotas: budget.agentQuotas });
+    try {
+      await budget.start(pool);
+      const first = await pool.acquire({ agentId: "hot", timeoutMs: 5_000 }); // waits for the first grant
+      assert.equal(pool.agents().find((a) => a.agentId === "hot")?.quota, 1);
+      const second = pool.acquire({ agentId: "hot", timeoutMs: 300 });
+      await assert.rejects(second, (error: Error & { code?: string }) => {
+        assert.equal(error.code, "AGENT_QUOTA_TIMEOUT");
+        assert.match(error.message, new RegExp(`global budget '${name}' allows hot 1 across processes; granted here 1; holders: host-a:1 \\(1, this process\\)`));
+        return true;
+      });
+      await first.release();
+    } finally {
+      await budget.stop();
+      await pool.close();
+    }
   });
 });
