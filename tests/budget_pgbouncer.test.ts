@@ -186,17 +186,21 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
       assert.ok(await until(() => (samples.at(-1)?.byHolder[victim.proc] ?? 0) >= 1, 10_000), "p3 got a grant");
       victim.signal("SIGKILL");
       const killedAt = performance.now();
+      let last = "";
       const othersFull = async (): Promise<boolean> => {
-        const [row] = await admin.unsafe<{ others: number; mine: number }[]>(
+        const [row] = await admin.unsafe<{ others: number; mine: number; rows: unknown }[]>(
           `select coalesce(sum(granted) filter (where holder <> $3), 0)::int as others,
-                  coalesce(sum(granted) filter (where holder = $3), 0)::int as mine
+                  coalesce(sum(granted) filter (where holder = $3), 0)::int as mine,
+                  json_agg(json_build_object('holder', holder, 'wants', wants, 'granted', granted, 'held', held)) as rows
              from ${leaseTable}
             where budget = $1 and agent_id = $2 and renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp()`,
           [budget, "hot", victim.proc],
         );
+        last = JSON.stringify(row.rows);
         return row.mine === 0 && row.others === LIMIT;
       };
-      assert.ok(await until(othersFull, 4 * TTL), "the others took the killed worker's share");
+      // On failure the message shows the live leases (wants, grants, holdings) at the last look.
+      assert.ok(await until(othersFull, 4 * TTL), `the others took the killed worker's share (live hot leases: ${last})`);
       const returnedAfterMs = Math.round(performance.now() - killedAt);
       figures.sigkill = { shareReturnedAfterMs: returnedAfterMs, ttlMs: TTL, tickMs: TICK };
       // Its last renewal was at most one tick (plus that renewal's duration) before the kill.
