@@ -12,6 +12,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { trimTrailingSlash } from "hono/trailing-slash";
+import type { BudgetSnapshot } from "../budget/snapshot.ts";
 import type { PoolStats } from "../core/mod.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../core/prometheus.ts";
 import type { AdminApp, AdminError } from "./app_type.ts";
@@ -49,6 +50,8 @@ export interface AdminRouterOptions {
   historySize?: number;
   /** Agents listed in `GET /snapshot` (busiest first). Default 100. */
   maxAgentRows?: number;
+  /** A `GlobalBudget` (anything with `snapshot()`): `GET /snapshot` then carries its `budget` view. */
+  budget?: { snapshot(): BudgetSnapshot };
 }
 
 interface Resolved {
@@ -58,6 +61,7 @@ interface Resolved {
   refreshMs: number;
   historySize: number;
   maxAgentRows: number;
+  budget: { snapshot(): BudgetSnapshot } | undefined;
 }
 
 function invalid(kind: "type" | "range", option: string, rule: string, value: unknown): never {
@@ -87,7 +91,10 @@ function resolveOptions(pool: AdminPool, options: AdminRouterOptions): Resolved 
     );
   }
   if (typeof title !== "string") invalid("type", "title", "a string", title);
+  const { budget } = options;
+  if (budget !== undefined && typeof budget?.snapshot !== "function") invalid("type", "budget", "a GlobalBudget (an object with snapshot())", budget);
   return {
+    budget,
     token,
     publicReads,
     title: redactSecrets(title),
@@ -170,7 +177,8 @@ function routes(pool: AdminPool, o: Resolved) {
     .get("/snapshot", read, (c) => {
       const stats = pool.stats();
       history.sample(stats, Date.now());
-      const parts = { health: health.report(), history: history.samples(), refreshMs: o.refreshMs, maxAgentRows: o.maxAgentRows, stats };
+      const budget = o.budget?.snapshot() ?? null;
+      const parts = { health: health.report(), history: history.samples(), refreshMs: o.refreshMs, maxAgentRows: o.maxAgentRows, stats, budget };
       return c.json(redacted(buildSnapshot(pool, parts)), 200);
     })
     .post("/agents/:agentId/revoke", write, async (c) => {

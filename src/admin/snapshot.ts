@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { BudgetSnapshot } from "../budget/snapshot.ts";
 import { trackerOf } from "../core/metrics_tracker.ts";
 import type { AgentInfo, ConnectionInfo, PoolStats } from "../core/mod.ts";
 import type { HealthReport } from "./health.ts";
@@ -42,6 +43,8 @@ export interface PoolSnapshot {
   readonly history: readonly HistorySample[];
   /** null without a metrics tracker. */
   readonly wait: WaitDistribution | null;
+  /** The global budget's view (limits, grants per process, use) when the router was given one; else null. */
+  readonly budget: BudgetSnapshot | null;
 }
 
 /**
@@ -99,7 +102,14 @@ export function waitDistribution(pool: AdminPool): WaitDistribution | null {
  */
 export function buildSnapshot(
   pool: AdminPool,
-  parts: { health: HealthReport; history: readonly HistorySample[]; refreshMs: number; maxAgentRows: number; stats: PoolStats },
+  parts: {
+    health: HealthReport;
+    history: readonly HistorySample[];
+    refreshMs: number;
+    maxAgentRows: number;
+    stats: PoolStats;
+    budget?: BudgetSnapshot | null;
+  },
 ): PoolSnapshot {
   const agents = pool.agents().sort(busiestFirst);
   return {
@@ -113,5 +123,6 @@ export function buildSnapshot(
     connections: pool.connections(),
     history: parts.history,
     wait: waitDistribution(pool),
+    budget: parts.budget ?? null,
   };
 }
