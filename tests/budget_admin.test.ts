@@ -1,13 +1,14 @@
 /**
- * The budget in the admin router: `GET /snapshot` carries the global budget's view (limit,
- * grants per process, this process's quota and use) when the router was given the budget, null
- * otherwise; an invalid `budget` option is named.
+ * The budget in the admin router and `agentpool monitor`: `GET /snapshot` carries the global
+ * budget's view (limit, grants per process, this process's quota and use) when the router was
+ * given the budget, null otherwise, and the monitor shows it; an invalid `budget` option is named.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { adminRouter } from "../src/admin/router.ts";
 import type { PoolSnapshot } from "../src/admin/snapshot.ts";
 import { GlobalBudget } from "../src/budget/budget.ts";
+import { renderMonitor } from "../src/cli/monitor_view.ts";
 import { AsyncConnectionPool } from "../src/core/pool.ts";
 import { MemoryLeaseTable } from "./support/budget_memory.ts";
 import { StubFactory } from "./support/stub_factory.ts";
@@ -31,6 +32,9 @@ describe("budget in the admin router", () => {
       assert.equal(researcher.limit, 2);
       assert.equal(researcher.held, 1);
       assert.deepEqual(researcher.holders.map((h) => [h.holder, h.held]), [["host-a:1", 1]]);
+      const screen = renderMonitor(snap, { url: "http://x/pool", color: false, width: 400, rows: Infinity });
+      assert.match(screen, /^budget "prod" as host-a:1: lease granted \(\d\.\d s left\)   renewals \d+   failed 0   expiries 0$/m);
+      assert.match(screen, /^  researcher {15}limit 2  granted \d  here quota \d held 1   granted\/held by process: host-a:1\* \d\/1$/m);
       const without = await (await adminRouter(pool, { publicReads: true }).request("/snapshot")).json() as PoolSnapshot;
       assert.equal(without.budget, null);
       await lease.release();

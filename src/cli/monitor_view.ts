@@ -7,6 +7,7 @@
 
 import { formatDuration } from "../admin/format.ts";
 import type { PoolSnapshot } from "../admin/snapshot.ts";
+import { budgetLines } from "./monitor_budget.ts";
 
 /** The duration format the dashboard uses too. */
 export { formatDuration };
@@ -102,6 +103,7 @@ export function renderMonitor(snapshot: PoolSnapshot, options: ViewOptions): str
       : `wait p50 ${formatDuration(lat.wait.p50)}  p99 ${formatDuration(lat.wait.p99)}  max ${formatDuration(lat.wait.max)}   ` +
         `hold p50 ${formatDuration(lat.use.p50)}  p99 ${formatDuration(lat.use.p99)}  max ${formatDuration(lat.use.max)}`,
   );
+  lines.push(...budgetLines(snapshot.budget));
 
   const agentColumns: Column[] = [
     { title: "AGENT", width: 24 },
