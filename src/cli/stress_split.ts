@@ -1,0 +1,240 @@
+/**
+ * Splits every acquire wait of a stress run into what the pool adds and what the database (the
+ * workload holding every connection) costs, measured from outside the pool so peers are measured
+ * the same way:
+ *
+ * - **wait**: the caller asked for a connection → the caller's code runs with it;
+ * - **busy wait**: the part of that wait during which every connection up to the cap was held by
+ *   callers (in transactions: database time plus the workload's own in-transaction work). No pool
+ *   could have served the caller sooner;
+ * - **pool-added wait** = wait − busy wait: the part during which a connection was idle, being handed
+ *   over, reset or opened, or could have been opened (fewer than the cap held);
+ * - **hand-off** (agentpool only, from the metrics tracker's sink): the pool granted the connection
+ *   (inside the `release()` that freed it) → the waiter's code runs.
+ *
+ * "Held" counts leases from the moment the caller's code runs to its release, so the busy time is
+ * an integral over the held count kept at O(1) per event: each acquire remembers the integral when it
+ * asked and subtracts it when it resumes.
+ *
+ * @module
+ */
+
+import type { AgentSeries, MetricsSink } from "../core/metrics_tracker.ts";
+import { percentile } from "./stress_sampler.ts";
+
+/** Exact percentiles of one kind of time, in ms. */
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+/** The split of a run's acquire waits (see the module notes). */
+export interface WaitSplit {
+  /** Request → the caller's code runs. */
+  wait: Percentiles;
+  /** The part of each wait with fewer than the cap held: idle, hand-off, reset, open, or openable. */
+  poolAdded: Percentiles;
+  /** The part of each wait with every connection held. */
+  busyWait: Percentiles;
+  /** agentpool only: grant (in the release that freed the connection) → the waiter's code runs, over acquires that waited. */
+  handoff?: Percentiles;
+  /** Share of all waiting time that happened while every connection was held (0..1; 0 when nobody waited). */
+  busyShareOfWaiting: number;
+  /** Share of the window during which every connection was held (0..1). */
+  allHeldShare: number;
+}
+
+/** What {@linkcode LeaseTimeline.request} hands back, passed to `resume`. */
+export interface WaitToken {
+  readonly at: number;
+  readonly busyAt: number;
+}
+
+/**
+ * Exact percentiles of `values` (copied and sorted).
+ *
+ * @example
+ * ```ts
+ * summarize([3, 1, 2]).p50; // 2
+ * ```
+ */
+export function summarize(values: readonly number[] | Float64Array): Percentiles {
+  const sorted = Float64Array.from(values).sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    p999: percentile(sorted, 0.999),
+    max: sorted.length ? sorted[sorted.length - 1] : NaN,
+    mean: sorted.length ? sum / sorted.length : NaN,
+  };
+}
+
+/**
+ * Records leases and splits their waits; see the module notes. For agentpool it is also the
+ * metrics tracker's sink (`metrics.forwardTo(timeline)`): grants give the hand-off, releases end
+ * the lease. Peers call {@linkcode request} / {@linkcode resume} / {@linkcode end} themselves.
+ *
+ * @example
+ * ```ts
+ * const timeline = new LeaseTimeline(30);
+ * const token = timeline.request();
+ * const client = await pgPool.connect();
+ * timeline.resume(token);
+ * // ...
+ * client.release();
+ * timeline.end();
+ * timeline.split(performance.now()).poolAdded.p99;
+ * ```
+ */
+export class LeaseTimeline implements MetricsSink {
+  /** Leases whose code is running right now, and the most at once since the last reset. */
+  held = 0;
+  peakHeld = 0;
+  readonly cap: number;
+  #now: () => number;
+  #busySince = -1;
+  #busyTotal = 0;
+  #windowStart: number;
+  #windowBusyStart = 0;
+  #waits: number[] = [];
+  #busy: number[] = [];
+  #handoffs: number[] = [];
+  #second: number[] = [];
+  #secondPool: number[] = [];
+  /** Grant times per agent in grant order (an agent's grants resolve in that order); -1: served at once. */
+  #grants = new Map<string, number[]>();
+
+  constructor(cap: number, now: () => number = () => performance.now()) {
+    this.cap = cap;
+    this.#now = now;
+    this.#windowStart = now();
+  }
+
+  /** Time so far during which every connection was held. */
+  busyIntegral(now = this.#now()): number {
+    return this.#busyTotal + (this.#busySince >= 0 ? now - this.#busySince : 0);
+  }
+
+  /** A caller asks for a connection. */
+  request(): WaitToken {
+    const at = this.#now();
+    return { at, busyAt: this.busyIntegral(at) };
+  }
+
+  /** The caller's code runs with its connection; `agentId` finds agentpool's grant time. */
+  resume(token: WaitToken, agentId?: string): void {
+    const now = this.#now();
+    const wait = now - token.at;
+    const busy = Math.min(wait, this.busyIntegral(now) - token.busyAt);
+    this.#waits.push(wait);
+    this.#busy.push(busy);
+    this.#second.push(wait);
+    this.#secondPool.push(wait - busy);
+    const grants = agentId === undefined ? undefined : this.#grants.get(agentId);
+    const grantedAt = grants?.shift();
+    if (grantedAt !== undefined && grantedAt >= 0) this.#handoffs.push(now - grantedAt);
+    if (++this.held > this.peakHeld) this.peakHeld = this.held;
+    if (this.held >= this.cap && this.#busySince < 0) this.#busySince = now;
+  }
+
+  /** The caller released its connection. */
+  end(): void {
+    if (this.held >= this.cap && this.#busySince >= 0) {
+      this.#busyTotal += this.#now() - this.#busySince;
+      this.#busySince = -1;
+    }
+    if (this.held > 0) this.held--;
+  }
+
+  /** @inheritdoc */
+  acquired(series: AgentSeries, waitMs: number): void {
+    const at = waitMs > 0 ? this.#now() : -1;
+    const list = this.#grants.get(series.agent);
+    if (list === undefined) this.#grants.set(series.agent, [at]);
+    else list.push(at);
+  }
+
+  /** @inheritdoc */
+  released(): void {
+    this.end();
+  }
+
+  /** @inheritdoc */
+  created(): void {}
+
+  /** Forgets the waits so far (the warm-up) and starts the window; the held count stays. */
+  reset(): void {
+    this.#waits = [];
+    this.#busy = [];
+    this.#handoffs = [];
+    this.#second = [];
+    this.#secondPool = [];
+    this.peakHeld = this.held;
+    this.#windowStart = this.#now();
+    this.#windowBusyStart = this.busyIntegral(this.#windowStart);
+  }
+
+  /** Waits and pool-added waits since the last call, ascending, and the integral now. */
+  takeSecond(): { waits: Float64Array; poolAdded: Float64Array; busyIntegral: number } {
+    const waits = Float64Array.from(this.#second).sort();
+    const poolAdded = Float64Array.from(this.#secondPool).sort();
+    this.#second = [];
+    this.#secondPool = [];
+    return { waits, poolAdded, busyIntegral: this.busyIntegral() };
+  }
+
+  /** Every wait so far, ascending. */
+  sortedWaits(): Float64Array {
+    return Float64Array.from(this.#waits).sort();
+  }
+
+  /** The split of the window so far, up to `end`. */
+  split(end = this.#now(), withHandoff = true): WaitSplit {
+    let waiting = 0;
+    let busyWaiting = 0;
+    const poolAdded = this.#waits.map((w, i) => {
+      waiting += w;
+      busyWaiting += this.#busy[i];
+      return w - this.#busy[i];
+    });
+    const span = end - this.#windowStart;
+    return {
+      wait: summarize(this.#waits),
+      poolAdded: summarize(poolAdded),
+      busyWait: summarize(this.#busy),
+      ...(withHandoff ? { handoff: summarize(this.#handoffs) } : {}),
+      busyShareOfWaiting: waiting > 0 ? busyWaiting / waiting : 0,
+      allHeldShare: span > 0 ? Math.min(1, (this.busyIntegral(end) - this.#windowBusyStart) / span) : 0,
+    };
+  }
+}
+
+/**
+ * Makes `pool.acquire` report to `timeline` (request, and resume when the caller's code runs);
+ * together with `metrics.forwardTo(timeline)` this times agentpool from outside. Returns a function
+ * that restores the pool's own method.
+ *
+ * @example
+ * ```ts
+ * const undo = timeAcquires(pool, timeline);
+ * ```
+ */
+export function timeAcquires<P extends { acquire(options?: { agentId?: string }): Promise<unknown> }>(pool: P, timeline: LeaseTimeline): () => void {
+  const own = pool.acquire;
+  const original = own.bind(pool);
+  pool.acquire = ((options?: { agentId?: string }) => {
+    const token = timeline.request();
+    return original(options).then((handle) => {
+      timeline.resume(token, options?.agentId ?? "default");
+      return handle;
+    });
+  }) as P["acquire"];
+  return () => void delete (pool as { acquire?: unknown }).acquire;
+}
