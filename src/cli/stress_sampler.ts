@@ -89,7 +89,7 @@ export class ServerWatch {
   #stopped = false;
 
   constructor(url: string, applicationName: string, everyMs = 100) {
-    this.#sql = postgres(url, { max: 1, connect_timeout: 10, onnotice: () => {}, connection: { application_name: `${applicationName}-watch` } });
+    this.#sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: `${applicationName}-watch` } });
     this.#app = applicationName;
     this.#everyMs = everyMs;
   }
@@ -125,22 +125,32 @@ export class ServerWatch {
     this.lastOkAt = performance.now();
     this.#loop = (async () => {
       while (!this.#stopped) {
-        await this.read().catch((error) => void (this.lastError = describeError(error)));
+        // A read that hangs (the database went away) must not stop the loop: it is abandoned after 2 s.
+        const read = this.read();
+        read.catch((error) => void (this.lastError = describeError(error)));
+        await settledWithin(read, 2000).catch((error) => void (this.lastError ??= describeError(error)));
         await new Promise((r) => setTimeout(r, this.#everyMs));
       }
     })();
   }
 
-  /** Stops sampling (the connection stays open for a final `read()`). */
+  /** Stops sampling (the connection stays open for a final `read()`); waits at most 2 s for a read in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#loop;
+    await settledWithin(this.#loop ?? Promise.resolve(), 2000).catch(() => {});
   }
 
   async close(): Promise<void> {
     await this.stop();
-    await this.#sql.end({ timeout: 5 });
+    await settledWithin(this.#sql.end({ timeout: 1 }), 3000).catch(() => {});
   }
+}
+
+/** `promise`, or a rejection after `ms`. */
+function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** An error's code or message, without a URL (never a password). */

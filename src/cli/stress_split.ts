@@ -190,11 +190,6 @@ export class LeaseTimeline implements MetricsSink {
     return { waits, poolAdded, busyIntegral: this.busyIntegral() };
   }
 
-  /** Every wait so far, ascending. */
-  sortedWaits(): Float64Array {
-    return Float64Array.from(this.#waits).sort();
-  }
-
   /** The split of the window so far, up to `end`. */
   split(end = this.#now(), withHandoff = true): WaitSplit {
     let waiting = 0;

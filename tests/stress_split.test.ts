@@ -1,0 +1,116 @@
+/**
+ * The stress report's wait split (src/cli/stress_split.ts) on a scripted timeline with a manual
+ * clock, and the shared command-line parser (src/cli/args.ts) that every CLI command uses.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { flagOption, integer, listOption, msRange, number, oneOf, parseCommandLine, postgresUrl, UsageError, valueOption } from "../src/cli/args.ts";
+import { parseDemoArgs } from "../src/cli/demo.ts";
+import { LeaseTimeline, summarize } from "../src/cli/stress_split.ts";
+import { AgentSeries } from "../src/core/metrics_tracker.ts";
+
+function clock(): { now: () => number; set(t: number): void } {
+  let t = 0;
+  return { now: () => t, set: (v) => void (t = v) };
+}
+
+test("split: a wait is the pool's part plus the part with every connection held", () => {
+  const c = clock();
+  const timeline = new LeaseTimeline(2, c.now);
+  timeline.reset();
+  // t=0: A and B take both connections at once.
+  const a = timeline.request();
+  timeline.resume(a);
+  const b = timeline.request();
+  timeline.resume(b);
+  // t=1: C asks; all held from t=0.
+  c.set(1);
+  const waiting = timeline.request();
+  // t=5: A releases; t=5.5: C's code runs (hand-over, reset…: the pool's half millisecond).
+  c.set(5);
+  timeline.end();
+  c.set(5.5);
+  timeline.resume(waiting);
+  c.set(10);
+  const split = timeline.split(10, false);
+  assert.deepEqual(split.wait, summarize([0, 0, 4.5]));
+  assert.deepEqual(split.busyWait, summarize([0, 0, 4]));
+  assert.deepEqual(split.poolAdded, summarize([0, 0, 0.5]));
+  assert.equal(split.busyShareOfWaiting, 4 / 4.5);
+  // Every connection was held 0–5 and 5.5–10: 9.5 of 10.
+  assert.equal(split.allHeldShare, 0.95);
+  assert.equal(timeline.peakHeld, 2);
+  assert.equal(split.handoff, undefined);
+});
+
+test("split: agentpool's hand-off runs from the grant (the metrics sink) to the waiter's code", () => {
+  const c = clock();
+  const timeline = new LeaseTimeline(1, c.now);
+  const planner = new AgentSeries("planner");
+  const first = timeline.request();
+  timeline.acquired(planner, 0); // served at once: not a hand-off
+  timeline.resume(first, "planner");
+  c.set(2);
+  const second = timeline.request();
+  c.set(7);
+  timeline.released();
+  timeline.acquired(planner, 5); // granted inside the release
+  c.set(7.25);
+  timeline.resume(second, "planner");
+  const split = timeline.split(8);
+  assert.deepEqual(split.handoff, summarize([0.25]));
+  assert.deepEqual(split.wait, summarize([0, 5.25]));
+  assert.deepEqual(split.busyWait, summarize([0, 5]));
+});
+
+test("split: a reset forgets the warm-up's waits but keeps what is held", () => {
+  const c = clock();
+  const timeline = new LeaseTimeline(1, c.now);
+  timeline.resume(timeline.request());
+  c.set(3);
+  timeline.reset();
+  c.set(4);
+  timeline.end();
+  const split = timeline.split(5);
+  assert.equal(split.wait.count, 0);
+  assert.equal(split.allHeldShare, 0.5, "held 3–4 of the window 3–5");
+  assert.equal(timeline.peakHeld, 1);
+});
+
+test("args: one parser, one error style for every command", () => {
+  const spec = {
+    agents: valueOption(integer(1)),
+    think: valueOption(msRange),
+    share: valueOption(number("fraction")),
+    peer: listOption(oneOf(["a", "b"])),
+    url: valueOption(postgresUrl),
+    json: flagOption(),
+    help: flagOption("h"),
+  };
+  const parsed = parseCommandLine("agentpool x", ["--agents=3", "--think", "5-9", "--peer", "a,b", "--peer=a", "-h", "--json"], spec);
+  assert.deepEqual(parsed.values, { agents: 3, think: [5, 9], peer: ["a", "b", "a"], help: true, json: true });
+  const fails = (argv: string[], message: string | RegExp): void =>
+    assert.throws(() => parseCommandLine("agentpool x", argv, spec), (e: Error) => e instanceof UsageError && (typeof message === "string" ? e.message === message : message.test(e.message)), JSON.stringify(argv));
+  fails(["--bogus"], `Unknown option "--bogus" (see 'agentpool x --help')`);
+  fails(["-q"], `Unknown option "-q" (see 'agentpool x --help')`);
+  fails(["--agents"], "Missing value for --agents");
+  fails(["--agents", "--json"], "Missing value for --agents");
+  fails(["--agents", "-2"], 'Invalid value for --agents: "-2" (expected an integer >= 1)');
+  fails(["--agents", "2.5"], 'Invalid value for --agents: "2.5" (expected an integer >= 1)');
+  fails(["--share", "0"], 'Invalid value for --share: "0" (expected a number in (0, 1])');
+  fails(["--think", "9-5"], 'Invalid value for --think: "9-5" (expected MIN-MAX milliseconds, e.g. 5-25)');
+  fails(["--peer", "a,c"], 'Invalid value for --peer: "c" (expected one of a, b)');
+  fails(["--json=1"], 'Option --json takes no value: current value is "1"');
+  fails(["stray"], `Unexpected argument "stray" (see 'agentpool x --help')`);
+  // A URL may carry a password: named, never echoed.
+  assert.throws(() => parseCommandLine("agentpool x", ["--url", "mysql://u:hunter2@h/db"], spec), (e: Error) => /--url/.test(e.message) && !e.message.includes("hunter2"));
+  assert.deepEqual(parseCommandLine("agentpool x", ["http://x/pool"], spec, { positionals: 1 }).positionals, ["http://x/pool"]);
+});
+
+test("args: the demo reads flags and environment through the same checks", () => {
+  assert.deepEqual(parseDemoArgs(["--agents", "3", "--port=0"], { AGENTPOOL_DEMO_SECONDS: "2.5" }), { agents: 3, duration: 2.5, port: 0, databaseUrl: undefined, help: false });
+  assert.equal(parseDemoArgs(["--duration", "4"], { AGENTPOOL_DEMO_SECONDS: "9" }).duration, 4, "a flag wins over the environment");
+  assert.throws(() => parseDemoArgs(["--agents"], {}), { name: "UsageError", message: "Missing value for --agents" });
+  assert.throws(() => parseDemoArgs([], { AGENTPOOL_DEMO_PORT: "http" }), { message: 'Invalid value for AGENTPOOL_DEMO_PORT: "http" (expected an integer >= 0)' });
+  assert.throws(() => parseDemoArgs(["--verbose"], {}), { message: `Unknown option "--verbose" (see 'agentpool demo --help')` });
+});
