@@ -289,8 +289,17 @@ export function markdownSummary(reports: RuntimeReport[], method: string): strin
       const spread = row.rounds.length > 1 ? ` (${Math.min(...row.rounds).toFixed(0)}–${Math.max(...row.rounds).toFixed(0)})` : "";
       return `${row.txPerSec!.toFixed(0)}${spread}`;
     });
-    const p99 = rows.map((row) => (row === undefined || row.skipped !== undefined ? "—" : row.acquireP99Ms!.toFixed(2)));
+    const p99 = rows.map((row) => (row === undefined || row.skipped !== undefined || Number.isNaN(row.acquireP99Ms) ? "—" : row.acquireP99Ms!.toFixed(2)));
     out.push(`| ${peer} | ${tps.join(" | ")} | ${p99.join(" | ")} |`);
+  }
+  out.push("");
+  // The machine's ceiling: every pool's tx/s as a share of pgbench's on the same workload.
+  for (const r of reports) {
+    const pgbench = find(r.results, "e2e", "pgbench");
+    if (pgbench === undefined || pgbench.skipped !== undefined || !(pgbench.txPerSec! > 0)) continue;
+    const shares = r.results.filter((row) => row.suite === "e2e" && row.peer !== "pgbench" && row.skipped === undefined && row.txPerSec !== undefined)
+      .map((row) => `${row.peer} ${((row.txPerSec! / pgbench.txPerSec!) * 100).toFixed(0)} %`);
+    out.push(`- ${r.runtime.name}: ceiling (pgbench, same workload and connections) ${pgbench.txPerSec!.toFixed(0)} tx/s; share of it: ${shares.join(", ")}`);
   }
   out.push("");
   const configs = new Map<string, string>();
