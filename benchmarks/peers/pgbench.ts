@@ -26,7 +26,14 @@ export interface PgbenchResult {
   config: string;
 }
 
-/** The pgbench binary, or undefined when it is not installed. */
+/**
+ * The pgbench binary, or undefined when it is not installed.
+ *
+ * @example
+ * ```ts
+ * const binary = findPgbench(); // "/usr/bin/pgbench"
+ * ```
+ */
 export function findPgbench(): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(":")) {
     if (dir !== "" && existsSync(join(dir, "pgbench"))) return join(dir, "pgbench");

@@ -55,6 +55,8 @@ function pgStyle(name: string, config: string, pool: PgPoolLike): ComparisonPool
  *
  * @example
  * ```ts
+ * import type { ComparisonOptions } from "../../src/cli/stress_compare.ts";
+ * declare const options: ComparisonOptions;
  * const pool = await open("pg-pool", options);
  * ```
  */

@@ -44,7 +44,13 @@ const LOST_AFTER_MS = 5000;
  *
  * @example
  * ```ts
- * try { await runStress(args, process.stderr); } catch (e) { if (e instanceof DatabaseUnreachableError) console.error(e.message); }
+ * import process from "node:process";
+ * import { parseStressArgs } from "./stress_args.ts";
+ * try {
+ *   await runStress(parseStressArgs(["--database-url", "postgres://postgres@127.0.0.1:1/postgres"]), process.stderr);
+ * } catch (e) {
+ *   if (e instanceof DatabaseUnreachableError) console.error(e.message);
+ * }
  * ```
  */
 export class DatabaseUnreachableError extends Error {
@@ -119,6 +125,8 @@ async function probeCapacity(adapter: PooledDatabaseAdapter, args: StressArgs, l
  *
  * @example
  * ```ts
+ * import process from "node:process";
+ * import { parseStressArgs } from "./stress_args.ts";
  * const report = await runStress(parseStressArgs(["--agents", "10", "--duration", "3"]), process.stderr);
  * console.log(report.pass);
  * ```

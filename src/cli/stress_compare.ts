@@ -32,7 +32,11 @@ export type Query = (text: string, params?: readonly unknown[]) => Promise<reado
  *
  * @example
  * ```ts
- * const pool: ComparisonPool = await openPostgresJs(url, 30, "agentpool-stress-1a2b");
+ * const options: ComparisonOptions = {
+ *   url: "postgres://postgres@127.0.0.1:5432/postgres", agents: 50, cap: 30, min: 5, max: 20, overflow: 10,
+ *   thinkMs: [10, 40], workMs: [1, 4], longHolders: 2, warmupS: 2, durationS: 15, applicationName: "agentpool-stress-1a2b",
+ * };
+ * const pool: ComparisonPool = openPostgresJs(options);
  * await pool.transaction("agent-1", false, async (q) => void await q("select 1"), () => {});
  * await pool.close();
  * ```
@@ -88,7 +92,16 @@ export interface ComparisonOptions {
 
 const NOTICE = { onnotice: (): void => {} };
 
-/** agentpool with the stress run's pool settings, through `PooledDatabaseAdapter.transaction`. */
+/**
+ * agentpool with the stress run's pool settings, through `PooledDatabaseAdapter.transaction`.
+ *
+ * @example
+ * ```ts
+ * declare const options: ComparisonOptions;
+ * const pool = openAgentpool(options);
+ * await pool.close();
+ * ```
+ */
 export function openAgentpool(o: ComparisonOptions): ComparisonPool {
   const pool = createPostgresPool(o.url, {
     name: "stress-compare",
@@ -110,7 +123,16 @@ export function openAgentpool(o: ComparisonOptions): ComparisonPool {
   };
 }
 
-/** postgres.js's own pool (`max` = the cap) through `sql.begin()`. */
+/**
+ * postgres.js's own pool (`max` = the cap) through `sql.begin()`.
+ *
+ * @example
+ * ```ts
+ * declare const options: ComparisonOptions;
+ * const pool = openPostgresJs(options);
+ * await pool.close();
+ * ```
+ */
 export function openPostgresJs(o: ComparisonOptions): ComparisonPool {
   const sql = postgres(o.url, { max: o.cap, idle_timeout: 0, max_lifetime: null, connection: { application_name: o.applicationName }, ...NOTICE });
   return {
@@ -140,8 +162,12 @@ async function loadPgPeers(): Promise<{ open(name: string, o: ComparisonOptions)
  *
  * @example
  * ```ts
+ * const options: ComparisonOptions = {
+ *   url: "postgres://postgres@127.0.0.1:5432/postgres", agents: 50, cap: 30, min: 5, max: 20, overflow: 10,
+ *   thinkMs: [10, 40], workMs: [1, 4], longHolders: 2, warmupS: 2, durationS: 15, applicationName: "agentpool-stress-1a2b",
+ * };
  * const pool = await openComparisonPool("pg-pool", options);
- * if (!("skipped" in pool)) await runComparison(pool, options);
+ * if (!("skipped" in pool)) await runComparison(pool, options, "agentpool_cmp_1a2b", new AbortController().signal);
  * ```
  */
 export async function openComparisonPool(name: string, o: ComparisonOptions): Promise<ComparisonPool | SkippedPeer> {
@@ -152,7 +178,14 @@ export async function openComparisonPool(name: string, o: ComparisonOptions): Pr
   return await peers.open(name, o);
 }
 
-/** Creates the comparison tables in `schema` with `4 × agents` tasks (every 5th the parent of the next 4). */
+/**
+ * Creates the comparison tables in `schema` with `4 × agents` tasks (every 5th the parent of the next 4).
+ *
+ * @example
+ * ```ts
+ * await setupComparisonSchema("postgres://postgres@127.0.0.1:5432/postgres", "agentpool_cmp_1a2b", 50);
+ * ```
+ */
 export async function setupComparisonSchema(url: string, schema: string, agents: number): Promise<void> {
   const s = quoteIdentifier("schema", schema);
   const sql = postgres(url, { max: 1, ...NOTICE });
@@ -170,7 +203,14 @@ export async function setupComparisonSchema(url: string, schema: string, agents:
   }
 }
 
-/** Drops `schema` (never throws: the database may be gone). */
+/**
+ * Drops `schema` (never throws: the database may be gone).
+ *
+ * @example
+ * ```ts
+ * await dropComparisonSchema("postgres://postgres@127.0.0.1:5432/postgres", "agentpool_cmp_1a2b");
+ * ```
+ */
 export async function dropComparisonSchema(url: string, schema: string): Promise<void> {
   const sql = postgres(url, { max: 1, connect_timeout: 5, ...NOTICE });
   try {
@@ -192,7 +232,10 @@ function draw([min, max]: MsRange): number {
  *
  * @example
  * ```ts
- * const result = await runComparison(pool, options, schema, stop.signal);
+ * declare const options: ComparisonOptions;
+ * const schema = "agentpool_cmp_1a2b";
+ * await setupComparisonSchema(options.url, schema, options.agents);
+ * const result = await runComparison(openAgentpool(options), options, schema, new AbortController().signal);
  * result.split.wait.p99;
  * ```
  */
@@ -313,7 +356,9 @@ export async function runComparison(pool: ComparisonPool, o: ComparisonOptions, 
  *
  * @example
  * ```ts
- * const phase = await runComparisonPhase(["agentpool", "pg-pool", "postgres.js"], options, undefined, process.stderr, stop.signal);
+ * declare const options: ComparisonOptions;
+ * import process from "node:process";
+ * const phase = await runComparisonPhase(["agentpool", "pg-pool", "postgres.js"], options, undefined, process.stderr, new AbortController().signal);
  * ```
  */
 export async function runComparisonPhase(

@@ -57,6 +57,9 @@ function card(title: string, note: string, body: string): string {
  *
  * @example
  * ```ts
+ * import { writeFile } from "node:fs/promises";
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
  * await writeFile("stress.html", renderHtmlReport(report));
  * ```
  */

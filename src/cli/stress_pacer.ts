@@ -13,6 +13,7 @@ import { sleep } from "./sleep.ts";
  *
  * @example
  * ```ts
+ * const stop = new AbortController();
  * const pacer = new Pacer(500); // 500 transactions per second in all
  * await pacer.wait(stop.signal); // before each transaction
  * ```

@@ -147,6 +147,8 @@ function pct(share: number): string {
  *
  * @example
  * ```ts
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
  * console.log(bottleneckLine(report));
  * ```
  */
@@ -168,6 +170,8 @@ export function bottleneckLine(r: Pick<StressReport, "split" | "database" | "run
  *
  * @example
  * ```ts
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
  * const criteria = evaluate(report);
  * const pass = criteria.every((c) => c.pass);
  * ```
@@ -247,6 +251,8 @@ export function fmtInt(n: number): string {
  *
  * @example
  * ```ts
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
  * console.log(formatReport(report));
  * ```
  */
@@ -311,7 +317,11 @@ function comparisonLines(r: StressReport): string[] {
  *
  * @example
  * ```ts
- * sampler.onSecond = (s) => stderr.write(liveLine(s, pool.stats(), totals) + "\n");
+ * import type { Sampler } from "./stress_sampler.ts";
+ * declare const sampler: Sampler;
+ * declare const pool: { stats(): { used: number; idle: number; pending: number; total: number } };
+ * declare const totals: { unexpectedErrors: number; expectedErrors: number };
+ * sampler.onSecond = (s) => console.error(liveLine(s, pool.stats(), totals, 60));
  * ```
  */
 export function liveLine(

@@ -66,7 +66,7 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
  *
  * @example
  * ```ts
- * const watch = new ServerWatch(url, "agentpool-stress-1a2b");
+ * const watch = new ServerWatch("postgres://postgres@127.0.0.1:5432/postgres", "agentpool-stress-1a2b");
  * watch.start();
  * // ...
  * await watch.stop(); watch.peak;
@@ -173,7 +173,13 @@ export interface Peaks {
  *
  * @example
  * ```ts
- * const sampler = new Sampler(() => pool.stats(), () => team.totals(), timeline, watch);
+ * import type { AsyncConnectionPool } from "../core/pool.ts";
+ * import { LeaseTimeline } from "./stress_split.ts";
+ * import type { AgentTeam } from "./workload.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
+ * declare const team: AgentTeam;
+ * const watch = new ServerWatch("postgres://postgres@127.0.0.1:5432/postgres", "agentpool-stress-1a2b");
+ * const sampler = new Sampler(() => pool.stats(), () => team.totals(), new LeaseTimeline(30), watch);
  * sampler.start(); // …
  * sampler.stop();
  * ```

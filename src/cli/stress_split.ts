@@ -83,6 +83,7 @@ export function summarize(values: readonly number[] | Float64Array): Percentiles
  *
  * @example
  * ```ts
+ * declare const pgPool: { connect(): Promise<{ release(): void }> };
  * const timeline = new LeaseTimeline(30);
  * const token = timeline.request();
  * const client = await pgPool.connect();
@@ -218,6 +219,9 @@ export class LeaseTimeline implements MetricsSink {
  *
  * @example
  * ```ts
+ * import { AsyncConnectionPool } from "../core/pool.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
+ * const timeline = new LeaseTimeline(30);
  * const undo = timeAcquires(pool, timeline);
  * ```
  */
