@@ -32,15 +32,16 @@ test("split: a wait is the pool's part plus the part with every connection held"
   c.set(5.5);
   timeline.resume(waiting);
   c.set(10);
-  const split = timeline.split(10, false);
+  const split = timeline.split(10);
   assert.deepEqual(split.wait, summarize([0, 0, 4.5]));
   assert.deepEqual(split.busyWait, summarize([0, 0, 4]));
+  // C's last half millisecond: A's connection was on its way to C, the pool's time.
   assert.deepEqual(split.poolAdded, summarize([0, 0, 0.5]));
+  assert.deepEqual(split.handoff, summarize([0.5]));
   assert.equal(split.busyShareOfWaiting, 4 / 4.5);
-  // Every connection was held 0–5 and 5.5–10: 9.5 of 10.
-  assert.equal(split.allHeldShare, 0.95);
+  // In transit to C, A's connection was no one else's: every connection was occupied all along.
+  assert.equal(split.allHeldShare, 1);
   assert.equal(timeline.peakHeld, 2);
-  assert.equal(split.handoff, undefined);
 });
 
 test("split: agentpool's hand-off runs from the grant (the metrics sink) to the waiter's code", () => {
@@ -61,6 +62,27 @@ test("split: agentpool's hand-off runs from the grant (the metrics sink) to the 
   assert.deepEqual(split.handoff, summarize([0.25]));
   assert.deepEqual(split.wait, summarize([0, 5.25]));
   assert.deepEqual(split.busyWait, summarize([0, 5]));
+});
+
+test("split: a release with nobody waiting frees the connection; a failed request stops waiting", () => {
+  const c = clock();
+  const timeline = new LeaseTimeline(1, c.now);
+  timeline.resume(timeline.request());
+  c.set(1);
+  timeline.request();
+  c.set(2);
+  timeline.abandon(); // timed out
+  c.set(3);
+  timeline.end(); // nobody waits: free from now on
+  c.set(4);
+  const late = timeline.request();
+  c.set(4.5);
+  timeline.resume(late);
+  const split = timeline.split(5);
+  assert.deepEqual(split.wait, summarize([0, 0.5]));
+  assert.deepEqual(split.busyWait, summarize([0, 0]), "the connection was free while it waited");
+  assert.equal(split.handoff.count, 0);
+  assert.equal(split.allHeldShare, (3 + 0.5) / 5);
 });
 
 test("split: a reset forgets the warm-up's waits but keeps what is held", () => {

@@ -264,6 +264,7 @@ export async function runComparison(pool: ComparisonPool, o: ComparisonOptions, 
       transactions++;
     } finally {
       if (started) timeline.end();
+      else timeline.abandon();
     }
   };
   const agent = async (index: number): Promise<void> => {
@@ -322,7 +323,7 @@ export async function runComparison(pool: ComparisonPool, o: ComparisonOptions, 
     const t0 = performance.now();
     await sleep(o.durationS * 1000, stop.signal);
     const t1 = performance.now();
-    const split = timeline.split(t1, false);
+    const split = timeline.split(t1);
     const measured = { transactions: transactions - base.transactions, errors: errors - base.errors, peakHeld: timeline.peakHeld };
     stop.abort();
     const grace = setTimeout(() => hard.abort(), 5000);

@@ -9,12 +9,13 @@
  *   could have served the caller sooner;
  * - **pool-added wait** = wait − busy wait: the part during which a connection was idle, being handed
  *   over, reset or opened, or could have been opened (fewer than the cap held);
- * - **hand-off** (agentpool only, from the metrics tracker's sink): the pool granted the connection
- *   (inside the `release()` that freed it) → the waiter's code runs.
+ * - **hand-off**: a connection was released while callers waited → the caller it went to runs
+ *   (agentpool: from the grant inside `release()`, through the metrics tracker's sink).
  *
- * "Held" counts leases from the moment the caller's code runs to its release, so the busy time is
- * an integral over the held count kept at O(1) per event: each acquire remembers the integral when it
- * asked and subtracts it when it resumes.
+ * "Held" counts leases from the moment the caller's code runs to its release; a connection released
+ * while callers wait is in transit to one of them and stays occupied for the others. The time with
+ * every connection occupied is an integral kept at O(1) per event: each acquire remembers the
+ * integral when it asked and subtracts it when it resumes.
  *
  * @module
  */
@@ -40,8 +41,12 @@ export interface WaitSplit {
   poolAdded: Percentiles;
   /** The part of each wait with every connection held. */
   busyWait: Percentiles;
-  /** agentpool only: grant (in the release that freed the connection) → the waiter's code runs, over acquires that waited. */
-  handoff?: Percentiles;
+  /**
+   * Release → the waiter's code runs, over acquires served by a hand-off. agentpool: from the
+   * grant (inside the `release()` that freed the connection, via the metrics sink); peers: from
+   * the release that freed a connection while callers waited.
+   */
+  handoff: Percentiles;
   /** Share of all waiting time that happened while every connection was held (0..1; 0 when nobody waited). */
   busyShareOfWaiting: number;
   /** Share of the window during which every connection was held (0..1). */
@@ -111,6 +116,11 @@ export class LeaseTimeline implements MetricsSink {
   #secondPool: number[] = [];
   /** Grant times per agent in grant order (an agent's grants resolve in that order); -1: served at once. */
   #grants = new Map<string, number[]>();
+  /** Callers that asked and are not running yet. */
+  #waiting = 0;
+  /** Connections released while callers waited: in transit to one of them (release time, integral then). */
+  #transit: WaitToken[] = [];
+  #transitHead = 0;
 
   constructor(cap: number, now: () => number = () => performance.now()) {
     this.cap = cap;
@@ -123,35 +133,77 @@ export class LeaseTimeline implements MetricsSink {
     return this.#busyTotal + (this.#busySince >= 0 ? now - this.#busySince : 0);
   }
 
+  /** Connections held or in transit to a waiter: none of them is free for anyone else. */
+  #occupied(): number {
+    return this.held + this.#transit.length - this.#transitHead;
+  }
+
+  #occupiedChanged(now: number): void {
+    const all = this.#occupied() >= this.cap;
+    if (all && this.#busySince < 0) this.#busySince = now;
+    else if (!all && this.#busySince >= 0) {
+      this.#busyTotal += now - this.#busySince;
+      this.#busySince = -1;
+    }
+  }
+
   /** A caller asks for a connection. */
   request(): WaitToken {
     const at = this.#now();
+    this.#waiting++;
     return { at, busyAt: this.busyIntegral(at) };
   }
 
-  /** The caller's code runs with its connection; `agentId` finds agentpool's grant time. */
+  /** The caller's request failed (timeout, abort): it no longer waits. */
+  abandon(): void {
+    if (this.#waiting > 0) this.#waiting--;
+  }
+
+  /**
+   * The caller's code runs with its connection; `agentId` finds agentpool's grant time. A
+   * connection released while callers waited is taken to be this one (pools hand a released
+   * connection to a waiter): until now it counted as occupied for everyone else, and for this
+   * caller the time since its release is the hand-off, the pool's.
+   */
   resume(token: WaitToken, agentId?: string): void {
     const now = this.#now();
+    if (this.#waiting > 0) this.#waiting--;
     const wait = now - token.at;
-    const busy = Math.min(wait, this.busyIntegral(now) - token.busyAt);
+    let busy: number;
+    let handoff: number | undefined;
+    if (this.#transitHead < this.#transit.length) {
+      const released = this.#transit[this.#transitHead++];
+      if (this.#transitHead > 64 && this.#transitHead * 2 > this.#transit.length) {
+        this.#transit = this.#transit.slice(this.#transitHead);
+        this.#transitHead = 0;
+      }
+      busy = released.busyAt - token.busyAt;
+      handoff = now - Math.max(released.at, token.at);
+      this.held++; // taken over from the transit: occupied stays the same
+    } else {
+      busy = this.busyIntegral(now) - token.busyAt;
+      this.held++;
+      this.#occupiedChanged(now);
+    }
+    busy = Math.max(0, Math.min(wait, busy));
     this.#waits.push(wait);
     this.#busy.push(busy);
     this.#second.push(wait);
     this.#secondPool.push(wait - busy);
-    const grants = agentId === undefined ? undefined : this.#grants.get(agentId);
-    const grantedAt = grants?.shift();
-    if (grantedAt !== undefined && grantedAt >= 0) this.#handoffs.push(now - grantedAt);
-    if (++this.held > this.peakHeld) this.peakHeld = this.held;
-    if (this.held >= this.cap && this.#busySince < 0) this.#busySince = now;
+    // agentpool tells when it granted the connection: that is the hand-off's exact start.
+    const grantedAt = agentId === undefined ? undefined : this.#grants.get(agentId)?.shift();
+    if (grantedAt !== undefined) handoff = grantedAt >= 0 ? now - grantedAt : undefined;
+    if (handoff !== undefined) this.#handoffs.push(handoff);
+    if (this.held > this.peakHeld) this.peakHeld = this.held;
   }
 
-  /** The caller released its connection. */
+  /** The caller released its connection (to a waiter, if one waits). */
   end(): void {
-    if (this.held >= this.cap && this.#busySince >= 0) {
-      this.#busyTotal += this.#now() - this.#busySince;
-      this.#busySince = -1;
-    }
-    if (this.held > 0) this.held--;
+    if (this.held === 0) return;
+    const now = this.#now();
+    this.held--;
+    if (this.#waiting > this.#transit.length - this.#transitHead) this.#transit.push({ at: now, busyAt: this.busyIntegral(now) });
+    else this.#occupiedChanged(now);
   }
 
   /** @inheritdoc */
@@ -192,7 +244,7 @@ export class LeaseTimeline implements MetricsSink {
   }
 
   /** The split of the window so far, up to `end`. */
-  split(end = this.#now(), withHandoff = true): WaitSplit {
+  split(end = this.#now()): WaitSplit {
     let waiting = 0;
     let busyWaiting = 0;
     const poolAdded = this.#waits.map((w, i) => {
@@ -205,7 +257,7 @@ export class LeaseTimeline implements MetricsSink {
       wait: summarize(this.#waits),
       poolAdded: summarize(poolAdded),
       busyWait: summarize(this.#busy),
-      ...(withHandoff ? { handoff: summarize(this.#handoffs) } : {}),
+      handoff: summarize(this.#handoffs),
       busyShareOfWaiting: waiting > 0 ? busyWaiting / waiting : 0,
       allHeldShare: span > 0 ? Math.min(1, (this.busyIntegral(end) - this.#windowBusyStart) / span) : 0,
     };
@@ -233,6 +285,9 @@ export function timeAcquires<P extends { acquire(options?: { agentId?: string })
     return original(options).then((handle) => {
       timeline.resume(token, options?.agentId ?? "default");
       return handle;
+    }, (error) => {
+      timeline.abandon();
+      throw error;
     });
   }) as P["acquire"];
   return () => void delete (pool as { acquire?: unknown }).acquire;
