@@ -4,30 +4,11 @@
  * flags are checked before anything runs.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { runtimeId } from "../src/cli/runtime_info.ts";
+import { runScript } from "./support/run_script.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const file = join(ROOT, script);
-  const argv = runtimeId() === "deno" ? ["run", "-A", file, ...args] : runtimeId() === "bun" ? [file, ...args] : ["--import", "tsx", file, ...args];
-  return new Promise((resolve, reject) => {
-    // A database URL nobody listens on: should a bad flag slip through, the script fails otherwise than with 2.
-    const env = { ...process.env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/postgres" };
-    const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** A database URL nobody listens on: should a bad flag slip through, the script fails otherwise than with 2. */
+const run = (script: string, args: string[]) => runScript(script, args, { DATABASE_URL: "postgres://postgres@127.0.0.1:1/postgres" });
 
 test("bench flags: end_to_end.ts, profile_e2e.ts and npm run bench name a bad flag and exit 2", async () => {
   const cases: [string, string[], RegExp][] = [

@@ -3,22 +3,18 @@
  * as a child process on the runtime running the test, with `--json` and `--report FILE.html`.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { runtimeId } from "../src/cli/runtime_info.ts";
 import { main } from "../src/cli/stress.ts";
 import { parseStressArgs, UsageError } from "../src/cli/stress_args.ts";
+import { runScript } from "./support/run_script.ts";
 import { startTcpProxy } from "./support/tcp_proxy.ts";
 import { concurrencyTarget, jainIndex, type StressReport } from "../src/cli/stress_report.ts";
 import { percentile } from "../src/cli/stress_sampler.ts";
 import { databaseUrl, freePort } from "./support/db.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 function capture(): { write(text: string): boolean; text: string } {
   return {
@@ -30,28 +26,7 @@ function capture(): { write(text: string): boolean; text: string } {
   };
 }
 
-/** The command that runs `src/cli/main.ts` on the current runtime. */
-function cliCommand(args: string[]): { file: string; argv: string[] } {
-  const entry = join(ROOT, "src/cli/main.ts");
-  switch (runtimeId()) {
-    case "deno": return { file: process.execPath, argv: ["run", "-A", entry, ...args] };
-    case "bun": return { file: process.execPath, argv: [entry, ...args] };
-    default: return { file: process.execPath, argv: ["--import", "tsx", entry, ...args] };
-  }
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { file, argv } = cliCommand(args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runScript("src/cli/main.ts", args);
 
 test("stress args: defaults, both flag forms, and errors naming the flag and value", () => {
   const d = parseStressArgs([]);

@@ -243,8 +243,8 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
           thinkMs: args.thinkMs,
           workMs: args.workMs,
           longHolders: args.longHolders,
-          // Every pool reaches its steady size first (connects are slow on a busy machine).
-          warmupS: Math.max(args.warmup, 5),
+          // Each pool warms up (opens its connections) as long as the main run did.
+          warmupS: args.warmup,
           durationS: args.peerDuration,
           applicationName: `${app}-compare`,
         }, args.calibrate ? { probeS: args.probe, fraction: args.fraction } : undefined, log, stop);

@@ -69,7 +69,7 @@ against PostgreSQL through the pool, then reports and checks the product's crite
 Options:
   --agents N            agents in the team (default 50)
   --duration S          seconds of measured load (default 60)
-  --warmup S            seconds of load before measuring, not counted (default 2)
+  --warmup S            seconds of load before measuring, not counted (default 5)
   --database-url URL    PostgreSQL to use (default: start an embedded PostgreSQL 18, removed after)
   --min N               pool minConnections (default 5)
   --max N               pool maxConnections (default 20)
@@ -93,7 +93,7 @@ Exit code: 0 when every criterion passed, 1 when one failed, 2 on a bad command 
 const DEFAULTS: Omit<StressArgs, "peerDuration"> = {
   agents: 50,
   duration: 60,
-  warmup: 2,
+  warmup: 5,
   databaseUrl: undefined,
   min: 5,
   max: 20,

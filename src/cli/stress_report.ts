@@ -7,18 +7,11 @@
 
 import type { ComparisonResult, SkippedPeer } from "./stress_compare.ts";
 import type { GaugeSample, SecondSample } from "./stress_sampler.ts";
-import type { WaitSplit } from "./stress_split.ts";
+import type { Percentiles, WaitSplit } from "./stress_split.ts";
 import type { ErrorSample } from "./workload.ts";
 
 /** Percentiles of the acquire waits, in ms. */
-export interface WaitSummary {
-  count: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
+export type WaitSummary = Percentiles;
 
 /** One criterion of the product, checked on the run. */
 export interface Criterion {
