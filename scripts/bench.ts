@@ -250,7 +250,7 @@ function mergePrevious(report: RuntimeReport, partial: boolean): RuntimeReport {
   if (previous === undefined) return report;
   const key = (r: { suite: string; peer: string; params: Record<string, number> }): string => `${r.suite}|${r.peer}|${JSON.stringify(r.params)}`;
   const fresh = new Set(report.results.map(key));
-  const kept = previous.results.filter((r) => !fresh.has(key(r)));
+  const kept = previous.results.filter((r) => !fresh.has(key(r))).map((r) => ({ ...r, keptFrom: r.keptFrom ?? previous.startedAt }));
   if (kept.length === 0) return report;
   const results = [...kept, ...report.results];
   return { ...report, results, targets: evaluateTargets(results), merged: `${kept.length} rows kept from the run of ${previous.startedAt}` };
