@@ -1,13 +1,15 @@
 /**
  * The stress report's wait split (src/cli/stress_split.ts) on a scripted timeline with a manual
- * clock, and the shared command-line parser (src/cli/args.ts) that every CLI command uses.
+ * clock and on a real pool (objects for connections: no database needed for the arithmetic), and
+ * the shared command-line parser (src/cli/args.ts) that every CLI command uses.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { flagOption, integer, listOption, msRange, number, oneOf, parseCommandLine, postgresUrl, UsageError, valueOption } from "../src/cli/args.ts";
 import { parseDemoArgs } from "../src/cli/demo.ts";
-import { LeaseTimeline, summarize } from "../src/cli/stress_split.ts";
-import { AgentSeries } from "../src/core/metrics_tracker.ts";
+import { LeaseTimeline, summarize, timeAcquires } from "../src/cli/stress_split.ts";
+import { AgentSeries, createMetrics } from "../src/core/metrics_tracker.ts";
+import { AsyncConnectionPool } from "../src/core/pool.ts";
 
 function clock(): { now: () => number; set(t: number): void } {
   let t = 0;
@@ -135,4 +137,33 @@ test("args: the demo reads flags and environment through the same checks", () =>
   assert.throws(() => parseDemoArgs(["--agents"], {}), { name: "UsageError", message: "Missing value for --agents" });
   assert.throws(() => parseDemoArgs([], { AGENTPOOL_DEMO_PORT: "http" }), { message: 'Invalid value for AGENTPOOL_DEMO_PORT: "http" (expected an integer >= 0)' });
   assert.throws(() => parseDemoArgs(["--verbose"], {}), { message: `Unknown option "--verbose" (see 'agentpool demo --help')` });
+});
+
+test("split: timeAcquires and the metrics sink time a real pool's hand-off from outside", async () => {
+  const metrics = createMetrics();
+  const pool = new AsyncConnectionPool<object>({ factory: { create: () => Promise.resolve({}), destroy: () => {} }, minConnections: 1, maxConnections: 1, overflow: 0, metrics });
+  const timeline = new LeaseTimeline(1);
+  metrics.forwardTo(timeline);
+  const undo = timeAcquires(pool, timeline);
+  try {
+    while (pool.stats().idle < 1) await new Promise((r) => setTimeout(r, 1));
+    const first = await pool.acquire({ agentId: "a" });
+    const waiting = pool.acquire({ agentId: "b" });
+    await new Promise((r) => setTimeout(r, 5));
+    await first.release();
+    const second = await waiting;
+    await second.release();
+    await pool.use(() => {}, { agentId: "c" });
+    const split = timeline.split();
+    assert.equal(split.wait.count, 3);
+    assert.equal(split.handoff.count, 1, "only b was served by a hand-off");
+    assert.ok(split.handoff.max <= split.wait.max);
+    assert.ok(split.busyWait.max > 0 && split.busyWait.max <= split.wait.max, "b waited while a held the only connection");
+    assert.equal(timeline.held, 0);
+    assert.equal(timeline.peakHeld, 1);
+  } finally {
+    undo();
+    await pool.close();
+  }
+  assert.equal(Object.hasOwn(pool, "acquire"), false, "undo restores the pool's own method");
 });

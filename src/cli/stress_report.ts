@@ -324,7 +324,7 @@ export function liveLine(
   durationS: number,
 ): string {
   const t = `${Math.min(Math.round(s.t), durationS).toFixed(0).padStart(3)}/${durationS.toFixed(0)} s`;
-  return `${t}  ${fmtInt(s.transactions).padStart(6)} tx/s  ${fmtInt(s.completions).padStart(5)} tasks/s  wait p99 ${fmtMs(s.waitP99).padStart(9)}  ` +
+  return `${t}  ${fmtInt(s.transactions).padStart(6)} tx/s  ${fmtInt(s.completions).padStart(5)} tasks/s  wait p99 ${fmtMs(s.waitP99).padStart(9)} (pool ${fmtMs(s.poolAddedP99)})  ` +
     `held ${String(stats.used).padStart(2)} idle ${String(stats.idle).padStart(2)} pending ${String(stats.pending).padStart(2)} open ${stats.total}  ` +
     `errors ${totals.unexpectedErrors} unexpected / ${totals.expectedErrors} expected`;
 }
