@@ -232,7 +232,7 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
       const active = sampler.gauges.map((g) => g.active);
       const transactions = end.transactions - base.transactions;
       const comparison = lost || stop.aborted
-        ? { durationS: args.peerDuration, results: [], skipped: [] }
+        ? { durationS: args.peerDuration, rounds: args.peerRounds, results: [], skipped: [] }
         : await runComparisonPhase(["agentpool", ...args.peers], {
           url,
           agents: args.agents,
@@ -246,6 +246,7 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
           // Each pool warms up (opens its connections) as long as the main run did.
           warmupS: args.warmup,
           durationS: args.peerDuration,
+          rounds: args.peerRounds,
           applicationName: `${app}-compare`,
         }, args.calibrate ? { probeS: args.probe, fraction: args.fraction } : undefined, log, stop);
       const partialDb = {

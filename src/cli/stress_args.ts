@@ -43,8 +43,10 @@ export interface StressArgs {
   jsonFile: string | undefined;
   /** Peers run on the comparison workload after the main run (empty: none). */
   peers: StressPeerName[];
-  /** Seconds each pool (agentpool and every peer) runs the comparison workload. */
+  /** Seconds each pool (agentpool and every peer) runs the comparison workload, in all. */
   peerDuration: number;
+  /** Turns the pools take on the comparison workload (each `peerDuration / peerRounds`). */
+  peerRounds: number;
   /** Probe the database's capacity first, then offer `fraction` of it. */
   calibrate: boolean;
   /** With `calibrate`: the fraction of the probed capacity to offer, in (0, 1]. */
@@ -81,6 +83,8 @@ Options:
                         (agentpool's pg Pool, skipped until src/pg exists), or none
                         (default pg-pool,postgres.js,agentpool-pg)
   --peer-duration S     seconds per pool on the comparison workload (default: --duration, at most 15)
+  --peer-rounds N       the pools take N turns of peer-duration/N each (default 2), so a change in
+                        machine load hits them alike
   --calibrate           probe the database's capacity first (--probe S, default 5), then offer
                         --fraction F of it (default 0.6) instead of using --think
   --json                print the report as JSON on stdout
@@ -105,6 +109,7 @@ const DEFAULTS: Omit<StressArgs, "peerDuration"> = {
   report: undefined,
   jsonFile: undefined,
   peers: [...STRESS_PEERS],
+  peerRounds: 2,
   calibrate: false,
   fraction: 0.6,
   probe: 5,
@@ -127,6 +132,7 @@ const SPEC = {
   json: flagOption(),
   peers: listOption(oneOf([...STRESS_PEERS, "none"])),
   "peer-duration": valueOption(number("positive")),
+  "peer-rounds": valueOption(integer(1)),
   calibrate: flagOption(),
   fraction: valueOption(number("fraction")),
   probe: valueOption(number("positive")),
@@ -163,6 +169,7 @@ export function parseStressArgs(argv: readonly string[]): StressArgs {
     jsonFile: v["json-file"],
     peers: peers.filter((p): p is StressPeerName => p !== "none"),
     peerDuration: v["peer-duration"] ?? Math.min(duration, 15),
+    peerRounds: v["peer-rounds"] ?? DEFAULTS.peerRounds,
     calibrate: v.calibrate ?? false,
     fraction: v.fraction ?? DEFAULTS.fraction,
     probe: v.probe ?? DEFAULTS.probe,

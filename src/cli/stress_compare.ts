@@ -88,6 +88,8 @@ export interface ComparisonOptions {
   applicationName: string;
   /** Offered load (calibrated runs): before each transaction an agent waits for its slot. */
   pacer?: { wait(signal: AbortSignal): Promise<void>; readonly ratePerS: number };
+  /** Phase only: the pools take turns this many times, `durationS / rounds` each (default 1). */
+  rounds?: number;
 }
 
 const NOTICE = { onnotice: (): void => {} };
@@ -239,9 +241,14 @@ function draw([min, max]: MsRange): number {
  * result.split.wait.p99;
  * ```
  */
-export async function runComparison(pool: ComparisonPool, o: ComparisonOptions, schema: string, interrupt: AbortSignal): Promise<ComparisonResult> {
+export async function runComparison(
+  pool: ComparisonPool,
+  o: ComparisonOptions,
+  schema: string,
+  interrupt: AbortSignal,
+  timeline: LeaseTimeline = new LeaseTimeline(o.cap, undefined, false),
+): Promise<ComparisonResult> {
   const s = quoteIdentifier("schema", schema);
-  const timeline = new LeaseTimeline(o.cap);
   const stop = new AbortController();
   const hard = new AbortController();
   // Every agent's think time listens to these: by design, not a leak.
@@ -318,11 +325,12 @@ export async function runComparison(pool: ComparisonPool, o: ComparisonOptions, 
   const running = Array.from({ length: o.agents }, (_, i) => agent(i));
   try {
     await sleep(o.warmupS * 1000, stop.signal);
-    timeline.reset();
+    timeline.openWindow();
     const base = { transactions, errors };
     const t0 = performance.now();
     await sleep(o.durationS * 1000, stop.signal);
     const t1 = performance.now();
+    timeline.closeWindow(t1);
     const split = timeline.split(t1);
     const measured = { transactions: transactions - base.transactions, errors: errors - base.errors, peakHeld: timeline.peakHeld };
     stop.abort();
@@ -368,10 +376,11 @@ export async function runComparisonPhase(
   calibrate: { probeS: number; fraction: number } | undefined,
   log: { write(text: string): unknown },
   interrupt: AbortSignal,
-): Promise<{ durationS: number; results: ComparisonResult[]; skipped: SkippedPeer[] }> {
+): Promise<{ durationS: number; rounds: number; results: ComparisonResult[]; skipped: SkippedPeer[] }> {
   const results: ComparisonResult[] = [];
   const skipped: SkippedPeer[] = [];
-  if (names.length <= 1) return { durationS: options.durationS, results, skipped };
+  const rounds = Math.max(1, options.rounds ?? 1);
+  if (names.length <= 1) return { durationS: options.durationS, rounds, results, skipped };
   const schema = `agentpool_cmp_${crypto.randomUUID().slice(0, 8)}`;
   await setupComparisonSchema(options.url, schema, options.agents);
   try {
@@ -386,25 +395,43 @@ export async function runComparisonPhase(
         await probe.close();
       }
     }
-    for (const name of names) {
-      if (interrupt.aborted) break;
-      const pool = await openComparisonPool(name, o);
-      if ("skipped" in pool) {
-        skipped.push(pool);
-        log.write(`comparison: ${name} skipped: ${pool.skipped}\n`);
-        continue;
-      }
-      try {
-        log.write(`comparison: ${name} for ${o.durationS} s …\n`);
-        const r = await runComparison(pool, o, schema, interrupt);
-        results.push(r);
-        log.write(`comparison: ${name} ${Math.round(r.transactionsPerS)} tx/s, acquire p99 ${r.split.wait.p99.toFixed(3)} ms, pool adds p99 ${r.split.poolAdded.p99.toFixed(3)} ms\n`);
-      } finally {
-        await pool.close().catch(() => {});
+    // Rounds interleave the pools, so a change of machine load hits them alike.
+    const slot = { ...o, durationS: o.durationS / rounds };
+    const timelines = new Map<string, LeaseTimeline>();
+    const merged = new Map<string, ComparisonResult>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const name of names) {
+        if (interrupt.aborted || skipped.some((x) => x.name === name)) continue;
+        const pool = await openComparisonPool(name, slot);
+        if ("skipped" in pool) {
+          skipped.push(pool);
+          log.write(`comparison: ${name} skipped: ${pool.skipped}\n`);
+          continue;
+        }
+        const timeline = timelines.get(name) ?? new LeaseTimeline(o.cap, undefined, false);
+        timelines.set(name, timeline);
+        try {
+          log.write(`comparison: ${name} for ${slot.durationS.toFixed(1)} s (round ${round} of ${rounds}) …\n`);
+          const r = await runComparison(pool, slot, schema, interrupt, timeline);
+          const before = merged.get(name);
+          merged.set(name, before === undefined ? r : {
+            ...r,
+            durationS: before.durationS + r.durationS,
+            transactions: before.transactions + r.transactions,
+            transactionsPerS: (before.transactions + r.transactions) / (before.durationS + r.durationS),
+            peakHeld: Math.max(before.peakHeld, r.peakHeld),
+            errors: before.errors + r.errors,
+            errorSamples: [...before.errorSamples, ...r.errorSamples].slice(0, 5),
+          });
+          log.write(`comparison: ${name} ${Math.round(r.transactionsPerS)} tx/s, acquire p99 so far ${r.split.wait.p99.toFixed(3)} ms, pool adds p99 ${r.split.poolAdded.p99.toFixed(3)} ms\n`);
+        } finally {
+          await pool.close().catch(() => {});
+        }
       }
     }
+    results.push(...names.flatMap((name) => merged.get(name) ?? []));
   } finally {
     await dropComparisonSchema(options.url, schema);
   }
-  return { durationS: options.durationS, results, skipped };
+  return { durationS: options.durationS, rounds, results, skipped };
 }

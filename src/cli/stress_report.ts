@@ -48,7 +48,7 @@ export interface StressReport {
   /** The database side of the run. */
   database: DatabaseSide;
   /** agentpool and its peers on the neutral comparison workload, one after another. */
-  comparison: { durationS: number; results: ComparisonResult[]; skipped: SkippedPeer[] };
+  comparison: { durationS: number; rounds: number; results: ComparisonResult[]; skipped: SkippedPeer[] };
   /** How long connections were held (from the pool's tracker), ms. */
   holdMs: { p50: number; p99: number; max: number };
   fairness: { jain: number; minCompletions: number; maxCompletions: number; meanCompletions: number };
@@ -298,7 +298,7 @@ function comparisonLines(r: StressReport): string[] {
   );
   return [
     "",
-    `  comparison          the same neutral agent workload, same cap, ${c.durationS} s each, one after another:`,
+    `  comparison          the same neutral agent workload, same cap, ${c.durationS} s each in ${c.rounds} turn${c.rounds === 1 ? "" : "s"}:`,
     head,
     ...rows,
     ...c.skipped.map((x) => `  ${x.name.padEnd(14)} skipped: ${x.skipped}`),

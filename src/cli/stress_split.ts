@@ -109,6 +109,10 @@ export class LeaseTimeline implements MetricsSink {
   #busyTotal = 0;
   #windowStart: number;
   #windowBusyStart = 0;
+  /** Whether waits are recorded now (inside a window), and the windows closed so far. */
+  #recording = true;
+  #closedSpan = 0;
+  #closedBusy = 0;
   #waits: number[] = [];
   #busy: number[] = [];
   #handoffs: number[] = [];
@@ -122,10 +126,12 @@ export class LeaseTimeline implements MetricsSink {
   #transit: WaitToken[] = [];
   #transitHead = 0;
 
-  constructor(cap: number, now: () => number = () => performance.now()) {
+  /** `recording: false` starts outside any window (open one with {@linkcode openWindow}). */
+  constructor(cap: number, now: () => number = () => performance.now(), recording = true) {
     this.cap = cap;
     this.#now = now;
     this.#windowStart = now();
+    this.#recording = recording;
   }
 
   /** Time so far during which every connection was held. */
@@ -186,15 +192,17 @@ export class LeaseTimeline implements MetricsSink {
       this.#occupiedChanged(now);
     }
     busy = Math.max(0, Math.min(wait, busy));
-    this.#waits.push(wait);
-    this.#busy.push(busy);
-    this.#second.push(wait);
-    this.#secondPool.push(wait - busy);
+    if (this.#recording) {
+      this.#waits.push(wait);
+      this.#busy.push(busy);
+      this.#second.push(wait);
+      this.#secondPool.push(wait - busy);
+    }
     // agentpool tells when it granted the connection: that is the hand-off's exact start.
     const grantedAt = agentId === undefined ? undefined : this.#grants.get(agentId)?.shift();
     if (grantedAt !== undefined) handoff = grantedAt >= 0 ? now - grantedAt : undefined;
-    if (handoff !== undefined) this.#handoffs.push(handoff);
-    if (this.held > this.peakHeld) this.peakHeld = this.held;
+    if (handoff !== undefined && this.#recording) this.#handoffs.push(handoff);
+    if (this.#recording && this.held > this.peakHeld) this.peakHeld = this.held;
   }
 
   /** The caller released its connection (to a waiter, if one waits). */
@@ -222,16 +230,33 @@ export class LeaseTimeline implements MetricsSink {
   /** @inheritdoc */
   created(): void {}
 
-  /** Forgets the waits so far (the warm-up) and starts the window; the held count stays. */
+  /** Forgets the waits so far (the warm-up) and opens the window; the held count stays. */
   reset(): void {
     this.#waits = [];
     this.#busy = [];
     this.#handoffs = [];
     this.#second = [];
     this.#secondPool = [];
+    this.#closedSpan = 0;
+    this.#closedBusy = 0;
     this.peakHeld = this.held;
+    this.openWindow();
+  }
+
+  /** Records again from now on (another window of the same measurement; see {@linkcode closeWindow}). */
+  openWindow(): void {
+    this.#recording = true;
     this.#windowStart = this.#now();
     this.#windowBusyStart = this.busyIntegral(this.#windowStart);
+    if (this.held > this.peakHeld) this.peakHeld = this.held;
+  }
+
+  /** Stops recording until {@linkcode openWindow}: the split covers the windows only. */
+  closeWindow(end = this.#now()): void {
+    if (!this.#recording) return;
+    this.#recording = false;
+    this.#closedSpan += end - this.#windowStart;
+    this.#closedBusy += this.busyIntegral(end) - this.#windowBusyStart;
   }
 
   /** Waits and pool-added waits since the last call, ascending, and the integral now. */
@@ -243,7 +268,7 @@ export class LeaseTimeline implements MetricsSink {
     return { waits, poolAdded, busyIntegral: this.busyIntegral() };
   }
 
-  /** The split of the window so far, up to `end`. */
+  /** The split of the windows so far (the open one up to `end`). */
   split(end = this.#now()): WaitSplit {
     let waiting = 0;
     let busyWaiting = 0;
@@ -252,14 +277,15 @@ export class LeaseTimeline implements MetricsSink {
       busyWaiting += this.#busy[i];
       return w - this.#busy[i];
     });
-    const span = end - this.#windowStart;
+    const span = this.#closedSpan + (this.#recording ? end - this.#windowStart : 0);
+    const busy = this.#closedBusy + (this.#recording ? this.busyIntegral(end) - this.#windowBusyStart : 0);
     return {
       wait: summarize(this.#waits),
       poolAdded: summarize(poolAdded),
       busyWait: summarize(this.#busy),
       handoff: summarize(this.#handoffs),
       busyShareOfWaiting: waiting > 0 ? busyWaiting / waiting : 0,
-      allHeldShare: span > 0 ? Math.min(1, (this.busyIntegral(end) - this.#windowBusyStart) / span) : 0,
+      allHeldShare: span > 0 ? Math.min(1, busy / span) : 0,
     };
   }
 }
