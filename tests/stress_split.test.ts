@@ -40,6 +40,7 @@ test("split: a wait is the pool's part plus the part with every connection held"
   // C's last half millisecond: A's connection was on its way to C, the pool's time.
   assert.deepEqual(split.poolAdded, summarize([0, 0, 0.5]));
   assert.deepEqual(split.handoff, summarize([0.5]));
+  assert.deepEqual(split.idleOrOpenable, summarize([0, 0, 0]));
   assert.equal(split.busyShareOfWaiting, 4 / 4.5);
   // In transit to C, A's connection was no one else's: every connection was occupied all along.
   assert.equal(split.allHeldShare, 1);
@@ -83,6 +84,7 @@ test("split: a release with nobody waiting frees the connection; a failed reques
   const split = timeline.split(5);
   assert.deepEqual(split.wait, summarize([0, 0.5]));
   assert.deepEqual(split.busyWait, summarize([0, 0]), "the connection was free while it waited");
+  assert.deepEqual(split.idleOrOpenable, summarize([0, 0.5]));
   assert.equal(split.handoff.count, 0);
   assert.equal(split.allHeldShare, (3 + 0.5) / 5);
 });

@@ -85,10 +85,11 @@ export function renderHtmlReport(r: StressReport): string {
   const db = r.database;
   const parts: [string, Percentiles][] = [
     ["acquire wait (request → code runs)", sp.wait],
-    ["pool adds (a connection idle, handed over, reset or openable)", sp.poolAdded],
+    ["pool adds (the two below)", sp.poolAdded],
+    ["· hand-off (release → the waiter's code runs)", sp.handoff],
+    ["· idle or openable (a connection idle, being reset or opened, or openable)", sp.idleOrOpenable],
     ["every connection held (the database and the workload)", sp.busyWait],
   ];
-  if (sp.handoff && sp.handoff.count > 0) parts.push(["hand-off (release → the waiter's code runs)", sp.handoff]);
   const splitRows = parts.map(([name, p]) =>
     `<tr><td>${esc(name)}</td><td class="num">${fmtInt(p.count)}</td><td class="num">${fmtMs(p.p50)}</td><td class="num">${fmtMs(p.p99)}</td><td class="num">${fmtMs(p.p999)}</td><td class="num">${fmtMs(p.max)}</td></tr>`
   ).join("");

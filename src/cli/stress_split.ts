@@ -41,6 +41,8 @@ export interface WaitSplit {
   poolAdded: Percentiles;
   /** The part of each wait with every connection held. */
   busyWait: Percentiles;
+  /** The pool's part minus the hand-off: a connection idle (not handed over yet), being reset or opened, or openable. */
+  idleOrOpenable: Percentiles;
   /**
    * Release → the waiter's code runs, over acquires served by a hand-off. agentpool: from the
    * grant (inside the `release()` that freed the connection, via the metrics sink); peers: from
@@ -116,6 +118,7 @@ export class LeaseTimeline implements MetricsSink {
   #waits: number[] = [];
   #busy: number[] = [];
   #handoffs: number[] = [];
+  #idleOrOpenable: number[] = [];
   #second: number[] = [];
   #secondPool: number[] = [];
   /** Grant times per agent in grant order (an agent's grants resolve in that order); -1: served at once. */
@@ -201,7 +204,10 @@ export class LeaseTimeline implements MetricsSink {
     // agentpool tells when it granted the connection: that is the hand-off's exact start.
     const grantedAt = agentId === undefined ? undefined : this.#grants.get(agentId)?.shift();
     if (grantedAt !== undefined) handoff = grantedAt >= 0 ? now - grantedAt : undefined;
-    if (handoff !== undefined && this.#recording) this.#handoffs.push(handoff);
+    if (this.#recording) {
+      if (handoff !== undefined) this.#handoffs.push(handoff);
+      this.#idleOrOpenable.push(Math.max(0, wait - busy - (handoff ?? 0)));
+    }
     if (this.#recording && this.held > this.peakHeld) this.peakHeld = this.held;
   }
 
@@ -235,6 +241,7 @@ export class LeaseTimeline implements MetricsSink {
     this.#waits = [];
     this.#busy = [];
     this.#handoffs = [];
+    this.#idleOrOpenable = [];
     this.#second = [];
     this.#secondPool = [];
     this.#closedSpan = 0;
@@ -284,6 +291,7 @@ export class LeaseTimeline implements MetricsSink {
       poolAdded: summarize(poolAdded),
       busyWait: summarize(this.#busy),
       handoff: summarize(this.#handoffs),
+      idleOrOpenable: summarize(this.#idleOrOpenable),
       busyShareOfWaiting: waiting > 0 ? busyWaiting / waiting : 0,
       allHeldShare: span > 0 ? Math.min(1, busy / span) : 0,
     };
