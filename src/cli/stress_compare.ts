@@ -14,6 +14,7 @@
  */
 
 import { setMaxListeners } from "node:events";
+import process from "node:process";
 import postgres from "postgres";
 import { PooledDatabaseAdapter } from "../postgres/adapter.ts";
 import { createPostgresPool } from "../postgres/create_pool.ts";
@@ -65,6 +66,12 @@ export interface ComparisonResult {
   split: WaitSplit;
   /** Most connections held at once. */
   peakHeld: number;
+  /**
+   * This process's CPU time (user + system) per transaction in the window: the pool, its driver
+   * and the workload's own code, nothing else runs meanwhile. On a machine short of CPU, the
+   * pool that needs less of it per transaction gets more done.
+   */
+  cpuUsPerTx: number;
   errors: number;
   /** First error messages seen (at most 5). */
   errorSamples: string[];
@@ -327,9 +334,11 @@ export async function runComparison(
     await sleep(o.warmupS * 1000, stop.signal);
     timeline.openWindow();
     const base = { transactions, errors };
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(o.durationS * 1000, stop.signal);
     const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     timeline.closeWindow(t1);
     const split = timeline.split(t1);
     const measured = { transactions: transactions - base.transactions, errors: errors - base.errors, peakHeld: timeline.peakHeld };
@@ -346,6 +355,7 @@ export async function runComparison(
       transactionsPerS: measured.transactions / durationS,
       split,
       peakHeld: measured.peakHeld,
+      cpuUsPerTx: (cpu.user + cpu.system) / Math.max(1, measured.transactions),
       errors: measured.errors,
       errorSamples,
       ...(o.pacer ? { offeredTxPerS: o.pacer.ratePerS } : {}),
@@ -420,6 +430,7 @@ export async function runComparisonPhase(
             transactions: before.transactions + r.transactions,
             transactionsPerS: (before.transactions + r.transactions) / (before.durationS + r.durationS),
             peakHeld: Math.max(before.peakHeld, r.peakHeld),
+            cpuUsPerTx: (before.cpuUsPerTx * before.transactions + r.cpuUsPerTx * r.transactions) / Math.max(1, before.transactions + r.transactions),
             errors: before.errors + r.errors,
             errorSamples: [...before.errorSamples, ...r.errorSamples].slice(0, 5),
           });

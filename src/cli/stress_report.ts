@@ -292,10 +292,10 @@ export function formatReport(r: StressReport): string {
 function comparisonLines(r: StressReport): string[] {
   const c = r.comparison;
   if (c.results.length === 0 && c.skipped.length === 0) return [];
-  const head = `  ${"pool".padEnd(14)} ${"tx/s".padStart(7)}  ${"acquire p50".padStart(11)} ${"p99".padStart(9)} ${"p99.9".padStart(9)}  ${"pool adds p99".padStart(13)}  ${"all held".padStart(8)}  errors`;
+  const head = `  ${"pool".padEnd(14)} ${"tx/s".padStart(7)}  ${"acquire p50".padStart(11)} ${"p99".padStart(9)} ${"p99.9".padStart(9)}  ${"pool adds p99".padStart(13)}  ${"all held".padStart(8)}  ${"CPU/tx".padStart(8)}  errors`;
   const rows = c.results.map((x) =>
     `  ${x.name.padEnd(14)} ${fmtInt(x.transactionsPerS).padStart(7)}  ${fmtMs(x.split.wait.p50).padStart(11)} ${fmtMs(x.split.wait.p99).padStart(9)} ${fmtMs(x.split.wait.p999).padStart(9)}  ` +
-    `${fmtMs(x.split.poolAdded.p99).padStart(13)}  ${pct(x.split.allHeldShare).padStart(8)}  ${x.errors}`
+    `${fmtMs(x.split.poolAdded.p99).padStart(13)}  ${pct(x.split.allHeldShare).padStart(8)}  ${`${Math.round(x.cpuUsPerTx)} µs`.padStart(8)}  ${x.errors}`
   );
   return [
     "",
