@@ -124,9 +124,19 @@ export function concurrencyTarget(agents: number, cap: number): number {
   return Math.min(20, cap, agents);
 }
 
-/** The best peer on the comparison workload (lowest acquire p99), if any ran. */
+/**
+ * The best peer on the comparison workload (lowest acquire p99), if any ran. agentpool's own pg
+ * `Pool` (`agentpool-pg`) is not a peer.
+ *
+ * @example
+ * ```ts
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
+ * bestPeer(report)?.name; // "pg-pool"
+ * ```
+ */
 export function bestPeer(r: Pick<StressReport, "comparison">): ComparisonResult | undefined {
-  const peers = r.comparison.results.filter((c) => c.name !== "agentpool" && c.split.wait.count > 0);
+  const peers = r.comparison.results.filter((c) => !c.name.startsWith("agentpool") && c.split.wait.count > 0);
   return peers.sort((a, b) => a.split.wait.p99 - b.split.wait.p99)[0];
 }
 
