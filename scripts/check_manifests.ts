@@ -1,7 +1,10 @@
 /**
  * `npm run check:manifests`: the three manifests describe one package.
  *
- * - `jsr.json` and `deno.json` agree on name, version and `exports` (the `.ts` sources).
+ * - `jsr.json` is the source of the registry fields (name, version, license, `exports` of the
+ *   `.ts` sources, `publish`): `deno.json` carries a copy of every one of them next to its own
+ *   settings (lint, compilerOptions, ...). `npm run check:manifests -- --write` writes that copy
+ *   after an edit of `jsr.json`; the check reports any field where the copy differs.
  * - `package.json` has the same version and the same subpaths; each npm export has `types` and
  *   `import` conditions pointing at the build output of the matching source (see `scripts/build.ts`),
  *   `main`/`types` match `"."`, and `files` ships `dist/`.
@@ -11,7 +14,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { distPath, ROOT } from "./build.ts";
@@ -60,22 +63,33 @@ export function checkManifests(root: string = ROOT): string[] {
   const deno = readJson(root, "deno.json", problems);
   if (pkg === undefined || jsr === undefined || deno === undefined) return problems;
 
-  // JSR side: jsr.json is the reference, deno.json must say the same.
+  // JSR side: jsr.json is the source; deno.json must carry the same value for each of its fields.
   for (const field of ["name", "version"] as const) {
     if (typeof jsr[field] !== "string" || jsr[field] === "") problems.push(`jsr.json: '${field}' is missing`);
-    if (deno[field] !== jsr[field]) {
-      problems.push(`deno.json '${field}' is ${show(deno[field])} but jsr.json says ${show(jsr[field])}`);
-    }
   }
   const jsrExports = exportMap(jsr);
   const denoExports = exportMap(deno);
   const jsrSubpaths = Object.keys(jsrExports);
   if (jsrSubpaths.length === 0) problems.push("jsr.json: 'exports' is missing or empty");
   if (!jsrSubpaths.includes(".")) problems.push(`jsr.json: 'exports' has no "." entry`);
+  const copyProblems: string[] = [];
+  for (const field of Object.keys(jsr)) {
+    if (field === "exports") continue;
+    if (show(deno[field]) !== show(jsr[field])) {
+      copyProblems.push(`deno.json '${field}' is ${show(deno[field])} but jsr.json says ${show(jsr[field])}`);
+    }
+  }
   if (!sameKeys(jsrSubpaths, Object.keys(denoExports))) {
-    problems.push(
-      `deno.json exports ${show(Object.keys(denoExports))} but jsr.json exports ${show(jsrSubpaths)}`,
-    );
+    copyProblems.push(`deno.json exports ${show(Object.keys(denoExports))} but jsr.json exports ${show(jsrSubpaths)}`);
+  }
+  for (const [subpath, source] of Object.entries(jsrExports)) {
+    if (subpath in denoExports && denoExports[subpath] !== source) {
+      copyProblems.push(`export ${subpath}: deno.json says ${show(denoExports[subpath])}, jsr.json says ${show(source)}`);
+    }
+  }
+  if (copyProblems.length > 0) {
+    copyProblems[copyProblems.length - 1] += ` (jsr.json is the source: run "npm run check:manifests -- --write" to copy it into deno.json)`;
+    problems.push(...copyProblems);
   }
   for (const [subpath, source] of Object.entries(jsrExports)) {
     if (typeof source !== "string" || !source.endsWith(".ts")) {
@@ -83,9 +97,6 @@ export function checkManifests(root: string = ROOT): string[] {
       continue;
     }
     if (!existsSync(join(root, source))) problems.push(`jsr.json export ${subpath} → ${source} does not exist`);
-    if (subpath in denoExports && denoExports[subpath] !== source) {
-      problems.push(`export ${subpath}: deno.json says ${show(denoExports[subpath])}, jsr.json says ${show(source)}`);
-    }
   }
 
   // npm side: the same package name (JSR adds a scope), same version, same subpaths, pointing at the build output.
@@ -143,7 +154,39 @@ export function checkManifests(root: string = ROOT): string[] {
   return problems;
 }
 
+/** JSON as the repository writes it: two-space indent, short lists of scalars on one line. */
+export function formatJson(value: unknown): string {
+  const text = JSON.stringify(value, null, 2);
+  return `${
+    text.replace(/\[\n(\s+)((?:"[^"\n]*"|[\d.eE+-]+|true|false|null)(?:,\n\s+(?:"[^"\n]*"|[\d.eE+-]+|true|false|null))*)\n\s*\]/g, (all, _indent, items: string) => {
+      const inline = `[${items.split(/,\n\s+/).join(", ")}]`;
+      return inline.length <= 80 ? inline : all;
+    })
+  }\n`;
+}
+
+/**
+ * `deno.json` with every field of `jsr.json` copied in (its own fields kept, in their order).
+ *
+ * @returns the new text of `deno.json`, or undefined when it already carries the copy.
+ */
+export function syncDenoJson(root: string = ROOT): string | undefined {
+  const jsr = JSON.parse(readFileSync(join(root, "jsr.json"), "utf8")) as Json;
+  const current = readFileSync(join(root, "deno.json"), "utf8");
+  const deno = JSON.parse(current) as Json;
+  const synced: Json = {};
+  for (const field of Object.keys(jsr)) if (!(field in deno)) synced[field] = jsr[field];
+  for (const [field, value] of Object.entries(deno)) synced[field] = field in jsr ? jsr[field] : value;
+  const text = formatJson(synced);
+  return show(synced) === show(deno) ? undefined : text;
+}
+
 if (process.argv[1]?.endsWith("check_manifests.ts")) {
+  if (process.argv.includes("--write")) {
+    const text = syncDenoJson();
+    if (text !== undefined) writeFileSync(join(ROOT, "deno.json"), text);
+    console.log(text === undefined ? "check:manifests: deno.json already carries jsr.json's fields" : "check:manifests: copied jsr.json's fields into deno.json");
+  }
   const problems = checkManifests();
   if (problems.length > 0) {
     console.error(`check:manifests: package.json, jsr.json and deno.json disagree (${problems.length}):`);

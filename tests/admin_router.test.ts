@@ -1,12 +1,13 @@
 /**
  * The admin router through `app.request()` (no port): routes, mounting, auth, revoke/readmit,
- * health, option validation, and the constant-time token compare.
+ * health, option validation, security headers, and Hono's typed client over the router's type.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Hono } from "hono";
+import { hc } from "hono/client";
 import { AsyncConnectionPool, createMetrics, type PoolStats } from "../mod.ts";
-import { type AdminPool, adminRouter, redactSecrets, timingSafeEqual } from "../src/admin/mod.ts";
+import { type AdminApp, type AdminPool, adminRouter, redactSecrets } from "../src/admin/mod.ts";
 
 const TOKEN = "s3cret-admin-token";
 
@@ -34,18 +35,6 @@ async function body(response: Response | Promise<Response>): Promise<any> {
   return await (await response).json();
 }
 
-test("admin: timingSafeEqual compares UTF-8 bytes", () => {
-  assert.equal(timingSafeEqual("abc", "abc"), true);
-  assert.equal(timingSafeEqual("abd", "abc"), false);
-  assert.equal(timingSafeEqual("ab", "abc"), false);
-  assert.equal(timingSafeEqual("abcd", "abc"), false);
-  assert.equal(timingSafeEqual("", "abc"), false);
-  assert.equal(timingSafeEqual("", ""), true);
-  assert.equal(timingSafeEqual("tök", "tök"), true);
-  assert.equal(timingSafeEqual("tök", "tok"), false);
-  assert.equal(timingSafeEqual("\u0000", ""), false);
-});
-
 test("admin: redactSecrets hides URL passwords and password/secret settings", () => {
   assert.equal(redactSecrets("postgres://app:s3cret@db:5432/main"), "postgres://app:***@db:5432/main");
   assert.equal(redactSecrets("postgresql://app:p@ss/w0rd@db/main"), "postgresql://app:***@db/main");
@@ -62,6 +51,7 @@ test("admin: options are validated, naming the option", async () => {
     assert.throws(() => adminRouter(pool), { name: "TypeError", message: /neither 'token' nor 'publicReads: true'/ });
     assert.throws(() => adminRouter(pool, { token: "" }), { name: "TypeError", message: /'token'/ });
     assert.throws(() => adminRouter(pool, { token: "has space" }), { name: "TypeError", message: /'token'.*\*\*\*/ });
+    assert.throws(() => adminRouter(pool, { token: "tök" }), { name: "TypeError", message: /'token'.*\*\*\*/ }, "a token a Bearer header cannot carry");
     assert.throws(() => adminRouter(pool, { publicReads: "yes" as unknown as boolean }), { name: "TypeError", message: /'publicReads'/ });
     assert.throws(() => adminRouter(pool, { publicReads: true, refreshMs: 10 }), { name: "RangeError", message: /'refreshMs'.*10/ });
     assert.throws(() => adminRouter(pool, { publicReads: true, maxAgentRows: 0 }), { name: "RangeError", message: /'maxAgentRows'/ });
@@ -128,30 +118,40 @@ test("admin: JSON read routes, Prometheus metrics and health, mounted under /poo
   }
 });
 
-test("admin: the dashboard shell and its assets are self-contained and served at /pool and /pool/", async () => {
+test("admin: the dashboard shell and its assets are self-contained; /pool/ redirects to /pool", async () => {
   const pool = stubPool({ minConnections: 0 });
   try {
     const app = new Hono().route("/pool", adminRouter(pool, { token: TOKEN, title: "Ops <pool>" }));
-    for (const [path, prefix] of [["/pool", "./pool/"], ["/pool/", "./"]] as const) {
-      const page = await app.request(path);
-      assert.equal(page.status, 200, path);
-      assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
-      const csp = page.headers.get("content-security-policy") ?? "";
-      assert.match(csp, /default-src 'none'/);
-      assert.match(csp, /script-src 'self'/);
-      const html = await page.text();
-      assert.ok(html.includes(`src="${prefix}assets/dashboard.js"`), `${path} links the script under the router`);
-      assert.ok(html.includes(`href="${prefix}assets/dashboard.css"`));
-      assert.ok(html.includes("Ops &#60;pool&#62;"), "title is HTML-escaped");
-      assert.doesNotMatch(html, /https?:\/\//, "no external URL (no CDN)");
-      assert.doesNotMatch(html, /<script>[^<]/, "no inline script");
+    const page = await app.request("/pool");
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(page.headers.get("x-frame-options"), "DENY");
+    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+    assert.equal(page.headers.get("strict-transport-security"), null, "HSTS is the host app's decision, not a sub-router's");
+    const html = await page.text();
+    assert.ok(html.includes(`src="./pool/assets/dashboard.js"`), "links the script under the router");
+    assert.ok(html.includes(`href="./pool/assets/dashboard.css"`));
+    assert.ok(html.includes("Ops &#60;pool&#62;"), "title is HTML-escaped");
+    assert.doesNotMatch(html, /https?:\/\//, "no external URL (no CDN)");
+    assert.doesNotMatch(html, /<script>[^<]/, "no inline script");
+
+    for (const path of ["/pool/", "/pool/stats/"]) {
+      const slash = await app.request(`http://host${path}`);
+      assert.equal(slash.status, 301, path);
+      assert.equal(slash.headers.get("location"), `http://host${path.slice(0, -1)}`);
     }
+
     const js = await app.request("/pool/assets/dashboard.js");
     assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.equal(js.headers.get("cache-control"), "no-cache");
     const script = await js.text();
     assert.match(script, /snapshot/);
     assert.doesNotMatch(script, /https?:\/\/(?!www\.w3\.org\/2000\/svg)/, "no external URL besides the SVG namespace");
-    assert.doesNotMatch(script, /innerHTML/, "pool strings never go through HTML parsing");
+    assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, "pool strings never go through HTML parsing");
     const css = await app.request("/pool/assets/dashboard.css");
     assert.equal(css.headers.get("content-type"), "text/css; charset=utf-8");
     assert.doesNotMatch(await css.text(), /@import|url\(http/);
@@ -174,7 +174,7 @@ test("admin: with a token, reads and writes need it; wrong or missing tokens get
       assert.match((await body(wrong)).message, /Invalid bearer token/);
       const basic = await app.request(path, { headers: { authorization: `Basic ${TOKEN}` } });
       assert.equal(basic.status, 401);
-      await basic.body?.cancel();
+      assert.match((await body(basic)).message, /Missing bearer token/);
       const ok = await app.request(path, bearer(TOKEN));
       assert.equal(ok.status, 200, path);
       await ok.body?.cancel();
@@ -290,4 +290,34 @@ test("admin: without pool.health, health is derived from createerror events and 
   assert.deepEqual(await body(down), { status: "down", ok: false, total: 0, used: 0, idle: 0, pending: 0, failures: 3, lastError: "Error: no route to host" });
   const closedApp = new Hono().route("/pool", adminRouter(minimalPool({ closed: true }), { publicReads: true }));
   assert.equal((await closedApp.request("/pool/health")).status, 503);
+});
+
+test("admin: hc<AdminApp> calls the routes with their paths, params and JSON types", async () => {
+  const pool = stubPool();
+  try {
+    const app = new Hono().route("/pool", adminRouter(pool, { token: TOKEN }));
+    const client = hc<AdminApp>("http://host/pool", {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      fetch: (input: Request | string | URL, init?: RequestInit) => app.request(input, init),
+    });
+    await until(() => pool.stats().idle === 1);
+    const stats = await (await client.stats.$get()).json();
+    const used: number = stats.used; // typed from the route: a number, not any
+    assert.equal(used, 0);
+    assert.equal(stats.name, "test-pool");
+    const health = await client.health.$get();
+    assert.equal(health.status, 200);
+    const report = await health.json();
+    const status: "healthy" | "degraded" | "down" | "closed" = report.status;
+    assert.equal(status, "healthy");
+    const snapshot = await (await client.snapshot.$get()).json();
+    assert.equal(snapshot.agentCount, 0);
+    const revoked = await client.agents[":agentId"].revoke.$post({ param: { agentId: "planner-1" } });
+    assert.equal(revoked.status, 200);
+    if (revoked.status === 200) assert.deepEqual(await revoked.json(), { agentId: "planner-1", revoked: true });
+    // @ts-expect-error: the router has no such route, so the typed client has no such property
+    void (() => client.nope);
+  } finally {
+    await pool.close();
+  }
 });

@@ -71,11 +71,14 @@ main { max-width: 1440px; margin: 0 auto; padding: 22px 28px 12px; display: grid
 .legend .pending i { background: var(--pending); } .legend .cap i { background: transparent; border-top: 2px dashed var(--faint); height: 0; }
 svg.chart { display: block; width: 100%; height: 230px; }
 svg.chart text { fill: var(--muted); font-size: 11px; font-family: inherit; }
-svg.chart .gridline { stroke: var(--grid); stroke-width: 1; }
-svg.chart .cap { stroke: var(--faint); stroke-dasharray: 4 4; stroke-width: 1; fill: none; }
-svg.chart .area-used { fill: rgba(91,140,255,.55); stroke: var(--used); stroke-width: 1.5; }
-svg.chart .area-idle { fill: rgba(45,212,191,.28); stroke: var(--idle); stroke-width: 1.2; }
-svg.chart .line-pending { fill: none; stroke: var(--pending); stroke-width: 2; }
+svg.chart .grid { stroke: var(--grid); stroke-width: 1; }
+svg.chart .axisline { stroke: var(--border); stroke-width: 1; }
+svg.chart .ref.cap { stroke: var(--faint); stroke-dasharray: 4 4; stroke-width: 1; fill: none; }
+svg.chart .area.area-used { fill: rgba(91,140,255,.55); stroke: none; }
+svg.chart .line.area-used { stroke: var(--used); stroke-width: 1.5; }
+svg.chart .area.area-idle { fill: rgba(45,212,191,.28); stroke: none; }
+svg.chart .line.area-idle { stroke: var(--idle); stroke-width: 1.2; }
+svg.chart .line.line-pending { stroke: var(--pending); stroke-width: 2; }
 svg.chart .bar { fill: var(--violet); } svg.chart .bar.zero { fill: var(--idle); }
 svg.chart .bar.slow { fill: var(--pending); } svg.chart .bar.very-slow { fill: var(--danger); }
 svg.chart .empty { fill: var(--faint); font-size: 13px; }

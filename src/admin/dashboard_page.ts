@@ -5,18 +5,7 @@
  * @module
  */
 
-/**
- * Escapes text for HTML content and double-quoted attributes.
- *
- * @example
- * ```ts
- * import { escapeHtml } from "./dashboard_page.ts";
- * escapeHtml('<b title="x">'); // "&#60;b title=&#34;x&#34;&#62;"
- * ```
- */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
+import { escapeMarkup } from "./markup.ts";
 
 /**
  * The prefix that makes `assets/…` resolve under the router from the page at `path`, whether the
@@ -57,8 +46,8 @@ const KPIS: [id: string, label: string, kind: string][] = [
  * ```
  */
 export function dashboardHtml(path: string, title: string): string {
-  const prefix = escapeHtml(assetPrefix(path));
-  const t = escapeHtml(title);
+  const prefix = escapeMarkup(assetPrefix(path));
+  const t = escapeMarkup(title);
   const kpis = KPIS.map(([id, label, kind]) =>
     `<div class="kpi ${kind}" id="kpi-${id}"><div class="label">${label}</div><div class="value">–</div><div class="sub">&nbsp;</div></div>`
   ).join("\n      ");

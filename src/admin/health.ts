@@ -31,7 +31,9 @@ export interface HealthReport {
  *
  * @example
  * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
  * import { HealthWatcher } from "agentpool/hono";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const watcher = new HealthWatcher(pool);
  * watcher.report().status; // "healthy"
  * ```

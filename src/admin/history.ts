@@ -24,7 +24,9 @@ export interface HistorySample {
  *
  * @example
  * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
  * import { GaugeHistory } from "./history.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const history = new GaugeHistory(300, 1000);
  * history.sample(pool.stats(), Date.now());
  * history.samples(); // oldest first

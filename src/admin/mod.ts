@@ -9,6 +9,7 @@
  * import { Hono } from "hono";
  * import { AsyncConnectionPool, createMetrics } from "agentpool";
  * import { adminRouter } from "agentpool/hono";
+ * const factory = { create: () => Promise.resolve({}), destroy: () => {} };
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * const app = new Hono().route("/pool", adminRouter(pool, { token: "change-me", publicReads: false }));
  * // GET /pool → dashboard · /pool/stats · /pool/agents · /pool/connections · /pool/metrics · /pool/health
@@ -18,9 +19,9 @@
  */
 
 export { adminRouter, type AdminRouterOptions } from "./router.ts";
+export type { AdminApp, AdminError } from "./app_type.ts";
 export type { AdminPool } from "./pool_view.ts";
 export { type HealthReport, type HealthStatus, HealthWatcher } from "./health.ts";
 export { busiestFirst, type PoolSnapshot, type WaitDistribution } from "./snapshot.ts";
 export type { HistorySample } from "./history.ts";
-export { timingSafeEqual } from "./auth.ts";
 export { redactSecrets } from "./redact.ts";

@@ -11,7 +11,9 @@ import type { AgentInfo, ConnectionInfo, PoolStats } from "../core/mod.ts";
  *
  * @example
  * ```ts
+ * import { AsyncConnectionPool } from "agentpool";
  * import type { AdminPool } from "agentpool/hono";
+ * const factory = { create: () => Promise.resolve({}), destroy: () => {} };
  * const view: AdminPool = new AsyncConnectionPool({ factory });
  * ```
  */

@@ -8,8 +8,13 @@
  */
 
 import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { trimTrailingSlash } from "hono/trailing-slash";
+import type { PoolStats } from "../core/mod.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../core/prometheus.ts";
-import { type Access, type AuthPolicy, denyReason } from "./auth.ts";
+import type { AdminApp, AdminError } from "./app_type.ts";
 import { DASHBOARD_CSS } from "./dashboard_css.ts";
 import { DASHBOARD_JS } from "./dashboard_js.ts";
 import { dashboardHtml } from "./dashboard_page.ts";
@@ -47,7 +52,8 @@ export interface AdminRouterOptions {
 }
 
 interface Resolved {
-  policy: AuthPolicy;
+  token: string | undefined;
+  publicReads: boolean;
   title: string;
   refreshMs: number;
   historySize: number;
@@ -70,8 +76,9 @@ function positiveInteger(option: string, value: unknown, fallback: number, min =
 function resolveOptions(pool: AdminPool, options: AdminRouterOptions): Resolved {
   if (typeof options !== "object" || options === null) invalid("type", "options", "an object", options);
   const { token, publicReads = false, title = pool.options.name } = options;
-  if (token !== undefined && (typeof token !== "string" || token.trim() === "" || /\s/.test(token))) {
-    invalid("type", "token", "a non-empty string without whitespace", token);
+  // What a client can send after "Bearer " (RFC 6750 token68), so the configured token can match.
+  if (token !== undefined && (typeof token !== "string" || !/^[A-Za-z0-9._~+/-]+=*$/.test(token))) {
+    invalid("type", "token", "a non-empty token of letters, digits and -._~+/ (then optional =)", token);
   }
   if (typeof publicReads !== "boolean") invalid("type", "publicReads", "a boolean", publicReads);
   if (token === undefined && !publicReads) {
@@ -81,7 +88,8 @@ function resolveOptions(pool: AdminPool, options: AdminRouterOptions): Resolved 
   }
   if (typeof title !== "string") invalid("type", "title", "a string", title);
   return {
-    policy: { token, publicReads },
+    token,
+    publicReads,
     title: redactSecrets(title),
     refreshMs: positiveInteger("refreshMs", options.refreshMs, 1000, 100),
     historySize: positiveInteger("historySize", options.historySize, 300, 2),
@@ -89,21 +97,94 @@ function resolveOptions(pool: AdminPool, options: AdminRouterOptions): Resolved 
   };
 }
 
-const DATA_HEADERS = {
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-};
-const PAGE_HEADERS = {
-  ...DATA_HEADERS,
-  "content-type": "text/html; charset=utf-8",
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  "x-frame-options": "DENY",
+/** The dashboard may load only its own script and stylesheet, and connect only back to the router. */
+const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  connectSrc: ["'self'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
 };
 
-function json(c: Context, value: unknown, status: 200 | 401 | 404 | 500 | 501 | 503 = 200): Response {
-  return c.body(redactedJson(value), status, { ...DATA_HEADERS, "content-type": "application/json; charset=utf-8" });
+const ASSET_HEADERS = { "cache-control": "no-cache" };
+
+/** Every string of `value` passed through {@linkcode redactSecrets}, the shape kept for typed clients. */
+function redacted<T>(value: T): T {
+  return JSON.parse(redactedJson(value)) as T;
+}
+
+function unauthorized(c: Context, message: string): Response {
+  return c.json({ error: "unauthorized", message }, 401, { "www-authenticate": 'Bearer realm="agentpool"' });
+}
+
+/** Hono's bearer-auth (constant-time compare), answering in the router's JSON error shape. */
+function tokenAuth(token: string): MiddlewareHandler {
+  const missing = (c: Context): Response => unauthorized(c, "Missing bearer token: send 'Authorization: Bearer <token>'");
+  return bearerAuth({
+    token,
+    realm: "agentpool",
+    noAuthenticationHeader: { message: missing },
+    // Hono answers 400 for a header that is not "Bearer <token68>"; to the dashboard that is a missing token.
+    invalidAuthenticationHeader: { message: missing },
+    invalidToken: { message: (c: Context) => unauthorized(c, "Invalid bearer token") },
+  });
+}
+
+function routes(pool: AdminPool, o: Resolved) {
+  const health = new HealthWatcher(pool);
+  const history = new GaugeHistory(o.historySize, o.refreshMs);
+  const open: MiddlewareHandler = async (_c, next) => await next();
+  const closed: MiddlewareHandler = (c) =>
+    Promise.resolve(unauthorized(c, "This admin router has no 'token' option, so its mutating routes are disabled"));
+  const write = o.token === undefined ? closed : tokenAuth(o.token);
+  const read = o.publicReads ? open : write;
+  const notImplemented = (c: Context, method: string) =>
+    c.json<AdminError, 501>({ error: "not_implemented", message: `This pool has no ${method}(agentId) method` }, 501);
+
+  return new Hono()
+    .onError((error, c) => {
+      if (error instanceof HTTPException) return error.getResponse();
+      return c.json({ error: "internal", message: redactSecrets(String(error)) }, 500);
+    })
+    // Mounted at /pool, "/" answers /pool; /pool/ (and any other trailing slash) redirects there.
+    .use(trimTrailingSlash())
+    .use(secureHeaders({ contentSecurityPolicy: CONTENT_SECURITY_POLICY, xFrameOptions: "DENY", strictTransportSecurity: false }))
+    .use(async (c, next) => {
+      c.header("cache-control", "no-store");
+      await next();
+    })
+    .get("/", (c) => c.body(dashboardHtml(c.req.path, o.title), 200, { "content-type": "text/html; charset=utf-8" }))
+    .get("/assets/dashboard.js", (c) => c.body(DASHBOARD_JS, 200, { ...ASSET_HEADERS, "content-type": "text/javascript; charset=utf-8" }))
+    .get("/assets/dashboard.css", (c) => c.body(DASHBOARD_CSS, 200, { ...ASSET_HEADERS, "content-type": "text/css; charset=utf-8" }))
+    .get("/stats", read, (c) => c.json(redacted<PoolStats & { name: string }>({ name: pool.options.name, ...pool.stats() }), 200))
+    .get("/agents", read, (c) => c.json(redacted({ agents: pool.agents() }), 200))
+    .get("/connections", read, (c) => c.json(redacted({ connections: pool.connections() }), 200))
+    .get("/health", read, (c) => {
+      const report = redacted(health.report());
+      return report.ok ? c.json(report, 200) : c.json(report, 503);
+    })
+    .get("/metrics", read, (c) => c.body(redactSecrets(prometheusText(pool)), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }))
+    .get("/snapshot", read, (c) => {
+      const stats = pool.stats();
+      history.sample(stats, Date.now());
+      const parts = { health: health.report(), history: history.samples(), refreshMs: o.refreshMs, maxAgentRows: o.maxAgentRows, stats };
+      return c.json(redacted(buildSnapshot(pool, parts)), 200);
+    })
+    .post("/agents/:agentId/revoke", write, async (c) => {
+      const agentId = c.req.param("agentId");
+      if (typeof pool.revoke !== "function") return notImplemented(c, "revoke");
+      await pool.revoke(agentId);
+      return c.json(redacted({ agentId, revoked: true }), 200);
+    })
+    .post("/agents/:agentId/readmit", write, (c) => {
+      const agentId = c.req.param("agentId");
+      if (typeof pool.readmit !== "function") return notImplemented(c, "readmit");
+      pool.readmit(agentId);
+      return c.json(redacted({ agentId, revoked: false }), 200);
+    });
 }
 
 /**
@@ -119,70 +200,21 @@ function json(c: Context, value: unknown, status: 200 | 401 | 404 | 500 | 501 | 
  * import { Hono } from "hono";
  * import { AsyncConnectionPool, createMetrics } from "agentpool";
  * import { adminRouter } from "agentpool/hono";
+ * const factory = { create: () => Promise.resolve({}), destroy: () => {} };
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics(), name: "main" });
  * const app = new Hono();
  * app.route("/pool", adminRouter(pool, { token: Deno.env.get("ADMIN_TOKEN") }));
  * Deno.serve(app.fetch);
  * ```
  */
-export function adminRouter(pool: AdminPool, options: AdminRouterOptions = {}): Hono {
-  const o = resolveOptions(pool, options);
-  const health = new HealthWatcher(pool);
-  const history = new GaugeHistory(o.historySize, o.refreshMs);
-  const app = new Hono();
-
-  const guard = (access: Access): MiddlewareHandler => async (c, next) => {
-    const reason = denyReason(o.policy, access, c.req.header("authorization"));
-    if (reason === undefined) return await next();
-    c.header("www-authenticate", 'Bearer realm="agentpool"');
-    return json(c, { error: "unauthorized", message: reason }, 401);
-  };
-  const read = guard("read");
-  const write = guard("write");
-
-  app.onError((error, c) => json(c, { error: "internal", message: redactSecrets(String(error)) }, 500));
-
-  app.get("/", (c) => c.body(dashboardHtml(c.req.path, o.title), 200, PAGE_HEADERS));
-  app.get("/assets/dashboard.js", (c) =>
-    c.body(DASHBOARD_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache", "x-content-type-options": "nosniff" }));
-  app.get("/assets/dashboard.css", (c) =>
-    c.body(DASHBOARD_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "no-cache", "x-content-type-options": "nosniff" }));
-
-  app.get("/stats", read, (c) => json(c, { name: pool.options.name, ...pool.stats() }));
-  app.get("/agents", read, (c) => json(c, { agents: pool.agents() }));
-  app.get("/connections", read, (c) => json(c, { connections: pool.connections() }));
-  app.get("/health", read, (c) => {
-    const report = health.report();
-    return json(c, report, report.ok ? 200 : 503);
-  });
-  app.get("/metrics", read, (c) =>
-    c.body(redactSecrets(prometheusText(pool)), 200, { ...DATA_HEADERS, "content-type": PROMETHEUS_CONTENT_TYPE }));
-  app.get("/snapshot", read, (c) => {
-    const stats = pool.stats();
-    history.sample(stats, Date.now());
-    return json(c, buildSnapshot(pool, { health: health.report(), history: history.samples(), refreshMs: o.refreshMs, maxAgentRows: o.maxAgentRows, stats }));
-  });
-
-  app.post("/agents/:agentId/revoke", write, async (c) => {
-    const agentId = c.req.param("agentId");
-    if (typeof pool.revoke !== "function") {
-      return json(c, { error: "not_implemented", message: "This pool has no revoke(agentId) method" }, 501);
-    }
-    await pool.revoke(agentId);
-    return json(c, { agentId, revoked: true });
-  });
-  app.post("/agents/:agentId/readmit", write, (c) => {
-    const agentId = c.req.param("agentId");
-    if (typeof pool.readmit !== "function") {
-      return json(c, { error: "not_implemented", message: "This pool has no readmit(agentId) method" }, 501);
-    }
-    pool.readmit(agentId);
-    return json(c, { agentId, revoked: false });
-  });
-  // Mounted at /pool, "/" answers /pool only; serve the dashboard at /pool/ too, let the rest fall through.
-  app.get("*", async (c, next) => {
-    if (c.req.path.endsWith("/")) return c.body(dashboardHtml(c.req.path, o.title), 200, PAGE_HEADERS);
-    await next();
-  });
-  return app;
+export function adminRouter(pool: AdminPool, options: AdminRouterOptions = {}): AdminApp {
+  return routes(pool, resolveOptions(pool, options)) as AdminApp;
 }
+
+// Compile-time proof that the written-out AdminApp says what the routes do (path, method, input,
+// status and body): tsc fails here when a route drifts from it.
+type SchemaOf<App> = App extends Hono<infer _E, infer S, infer _B> ? S : never;
+type Flat<S> = { [Path in keyof S]: { [Method in keyof S[Path]]: S[Path][Method] } };
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+const routesMatchAdminApp: Same<Flat<SchemaOf<ReturnType<typeof routes>>>, Flat<SchemaOf<AdminApp>>> = true;
+void routesMatchAdminApp;

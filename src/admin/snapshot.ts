@@ -49,7 +49,9 @@ export interface PoolSnapshot {
  *
  * @example
  * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
  * import { busiestFirst } from "agentpool/hono";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const rows = pool.agents().sort(busiestFirst);
  * ```
  */
@@ -62,7 +64,9 @@ export function busiestFirst(a: AgentInfo, b: AgentInfo): number {
  *
  * @example
  * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
  * import { waitDistribution } from "./snapshot.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * waitDistribution(pool)?.counts[0]; // acquires that did not wait at all
  * ```
  */
@@ -85,7 +89,11 @@ export function waitDistribution(pool: AdminPool): WaitDistribution | null {
  *
  * @example
  * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { HealthWatcher } from "agentpool/hono";
  * import { buildSnapshot } from "./snapshot.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
+ * const watcher = new HealthWatcher(pool);
  * const snap = buildSnapshot(pool, { health: watcher.report(), history: [], refreshMs: 1000, maxAgentRows: 100, stats: pool.stats() });
  * ```
  */

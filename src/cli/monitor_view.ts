@@ -5,7 +5,11 @@
  * @module
  */
 
+import { formatDuration } from "../admin/format.ts";
 import type { PoolSnapshot } from "../admin/snapshot.ts";
+
+/** The duration format the dashboard uses too. */
+export { formatDuration };
 
 /** How to draw. */
 export interface ViewOptions {
@@ -24,26 +28,6 @@ export interface ViewOptions {
 const ANSI = { reset: "\x1b[0m", bold: "\x1b[1m", dim: "\x1b[2m", red: "\x1b[31m", green: "\x1b[32m", yellow: "\x1b[33m", blue: "\x1b[34m", cyan: "\x1b[36m" };
 type Paint = keyof typeof ANSI;
 
-/**
- * 0 → "0 ms", 0.42 → "0.42 ms", 12.3 → "12 ms", 2100 → "2.10 s", 125000 → "2m 5s".
- *
- * @example
- * ```ts
- * import { formatDuration } from "./monitor_view.ts";
- * formatDuration(2100); // "2.10 s"
- * ```
- */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return "–";
-  if (ms === 0) return "0 ms";
-  if (ms < 1) return `${ms.toFixed(2)} ms`;
-  if (ms < 10) return `${ms.toFixed(1)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
-  return `${Math.floor(ms / 3_600_000)}h ${Math.round((ms % 3_600_000) / 60_000)}m`;
-}
-
 function count(n: number): string {
   return n.toLocaleString("en-US");
 }
@@ -53,7 +37,9 @@ function count(n: number): string {
  *
  * @example
  * ```ts
+ * import type { PoolSnapshot } from "agentpool/hono";
  * import { acquireRate } from "./monitor_view.ts";
+ * declare const snapshot: PoolSnapshot;
  * acquireRate(snapshot)?.toFixed(1); // "38.6"
  * ```
  */
@@ -81,7 +67,9 @@ function cell(text: string, column: Column): string {
  *
  * @example
  * ```ts
+ * import type { PoolSnapshot } from "agentpool/hono";
  * import { renderMonitor } from "./monitor_view.ts";
+ * declare const snapshot: PoolSnapshot;
  * const text = renderMonitor(snapshot, { url: "http://localhost:8787/pool", color: false, width: 120, rows: Infinity });
  * ```
  */

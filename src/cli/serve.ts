@@ -55,6 +55,9 @@ export async function pickPort(preferred: number, host = "127.0.0.1"): Promise<n
  *
  * @example
  * ```ts
+ * import { Hono } from "hono";
+ * import { pickPort, serveFetch } from "./serve.ts";
+ * const app = new Hono().get("/pool", (c) => c.text("ok"));
  * const server = await serveFetch(app.fetch, await pickPort(8080));
  * console.log(`${server.origin}/pool`);
  * await server.close();

@@ -24,6 +24,8 @@ const events = process as unknown as {
  *
  * @example
  * ```ts
+ * import { startEmbeddedPostgres } from "./embedded_postgres.ts";
+ * import { withoutNewSignalHooks } from "./signals.ts";
  * const server = await withoutNewSignalHooks(() => startEmbeddedPostgres({ persistent: false }));
  * ```
  */

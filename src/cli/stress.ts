@@ -126,6 +126,7 @@ async function probeCapacity(adapter: PooledDatabaseAdapter, args: StressArgs, l
  * @example
  * ```ts
  * import process from "node:process";
+ * import { runStress } from "./stress.ts";
  * import { parseStressArgs } from "./stress_args.ts";
  * const report = await runStress(parseStressArgs(["--agents", "10", "--duration", "3"]), process.stderr);
  * console.log(report.pass);

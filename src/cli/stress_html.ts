@@ -58,6 +58,7 @@ function card(title: string, note: string, body: string): string {
  * @example
  * ```ts
  * import { writeFile } from "node:fs/promises";
+ * import { renderHtmlReport } from "./stress_html.ts";
  * import type { StressReport } from "./stress_report.ts";
  * declare const report: StressReport;
  * await writeFile("stress.html", renderHtmlReport(report));

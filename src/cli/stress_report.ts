@@ -173,7 +173,7 @@ export function bottleneckLine(r: Pick<StressReport, "split" | "database" | "run
  *
  * @example
  * ```ts
- * import type { StressReport } from "./stress_report.ts";
+ * import { evaluate, type StressReport } from "./stress_report.ts";
  * declare const report: StressReport;
  * const criteria = evaluate(report);
  * const pass = criteria.every((c) => c.pass);
@@ -257,7 +257,7 @@ export function fmtInt(n: number): string {
  *
  * @example
  * ```ts
- * import type { StressReport } from "./stress_report.ts";
+ * import { formatReport, type StressReport } from "./stress_report.ts";
  * declare const report: StressReport;
  * console.log(formatReport(report));
  * ```
@@ -324,11 +324,13 @@ function comparisonLines(r: StressReport): string[] {
  *
  * @example
  * ```ts
+ * import process from "node:process";
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { liveLine } from "./stress_report.ts";
  * import type { Sampler } from "./stress_sampler.ts";
- * declare const sampler: Sampler;
- * declare const pool: { stats(): { used: number; idle: number; pending: number; total: number } };
- * declare const totals: { unexpectedErrors: number; expectedErrors: number };
- * sampler.onSecond = (s) => console.error(liveLine(s, pool.stats(), totals, 60));
+ * import type { AgentTeam } from "./workload.ts";
+ * declare const sampler: Sampler, pool: AsyncConnectionPool<unknown>, team: AgentTeam;
+ * sampler.onSecond = (s) => process.stderr.write(liveLine(s, pool.stats(), team.totals(), 60) + "\n");
  * ```
  */
 export function liveLine(

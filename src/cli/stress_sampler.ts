@@ -66,7 +66,9 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
  *
  * @example
  * ```ts
- * const watch = new ServerWatch("postgres://postgres@127.0.0.1:5432/postgres", "agentpool-stress-1a2b");
+ * import { ServerWatch } from "./stress_sampler.ts";
+ * declare const url: string; // the database the stress run uses
+ * const watch = new ServerWatch(url, "agentpool-stress-1a2b");
  * watch.start();
  * // ...
  * await watch.stop(); watch.peak;
@@ -173,12 +175,11 @@ export interface Peaks {
  *
  * @example
  * ```ts
- * import type { AsyncConnectionPool } from "../core/pool.ts";
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { Sampler, type ServerWatch } from "./stress_sampler.ts";
  * import { LeaseTimeline } from "./stress_split.ts";
  * import type { AgentTeam } from "./workload.ts";
- * declare const pool: AsyncConnectionPool<unknown>;
- * declare const team: AgentTeam;
- * const watch = new ServerWatch("postgres://postgres@127.0.0.1:5432/postgres", "agentpool-stress-1a2b");
+ * declare const pool: AsyncConnectionPool<unknown>, team: AgentTeam, watch: ServerWatch;
  * const sampler = new Sampler(() => pool.stats(), () => team.totals(), new LeaseTimeline(30), watch);
  * sampler.start(); // …
  * sampler.stop();

@@ -164,8 +164,10 @@ export function isExpectedError(error: unknown, stopping: boolean): boolean {
  *
  * @example
  * ```ts
- * import { createPostgresPool, PooledDatabaseAdapter } from "../../mod.ts";
- * const pool = createPostgresPool("postgres://postgres@127.0.0.1:5432/postgres", { maxConnections: 20 });
+ * import { createPostgresPool, PooledDatabaseAdapter } from "agentpool";
+ * import { AgentTeam } from "./workload.ts";
+ * declare const url: string; // a PostgreSQL connection string
+ * const pool = createPostgresPool(url, { maxConnections: 20 });
  * const team = new AgentTeam(new PooledDatabaseAdapter(pool), { agents: 10 });
  * await team.setup();
  * team.start();
@@ -265,6 +267,7 @@ export class AgentTeam {
    *
    * @example
    * ```ts
+   * import type { AgentTeam } from "./workload.ts";
    * declare const team: AgentTeam;
    * const { totals } = await team.stop();
    * ```

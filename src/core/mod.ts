@@ -39,16 +39,3 @@ export {
   trackerOf,
 } from "./metrics_tracker.ts";
 export { escapeLabelValue, type ObservedPool, PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
-export {
-  bindOpenTelemetry,
-  type MeterLike,
-  type OpenTelemetryBinding,
-  OTEL_AGENT,
-  OTEL_POOL_NAME,
-  OTEL_STATE,
-  type OtelAttributes,
-  type OtelBatchResultLike,
-  type OtelHistogramLike,
-  type OtelInstrumentOptions,
-  type OtelObservableLike,
-} from "./otel.ts";

@@ -1,64 +1,52 @@
 /**
- * An optional binding to an OpenTelemetry `Meter`: the same numbers as the Prometheus exposition,
- * under the OTel semantic conventions for database client connection pools. The Meter is typed
- * structurally, so agentpool has no dependency on `@opentelemetry/api` (an optional peer).
- *
- * @module
- */
-
-import { EXPORT_BOUNDS_MS } from "./histogram.ts";
-import type { AgentSeries, MetricsSink, MetricsTracker } from "./metrics_tracker.ts";
-import type { ObservedPool } from "./prometheus.ts";
-
-/** Attribute values as OTel accepts them. */
-export type OtelAttributes = Record<string, string | number | boolean>;
-
-/** Options of an OTel instrument. */
-export interface OtelInstrumentOptions {
-  description?: string;
-  unit?: string;
-  advice?: { explicitBucketBoundaries?: number[] };
-}
-
-/** A synchronous OTel histogram. */
-export interface OtelHistogramLike {
-  record(value: number, attributes?: OtelAttributes): void;
-}
-
-/** An asynchronous OTel instrument (observable counter / up-down counter). */
-export type OtelObservableLike = object;
-
-/** The result object a batch observable callback fills. */
-export interface OtelBatchResultLike {
-  observe(observable: OtelObservableLike, value: number, attributes?: OtelAttributes): void;
-}
-
-/**
- * The part of `@opentelemetry/api`'s `Meter` this binding uses; a real `Meter` fits.
+ * `agentpool/otel`: reports a pool through an OpenTelemetry `Meter`, the same numbers as the
+ * Prometheus exposition under the OTel semantic conventions for database client connection pools.
+ * Its types come from `@opentelemetry/api` (an optional peer dependency, imported for types only,
+ * so nothing of it is loaded at run time); a separate entry point, so users of `agentpool` who do
+ * not use OpenTelemetry need neither its package nor its types.
  *
  * @example
  * ```ts
  * import { metrics } from "@opentelemetry/api";
- * import type { MeterLike } from "agentpool";
+ * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { bindOpenTelemetry } from "agentpool/otel";
+ * const tracker = createMetrics();
+ * const pool = new AsyncConnectionPool({ factory: { create: () => Promise.resolve({}), destroy: () => {} }, metrics: tracker });
+ * const binding = bindOpenTelemetry(pool, tracker, metrics.getMeter("agentpool"));
+ * ```
+ *
+ * @module
+ */
+
+import type { Attributes, BatchObservableResult, Histogram, Meter, Observable } from "@opentelemetry/api";
+import { EXPORT_BOUNDS_MS } from "../core/histogram.ts";
+import type { AgentSeries, MetricsSink, MetricsTracker } from "../core/metrics_tracker.ts";
+import type { ObservedPool } from "../core/prometheus.ts";
+
+/**
+ * The part of `@opentelemetry/api`'s `Meter` the binding uses (a whole `Meter` fits).
+ *
+ * @example
+ * ```ts
+ * import { metrics } from "@opentelemetry/api";
+ * import type { MeterLike } from "agentpool/otel";
  * const meter: MeterLike = metrics.getMeter("agentpool");
  * ```
  */
-export interface MeterLike {
-  createHistogram(name: string, options?: OtelInstrumentOptions): OtelHistogramLike;
-  createObservableCounter(name: string, options?: OtelInstrumentOptions): OtelObservableLike;
-  createObservableUpDownCounter(name: string, options?: OtelInstrumentOptions): OtelObservableLike;
-  addBatchObservableCallback(callback: (result: OtelBatchResultLike) => void, observables: OtelObservableLike[]): void;
-  removeBatchObservableCallback(callback: (result: OtelBatchResultLike) => void, observables: OtelObservableLike[]): void;
-}
+export type MeterLike = Pick<
+  Meter,
+  "createHistogram" | "createObservableCounter" | "createObservableUpDownCounter" | "addBatchObservableCallback" | "removeBatchObservableCallback"
+>;
 
 /**
  * A live binding; `unbind()` stops reporting (idempotent).
  *
  * @example
  * ```ts
- * const binding = bindOpenTelemetry(pool, tracker, meter);
- * await pool.close();
- * binding.unbind();
+ * import type { OpenTelemetryBinding } from "agentpool/otel";
+ * function stopReporting(binding: OpenTelemetryBinding): void {
+ *   binding.unbind(); // a second call does nothing
+ * }
  * ```
  */
 export interface OpenTelemetryBinding {
@@ -70,7 +58,7 @@ export interface OpenTelemetryBinding {
  *
  * @example
  * ```ts
- * import { OTEL_POOL_NAME } from "agentpool";
+ * import { OTEL_POOL_NAME } from "agentpool/otel";
  * OTEL_POOL_NAME; // "db.client.connection.pool.name"
  * ```
  */
@@ -80,7 +68,7 @@ export const OTEL_POOL_NAME = "db.client.connection.pool.name";
  *
  * @example
  * ```ts
- * import { OTEL_STATE } from "agentpool";
+ * import { OTEL_STATE } from "agentpool/otel";
  * OTEL_STATE; // "db.client.connection.state"
  * ```
  */
@@ -90,7 +78,7 @@ export const OTEL_STATE = "db.client.connection.state";
  *
  * @example
  * ```ts
- * import { OTEL_AGENT } from "agentpool";
+ * import { OTEL_AGENT } from "agentpool/otel";
  * OTEL_AGENT; // "gen_ai.agent.id"
  * ```
  */
@@ -108,8 +96,10 @@ const SECONDS_BOUNDS = EXPORT_BOUNDS_MS.map((ms) => Number((ms / 1000).toPrecisi
  * @example
  * ```ts
  * import { metrics } from "@opentelemetry/api";
- * import { AsyncConnectionPool, bindOpenTelemetry, createMetrics } from "agentpool";
+ * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { bindOpenTelemetry } from "agentpool/otel";
  * const tracker = createMetrics();
+ * const factory = { create: () => Promise.resolve({}), destroy: () => {} };
  * const pool = new AsyncConnectionPool({ factory, metrics: tracker, name: "main" });
  * const binding = bindOpenTelemetry(pool, tracker, metrics.getMeter("agentpool"));
  * // later
@@ -121,7 +111,7 @@ export function bindOpenTelemetry(pool: ObservedPool, tracker: MetricsTracker, m
     throw new TypeError(`Cannot bind OpenTelemetry as 'meter' must be an @opentelemetry/api Meter: current value is ${String(meter)}`);
   }
   const pool_ = { [OTEL_POOL_NAME]: pool.options.name };
-  const histogram = (name: string, description: string): OtelHistogramLike =>
+  const histogram = (name: string, description: string): Histogram =>
     meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: SECONDS_BOUNDS } });
   const createTime = histogram("db.client.connection.create_time", "The time it took to create a new connection.");
   const waitTime = histogram("db.client.connection.wait_time", "The time it took to obtain an open connection from the pool.");
@@ -129,7 +119,7 @@ export function bindOpenTelemetry(pool: ObservedPool, tracker: MetricsTracker, m
   const agentWait = histogram("agentpool.agent.wait_time", "The time each agent waited for a connection.");
   const agentHold = histogram("agentpool.agent.use_time", "The time each agent held a connection.");
 
-  const attributesOf = (series: AgentSeries): OtelAttributes =>
+  const attributesOf = (series: AgentSeries): Attributes =>
     series.attributes ??= Object.freeze({ ...pool_, [OTEL_AGENT]: series.agent });
   const sink: MetricsSink = {
     acquired(series, waitMs) {
@@ -145,9 +135,9 @@ export function bindOpenTelemetry(pool: ObservedPool, tracker: MetricsTracker, m
     },
   };
 
-  const upDown = (name: string, description: string, unit: string): OtelObservableLike =>
+  const upDown = (name: string, description: string, unit: string): Observable =>
     meter.createObservableUpDownCounter(name, { description, unit });
-  const counter = (name: string, description: string, unit: string): OtelObservableLike =>
+  const counter = (name: string, description: string, unit: string): Observable =>
     meter.createObservableCounter(name, { description, unit });
   const count = upDown("db.client.connection.count", "The number of connections that are currently in the state described by the state attribute.", "{connection}");
   const idleMax = upDown("db.client.connection.idle.max", "The maximum number of idle open connections allowed.", "{connection}");
@@ -160,7 +150,7 @@ export function bindOpenTelemetry(pool: ObservedPool, tracker: MetricsTracker, m
   const rejections = counter("agentpool.agent.rejections", "Acquires by each agent refused at once.", "{rejection}");
   const observables = [count, idleMax, idleMin, max, pending, timeouts, acquires, agentTimeouts, rejections];
 
-  const callback = (result: OtelBatchResultLike): void => {
+  const callback = (result: BatchObservableResult): void => {
     const s = pool.stats();
     result.observe(count, s.idle, { ...pool_, [OTEL_STATE]: "idle" });
     result.observe(count, s.used, { ...pool_, [OTEL_STATE]: "used" });
