@@ -134,7 +134,7 @@ test("hold policy 'reclaim' fences the handle and ends the server session: the u
   }
 });
 
-test("hold policy 'cancel' cancels the running query through the factory (pg_cancel_backend) and leaves the lease alone", async () => {
+test("hold policy 'cancel' cancels the running query through the factory (a CancelRequest with its backend key) and leaves the lease alone", async () => {
   const t = await setup({ holdPolicy: { maxHoldMs: 150, action: "cancel" } });
   try {
     const handle = await t.pool.acquire({ agentId: "slow" });

@@ -282,8 +282,9 @@ describe("adapter: cancellation and fencing", () => {
         await tx.unsafe(`insert into ${schema}.notes values ('never')`);
         await tx`select pg_sleep(60)`;
       }, { agentId: "sleeper", signal: controller.signal });
+      // The transaction shows its agent in application_name (set_config(..., true) with BEGIN).
       const sleeping = async () =>
-        (await observer`select 1 from pg_stat_activity where application_name = ${applicationName} and query like '%pg_sleep%' and state = 'active'`)
+        (await observer`select 1 from pg_stat_activity where application_name = ${`${applicationName}:sleeper`} and query like '%pg_sleep%' and state = 'active'`)
           .length === 1;
       await eventually(sleeping, "the sleeping query runs");
       controller.abort(reason);

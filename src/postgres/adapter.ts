@@ -14,6 +14,7 @@ import { type ConnectionState, markDiscard, type Sql, stateOf } from "./connecti
 import { rawSql } from "./tracked_sql.ts";
 import { SessionLostError, TransactionRolledBackError } from "./errors.ts";
 import { isRetryableError, retryDelay } from "./retry.ts";
+import { agentApplicationName, beginWithApplicationName } from "../session/application_name.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
 import { type OpenTransaction, TransactionTracker } from "./tracker.ts";
 import {
@@ -80,6 +81,7 @@ export class PooledDatabaseAdapter {
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   readonly #tracker: TransactionTracker;
+  readonly #tagTransactions: boolean;
 
   /** Wraps `pool`; validates `options` (TypeError / RangeError naming the option). */
   constructor(pool: AsyncConnectionPool<Sql>, options: AdapterOptions = {}) {
@@ -90,6 +92,9 @@ export class PooledDatabaseAdapter {
     this.#retryBaseMs = checkCount(what, "retryBaseMs", options.retryBaseMs ?? 5);
     this.#retryMaxMs = checkCount(what, "retryMaxMs", options.retryMaxMs ?? 250);
     this.#tracker = new TransactionTracker(options);
+    const tag = options.tagTransactions ?? true;
+    if (typeof tag !== "boolean") fail(what, "tagTransactions", "a boolean", tag);
+    this.#tagTransactions = tag;
   }
 
   /** The pool this adapter draws from. */
@@ -108,6 +113,8 @@ export class PooledDatabaseAdapter {
    *
    * @example
    * ```ts
+   * import type { PooledDatabaseAdapter } from "agentpool";
+   * declare const adapter: PooledDatabaseAdapter;
    * const moved = await adapter.transaction(async (tx) => {
    *   await tx`update accounts set balance = balance - ${10} where id = ${1}`;
    *   return tx`update accounts set balance = balance + ${10} where id = ${2} returning balance`;
@@ -164,9 +171,11 @@ export class PooledDatabaseAdapter {
     agentId: string,
     signal: AbortSignal | undefined,
   ): Promise<Awaited<R>> {
-    const conn = rawSql(handle.connection); // our own statements need no BEGIN/COMMIT reading
+    const conn = rawSql(handle.connection); // the scope records the user's statements itself
     const state = stateOf(conn);
-    const scope = new Scope(conn, state, agentId, handle.id, beginText, signal !== undefined);
+    const base = this.#tagTransactions ? state.session.baseline("application_name") : undefined;
+    const begin = base === undefined ? beginText : beginWithApplicationName(beginText, agentApplicationName(base, agentId));
+    const scope = new Scope(conn, state, agentId, handle.id, begin, signal !== undefined);
     let commit: AnyQuery | null = null;
     try {
       signal?.throwIfAborted();
@@ -188,6 +197,7 @@ export class PooledDatabaseAdapter {
         if (commit === null && state.broken) throw new SessionLostError(agentId, handle.id);
         commit ??= conn.unsafe("commit");
         const done = await commit;
+        state.session.transactionEnded();
         await scope.begin; // settled long ago (it was written first); rethrows a failed BEGIN
         if (state.keyPid !== 0 && done.state.pid !== state.keyPid) throw new SessionLostError(agentId, handle.id);
         if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
@@ -196,7 +206,7 @@ export class PooledDatabaseAdapter {
     } catch (error) {
       scope.closed = true;
       if (signal?.aborted) {
-        scope.cancelAll();
+        await scope.cancelAll();
         if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
         throw signal.reason;
       }
@@ -211,11 +221,13 @@ export class PooledDatabaseAdapter {
       // A COMMIT was sent: whatever it answered, the transaction is over unless the session broke.
       const outcome = await commit.then(() => null, (e: unknown) => e);
       if (outcome !== null && !isServerError(outcome)) markDiscard(state);
+      else state.session.transactionEnded();
       return error;
     }
     if (state.broken) return error; // the session is gone, and its transaction with it
     try {
       await conn.unsafe("rollback");
+      state.session.transactionEnded();
       return error;
     } catch (rollbackError) {
       markDiscard(state);
@@ -229,6 +241,8 @@ export class PooledDatabaseAdapter {
    *
    * @example
    * ```ts
+   * import type { PooledDatabaseAdapter } from "agentpool";
+   * declare const adapter: PooledDatabaseAdapter;
    * const [{ now }] = await adapter.query((sql) => sql`select now()`, { agentId: "scout-3" });
    * ```
    */
@@ -245,8 +259,8 @@ export class PooledDatabaseAdapter {
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
     let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
     if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
-    // The pooled (tracked) Sql: a BEGIN left open by `fn` is rolled back on release.
-    const conn = handle.connection;
+    // The scope records what `fn` runs: a BEGIN it left open is rolled back on release.
+    const conn = rawSql(handle.connection);
     const state = stateOf(conn);
     const scope = new Scope(conn, state, agentId, handle.id, null, signal !== undefined);
     try {
@@ -257,7 +271,7 @@ export class PooledDatabaseAdapter {
     } catch (error) {
       if (!signal?.aborted) throw error;
       scope.closed = true;
-      scope.cancelAll();
+      await scope.cancelAll();
       if (scope.count > 0) markDiscard(state);
       throw signal.reason;
     } finally {
@@ -272,6 +286,8 @@ export class PooledDatabaseAdapter {
    *
    * @example
    * ```ts
+   * import type { PooledDatabaseAdapter } from "agentpool";
+   * declare const adapter: PooledDatabaseAdapter;
    * const sql = adapter.sql({ agentId: "scout-3" });
    * const rows = await sql`select * from tasks where status = ${"pending"} limit ${10}`;
    * ```

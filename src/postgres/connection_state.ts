@@ -6,6 +6,7 @@
  */
 
 import type postgres from "postgres";
+import { SessionTracker } from "../session/tracker.ts";
 
 /**
  * One postgres.js `max: 1` instance: a pooled connection.
@@ -24,7 +25,7 @@ export type Sql = postgres.Sql;
  * @example
  * ```ts
  * const state: ConnectionState = newConnectionState();
- * if (state.dirty) console.log("a transaction may be open");
+ * if (state.session.transactionOpen) console.log("a transaction may be open");
  * ```
  */
 export interface ConnectionState {
@@ -36,11 +37,18 @@ export interface ConnectionState {
    * from this ran on a new session (outside any transaction the old one had open).
    */
   keyPid: number;
-  /**
-   * A statement issued through the pooled `Sql` may have left a transaction open (see
-   * tracked_sql.ts): `reset` then queues one ROLLBACK and clears it.
-   */
-  dirty: boolean;
+  /** What the current lease may leave in the session (see src/session/tracker.ts). */
+  readonly session: SessionTracker;
+  /** Queries the current lease issued (the running one is cancelled by `factory.cancel`). */
+  readonly lease: postgres.PendingQuery<postgres.Row[]>[];
+  /** Cancels in flight: a reset sent meanwhile is awaited, so a failed one retires the session. */
+  cancelling: number;
+  /** Reset strings sent and not yet answered (their 25P01 "no transaction" warning is ours). */
+  resetting: number;
+  /** The lease read `sql.options` (Drizzle rewrites its parsers): `reset` compares them. */
+  optionsTouched: boolean;
+  /** The lease used something that outlives it on the instance (`sql.listen`, `sql.subscribe`). */
+  retire: string | null;
   /** The session is gone (its socket closed): the pool discards it and re-checks older ones. */
   broken: boolean;
   /**
@@ -57,11 +65,22 @@ const states = new WeakMap<Sql, ConnectionState>();
  *
  * @example
  * ```ts
- * const state = newConnectionState(); // { pid: 0, dirty: false, broken: false, ... }
+ * const state = newConnectionState(); // { pid: 0, broken: false, ... }
  * ```
  */
 export function newConnectionState(): ConnectionState {
-  return { pid: 0, keyPid: 0, dirty: false, broken: false, discard: false };
+  return {
+    pid: 0,
+    keyPid: 0,
+    session: new SessionTracker(),
+    lease: [],
+    cancelling: 0,
+    resetting: 0,
+    optionsTouched: false,
+    retire: null,
+    broken: false,
+    discard: false,
+  };
 }
 
 /**
@@ -69,6 +88,8 @@ export function newConnectionState(): ConnectionState {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * const state = newConnectionState();
  * trackConnection(sql, state);
  * ```
@@ -82,6 +103,8 @@ export function trackConnection(sql: Sql, state: ConnectionState): void {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * const state = connectionState(sql);
  * if (state?.broken) console.log("session gone");
  * ```
@@ -96,7 +119,8 @@ export function connectionState(sql: Sql): ConnectionState | undefined {
  *
  * @example
  * ```ts
- * import { backendPid } from "agentpool";
+ * import { backendPid, createPostgresPool } from "agentpool";
+ * const pool = createPostgresPool("postgres://postgres@127.0.0.1:5432/postgres");
  * await pool.use((sql) => console.log(backendPid(sql)), { agentId: "a" });
  * ```
  */
@@ -104,7 +128,7 @@ export function backendPid(sql: Sql): number | undefined {
   return states.get(sql)?.pid;
 }
 
-const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, dirty: false, broken: false, discard: false }) as ConnectionState;
+const UNTRACKED: ConnectionState = Object.freeze({ ...newConnectionState(), lease: Object.freeze([]) }) as unknown as ConnectionState;
 
 /**
  * The state of a connection, or a frozen stand-in for an `Sql` the factory did not create (writes
@@ -112,6 +136,8 @@ const UNTRACKED: ConnectionState = Object.freeze({ pid: 0, keyPid: 0, dirty: fal
  *
  * @example
  * ```ts
+ * import type { PooledConnection, Sql } from "agentpool";
+ * declare const handle: PooledConnection<Sql>;
  * if (stateOf(handle.connection).broken) await handle.release();
  * ```
  */
@@ -139,6 +165,8 @@ export function isSocketError(error: unknown): boolean {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * markBroken(stateOf(sql)); // released later: closed, older connections re-checked
  * ```
  */
@@ -151,6 +179,8 @@ export function markBroken(state: ConnectionState): void {
  *
  * @example
  * ```ts
+ * import type { Sql } from "agentpool";
+ * declare const sql: Sql;
  * markDiscard(stateOf(sql)); // released later: closed quietly
  * ```
  */

@@ -2,13 +2,12 @@
  * The postgres.js driver for the pool: each pooled connection is one `postgres({ max: 1 })`
  * instance, because postgres.js is itself a pool and pools must not be stacked.
  *
- * Reset strategy (on every release): the pool hands out the instance behind a thin Proxy that
- * reads the first words of each statement (tracked_sql.ts). Only a lease that may have left a
- * transaction open (it sent BEGIN and no COMMIT/ROLLBACK after it) gets a `ROLLBACK`, queued
- * without awaiting it: postgres.js runs a connection's queries in order, so the next holder's first
- * statement is written behind it in the same round trip and always starts outside a transaction.
- * Every other release costs nothing, and the server logs no "there is no transaction in progress"
- * warnings. The adapter bypasses the Proxy and always ends its own transactions.
+ * Session isolation (docs/postgres.md): every lease starts on a clean session. The pooled `Sql`
+ * records what each lease runs (tracked_sql.ts) and the server's ParameterStatus reports; a clean
+ * lease is released at no cost (no statement, no round trip, no server-log line). A dirty one gets
+ * one reset string (src/session/reset_plan.ts), queued without awaiting it: postgres.js runs a
+ * connection's queries in order, so the next holder's first statement is written behind it in the
+ * same round trip. What no statement can undo retires the connection.
  *
  * @module
  */
@@ -18,6 +17,8 @@ import type { ConnectionFactory } from "../core/factory.ts";
 import { PoolError } from "../core/errors.ts";
 import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
 import { rawSql, trackedSql } from "./tracked_sql.ts";
+import { assertDriverInternals, isRunning } from "./driver_internals.ts";
+import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
 import { DatabaseConnectionError } from "./errors.ts";
 
 /** postgres.js options the factory owns: the pool manages size and lifetimes itself. */
@@ -41,7 +42,7 @@ export interface PostgresFactoryOptions
   connectTimeoutMs?: number;
   /** How long `destroy` lets running queries finish before it closes the socket. Default 5000. */
   endTimeoutMs?: number;
-  /** How long `cancel` (connect + `pg_cancel_backend`) may take before it gives up. Default 2000. */
+  /** How long `cancel` (delivering the CancelRequest) may take before it gives up. Default 2000. */
   cancelTimeoutMs?: number;
 }
 
@@ -128,7 +129,6 @@ function driverOptions(
 } {
   const { applicationName = "agentpool", connectTimeoutMs, endTimeoutMs, cancelTimeoutMs, ...rest } = options;
   if (typeof applicationName !== "string") fail("applicationName", "a string", applicationName);
-  const userNotice = rest.onnotice;
   const driver: postgres.Options<Record<string, postgres.PostgresType>> = {
     ...rest,
     max: 1,
@@ -136,11 +136,6 @@ function driverOptions(
     max_lifetime: null,
     connect_timeout: checkMs("connectTimeoutMs", connectTimeoutMs, 10_000) / 1000,
     connection: { application_name: applicationName, ...rest.connection },
-    onnotice: (notice) => {
-      if (notice.code === NO_TRANSACTION_WARNING) return; // our own reset ROLLBACK
-      if (userNotice) userNotice(notice);
-      else console.log(notice); // postgres.js's default
-    },
   };
   return {
     driver,
@@ -177,14 +172,16 @@ function connectError(error: unknown, url: string | undefined, sql: Sql): Databa
  *
  * - `create(signal)` gives up on abort (the half-open connection is ended at once).
  * - `validate` runs `select 1` (cancelled when the signal aborts).
- * - `reset` rolls back whatever the last holder left open (see the module notes for the cost).
+ * - `reset` gives the next lease a clean session: nothing when the lease was clean, one pipelined
+ *   reset string when it was not, retirement when nothing can undo it (docs/postgres.md).
  * - `destroy` ends the session, letting running queries finish for `endTimeoutMs` (at once when
  *   the session is already known dead).
  * - `isFatal` says whether an error means the session or the server is gone
  *   ({@linkcode isFatalPostgresError}); `isBroken` whether the socket closed (postgres.js
  *   `onclose`), so the pool never hands such a connection out or returns it to idle.
- * - `cancel` runs `pg_cancel_backend(pid)` over a short-lived separate session (application name
- *   `<applicationName>:cancel`, bounded by `cancelTimeoutMs`), for hold policies and revoke.
+ * - `cancel` cancels the query the lease is running with postgres.js's own CancelRequest (the
+ *   backend key, no extra session), resolving once it was delivered (bounded by
+ *   `cancelTimeoutMs`), for hold policies and revoke.
  * - Connection errors are {@linkcode DatabaseConnectionError}s that never contain the password.
  *
  * @example
@@ -209,9 +206,10 @@ export function postgresFactory(
     fail("options", "an object", options);
   }
   const url = typeof urlOrOptions === "string" ? urlOrOptions : undefined;
-  const { driver, endTimeoutMs, cancelTimeoutMs, applicationName } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
+  const { driver, endTimeoutMs, cancelTimeoutMs } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
   const open = (state: ConnectionState, onClosed: () => void, onAnswered: () => void): Sql => {
     const userOnParameter = driver.onparameter;
+    const userNotice = driver.onnotice;
     // A session that closes under us (server restart, terminate) must never be handed out again.
     const perConnection = {
       ...driver,
@@ -219,35 +217,36 @@ export function postgresFactory(
         state.broken = true;
         onClosed();
       },
-      // ParameterStatus arrives after authentication: from then on the server answers.
+      // ParameterStatus arrives after authentication: from then on the server answers. After
+      // start-up, a changed reported setting (whoever changed it) makes the session dirty.
       onparameter: (key: string, value: unknown) => {
         onAnswered();
+        state.session.parameter(key, String(value));
         userOnParameter?.(key, value);
+      },
+      onnotice: (notice: postgres.Notice) => {
+        // Only our own reset's ROLLBACK is hidden (it runs when a BEGIN may have been left open).
+        if (notice.code === NO_TRANSACTION_WARNING && state.resetting > 0) return;
+        if (userNotice) userNotice(notice);
+        else console.log(notice); // postgres.js's default
       },
     };
     return (url === undefined ? postgres(perConnection) : postgres(url, perConnection)) as Sql;
   };
-  /** A one-off session that cancels what `pid` runs; gives up after `cancelTimeoutMs`. */
-  const cancelBackend = async (pid: number): Promise<void> => {
-    const cancelOptions = {
-      ...driver,
-      connect_timeout: Math.max(1, Math.ceil(cancelTimeoutMs / 1000)),
-      connection: { ...driver.connection, application_name: `${applicationName}:cancel` },
-    };
-    const canceller = (url === undefined ? postgres(cancelOptions) : postgres(url, cancelOptions)) as Sql;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new PoolError("CANCEL_TIMEOUT", `Cancelling backend ${pid} took longer than ${cancelTimeoutMs} ms`)),
-        cancelTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([canceller.unsafe("select pg_cancel_backend($1)", [pid]), timeout]);
-    } finally {
-      clearTimeout(timer);
-      await canceller.end({ timeout: 0 }).catch(() => {});
-    }
+  const snapshots = new WeakMap<ConnectionState, DriverSnapshot>();
+  /** Sends the reset; awaited (so a failure retires the session) while a cancel is in flight. */
+  const sendReset = (sql: Sql, state: ConnectionState, statements: string): Promise<void> | void => {
+    state.resetting++;
+    const sent = rawSql(sql).unsafe(statements).then(
+      () => void state.resetting--,
+      (error: unknown) => {
+        state.resetting--;
+        state.discard = true;
+        throw error;
+      },
+    );
+    if (state.cancelling > 0) return sent;
+    sent.catch(() => {}); // marked for discard: the next release closes it
   };
 
   return {
@@ -285,9 +284,13 @@ export function postgresFactory(
       };
       signal.addEventListener("abort", abort, { once: true });
       try {
-        const result = await Promise.race([sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid"), closed]);
+        const opening = sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
+        const result = await Promise.race([opening, closed]);
         state.pid = result[0].pid;
         state.keyPid = result.state.pid;
+        assertDriverInternals(opening);
+        state.session.started();
+        snapshots.set(state, snapshotDriverOptions(sql));
         if (!signal.aborted) {
           const pooled = trackedSql(sql, state);
           trackConnection(pooled, state);
@@ -322,8 +325,26 @@ export function postgresFactory(
 
     async cancel(sql: Sql): Promise<void> {
       const state = connectionState(sql);
-      if (state === undefined || state.broken || state.pid === 0) return;
-      await cancelBackend(state.pid);
+      if (state === undefined || state.broken) return;
+      // Only the query the lease is running right now, by postgres.js's own CancelRequest with
+      // the backend key it was sent with: no extra session, and through PgBouncer the key routes
+      // to whichever server runs that client's query.
+      const running = state.lease.filter(isRunning);
+      if (running.length === 0) return;
+      state.cancelling++;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new PoolError("CANCEL_TIMEOUT", `Delivering the cancel request took longer than ${cancelTimeoutMs} ms`)),
+          cancelTimeoutMs,
+        );
+      });
+      try {
+        await Promise.race([Promise.all(running.map((query) => query.cancel())), timeout]);
+      } finally {
+        clearTimeout(timer);
+        state.cancelling--;
+      }
     },
 
     async validate(sql: Sql, signal: AbortSignal): Promise<boolean> {
@@ -350,16 +371,25 @@ export function postgresFactory(
       }
     },
 
-    reset(sql: Sql): void {
+    reset(sql: Sql): Promise<void> | void {
       const state = connectionState(sql);
       if (state === undefined) return;
       if (state.broken || state.discard) {
         throw new PoolError("CONNECTION_UNUSABLE", "The session was closed or left in an unknown state");
       }
-      if (!state.dirty) return;
-      state.dirty = false;
-      // Queued, not awaited: the next holder's statements run behind it (see the module notes).
-      rawSql(sql).unsafe("rollback").catch(() => void (state.discard = true));
+      if (state.lease.length > 0) state.lease.length = 0;
+      if (state.optionsTouched) {
+        state.optionsTouched = false;
+        const changed = restoreDriverOptions(rawSql(sql), snapshots.get(state));
+        if (changed !== null) state.session.retire(changed);
+      }
+      if (state.retire !== null) state.session.retire(state.retire);
+      state.retire = null;
+      const session = state.session;
+      if (session.clean) return;
+      const { statements, retire } = session.takeReset();
+      if (retire !== null) throw new PoolError("SESSION_RETIRED", `The session was retired instead of reset: ${retire}`);
+      if (statements !== null) return sendReset(sql, state, statements);
     },
   };
 }

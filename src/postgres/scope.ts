@@ -10,6 +10,11 @@
 import type postgres from "postgres";
 import { type ConnectionState, isSocketError, markBroken, type Sql } from "./connection_state.ts";
 import { ScopeClosedError, SessionLostError } from "./errors.ts";
+import { watchFile, watchQuery } from "./tracked_sql.ts";
+import { isRunning } from "./driver_internals.ts";
+
+/** The longest an aborted call waits for its cancel requests to be delivered. */
+const CANCEL_WAIT_MS = 2000;
 
 /**
  * A postgres.js `sql` scoped to one agent's lease (from `adapter.query`): tagged templates,
@@ -17,6 +22,8 @@ import { ScopeClosedError, SessionLostError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter, QuerySql } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.query(async (sql: QuerySql) => {
  *   console.log(sql.agentId, await sql`select 1 as one`);
  * }, { agentId: "planner-1" });
@@ -35,6 +42,8 @@ export interface QuerySql extends postgres.ISql {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter, TransactionSql } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.transaction(async (tx: TransactionSql) => {
  *   await tx`insert into notes (body) values (${"kept"})`;
  *   await tx.savepoint(async (sp) => {
@@ -133,7 +142,7 @@ const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
   file: {
     value(this: ScopedCallable, ...args: unknown[]) {
       const scope = this[SCOPE];
-      return scope.issue((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args));
+      return scope.issue(watchFile((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args), scope.state), true);
     },
   },
   notify: {
@@ -177,7 +186,10 @@ export function withRollbackError(error: unknown, rollbackError: unknown): unkno
  *
  * @example
  * ```ts
- * const scope = new Scope(sql, stateOf(sql), "planner-1", handle.id, "begin", false);
+ * import type { Sql } from "agentpool";
+ * import { stateOf } from "./connection_state.ts";
+ * declare const sql: Sql;
+ * const scope = new Scope(sql, stateOf(sql), "planner-1", 1, "begin", false);
  * await scope.sql`select 1`; // sends BEGIN with it
  * ```
  */
@@ -235,15 +247,28 @@ export class Scope {
     if (q[BEGIN] !== undefined) q[BEGIN] = null;
   }
 
-  /** Cancels every issued query (those already finished ignore it). */
-  cancelAll(): void {
-    // Only queries that were sent: a never-run fragment would just reject with nobody listening.
-    for (const query of this.issued ?? []) if ((query as { executed?: boolean }).executed) query.cancel();
+  /**
+   * Cancels the issued queries still running; resolves once the cancel requests were delivered
+   * (at most `CANCEL_WAIT_MS`), so the caller closes the session only after they left: behind
+   * PgBouncer a cancel for a client that already left is dropped.
+   */
+  async cancelAll(): Promise<void> {
+    // Only running queries: a never-run fragment would reject with nobody listening, and
+    // postgres.js's cancel of a finished query would wait for it forever.
+    const cancels = (this.issued ?? []).filter(isRunning).map((query) => query.cancel());
+    if (cancels.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(cancels).catch(ignore),
+      new Promise<void>((resolve) => void (timer = setTimeout(resolve, CANCEL_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Registers a query made through this scope; the first one in a transaction brings BEGIN along. */
-  issue<Q extends AnyQuery>(query: Q): Q {
+  issue<Q extends AnyQuery>(query: Q, watched = false): Q {
     if (this.closed) throw new ScopeClosedError(this.agentId);
+    if (!watched) watchQuery(query, this.state); // the session bookkeeping reads it when it runs
     // postgres.js would silently reconnect and run this outside the transaction: refuse.
     if (this.state.broken && this.#beginText !== null) throw new SessionLostError(this.agentId, this.connectionId);
     if (this.begin === null && this.#beginText !== null) {

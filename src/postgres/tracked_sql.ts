@@ -1,48 +1,101 @@
 /**
- * What the pool hands out: the postgres.js `Sql` behind a thin Proxy that reads the first words
- * of every statement issued through it, so `reset` knows whether the holder may have left a
- * transaction open. postgres.js does not expose the server's transaction status, and a blind
- * `ROLLBACK` on every release would make the server log a "there is no transaction in progress"
- * WARNING per lease (the default `log_min_messages` is `warning`).
+ * What the pool hands out: the postgres.js `Sql` behind a thin Proxy that records, for the
+ * session bookkeeping (src/session/tracker.ts), the text of every statement the lease runs —
+ * tagged templates with their fragments, `unsafe()` (multi-statement too), `.simple()`, `file()`
+ * (its text once read), and the statements inside `sql.begin()` / `savepoint()` / `reserve()` —
+ * and keeps the running queries for `factory.cancel`. A statement is read when it runs, never
+ * when it is only built (fragments cost nothing).
  *
- * The reading is conservative: BEGIN / START TRANSACTION (or either word anywhere in a
- * multi-statement string, `file()` and `reserve()`) mark the session dirty; only a standalone
- * COMMIT / END / ROLLBACK / ABORT / PREPARE TRANSACTION marks it clean again (ROLLBACK TO
- * SAVEPOINT and AND CHAIN do not). Dirty at release means one pipelined ROLLBACK.
+ * What it cannot reset, it retires: `sql.listen()` / `sql.subscribe()` open a second connection
+ * that would outlive the lease, and a reservation never released would block the next lease.
+ * Reading `sql.options` (Drizzle rewrites its parsers) makes `reset` compare them.
  *
- * The adapter bypasses the Proxy (`rawSql`): it always closes its own transactions.
+ * The adapter works on the raw instance (`rawSql`) and records its statements itself.
  *
  * @module
  */
 
+import type postgres from "postgres";
+import { analyzeSql, type SqlAnalysis } from "../session/classify.ts";
 import type { ConnectionState, Sql } from "./connection_state.ts";
+import { onExecute, onFileText } from "./driver_internals.ts";
 
-const TX_START = /^\s*(?:begin|start\s+transaction)\b/i;
-const TX_END = /^\s*(?:(?:commit|end|rollback|abort)(?:\s+(?:work|transaction))?\s*;?\s*$|prepare\s+transaction\b)/i;
-const ANY_START = /\b(?:begin|start\s+transaction)\b/i;
+// deno-lint-ignore no-explicit-any
+type AnyQuery = postgres.PendingQuery<any>;
 
 const raw = new WeakMap<object, Sql>();
+const templates = new WeakMap<TemplateStringsArray, SqlAnalysis>();
+/** How many queries a lease list keeps before dropping its oldest (long since finished) half. */
+const LEASE_LIST_LIMIT = 64;
+
+interface QueryParts {
+  strings: readonly string[] & { raw?: readonly string[] };
+  args: readonly unknown[];
+}
+
+function isFragment(value: unknown): value is QueryParts {
+  return typeof value === "object" && value !== null && Array.isArray((value as QueryParts).strings) &&
+    Array.isArray((value as QueryParts).args);
+}
+
+/** The reading of a query's text: its own strings plus any interpolated fragments. */
+function noteText(state: ConnectionState, parts: QueryParts, depth = 0): void {
+  const strings = parts.strings;
+  if (strings.length === 0) return; // sql.file(): read once postgres.js has the text
+  if (Array.isArray(strings.raw)) {
+    let analysis = templates.get(strings as unknown as TemplateStringsArray);
+    if (analysis === undefined) {
+      analysis = analyzeSql(strings.join(" $0 "));
+      templates.set(strings as unknown as TemplateStringsArray, analysis);
+    }
+    state.session.apply(analysis);
+    if (depth < 8) for (const arg of parts.args) if (isFragment(arg)) noteText(state, arg, depth + 1);
+  } else {
+    state.session.note(String(strings[0]));
+  }
+}
+
+/** Run when postgres.js executes a watched query (see `onExecute`). */
+function executed(query: AnyQuery, state: ConnectionState): void {
+  const lease = state.lease;
+  if (lease.length >= LEASE_LIST_LIMIT) lease.splice(0, LEASE_LIST_LIMIT / 2);
+  lease.push(query);
+  noteText(state, query as unknown as QueryParts);
+}
 
 /**
- * Updates `state.dirty` for a statement about to be sent. `single`: the text is one statement
- * (extended protocol); otherwise it may hold several (simple protocol).
+ * Makes `query` known to the session bookkeeping of `state` when it runs. Adapter and Proxy.
  *
  * @example
  * ```ts
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { watchQuery } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
  * const state = newConnectionState();
- * noteStatement(state, "begin", true); // state.dirty === true
- * noteStatement(state, "commit", true); // state.dirty === false
+ * await watchQuery(sql`set role app`, state); // the release after it resets the role
  * ```
  */
-export function noteStatement(state: ConnectionState, text: string, single: boolean): void {
-  if (single) {
-    if (TX_START.test(text)) state.dirty = true;
-    else if (TX_END.test(text)) state.dirty = false;
-  } else if (ANY_START.test(text)) {
-    state.dirty = true;
-  } else if (TX_END.test(text)) {
-    state.dirty = false;
-  }
+export function watchQuery<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
+  onExecute(query, executed, state);
+  return query;
+}
+
+/**
+ * Like {@linkcode watchQuery} for a `sql.file()` query: its text is read when postgres.js has it.
+ *
+ * @example
+ * ```ts
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { watchFile } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * await watchFile(sql.file("seed.sql"), newConnectionState());
+ * ```
+ */
+export function watchFile<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
+  onFileText(query, (text) => state.session.note(text));
+  return watchQuery(query, state);
 }
 
 /**
@@ -50,50 +103,110 @@ export function noteStatement(state: ConnectionState, text: string, single: bool
  *
  * @example
  * ```ts
- * const sql = rawSql(handle.connection); // statements here bypass the BEGIN/COMMIT reading
+ * import { rawSql } from "./tracked_sql.ts";
+ * import type { Sql } from "./connection_state.ts";
+ * const use = (pooled: Sql) => rawSql(pooled); // statements there are not recorded: record them yourself
  * ```
  */
 export function rawSql(sql: Sql): Sql {
   return raw.get(sql) ?? sql;
 }
 
+/** The last argument, if a function, wrapped so it receives a watched `sql`. */
+function wrapCallback(args: unknown[], state: ConnectionState): unknown[] {
+  const last = args.length - 1;
+  const fn = args[last];
+  if (typeof fn !== "function") return args;
+  const copy = args.slice();
+  copy[last] = (inner: Sql) => fn(watchSql(inner, state));
+  return copy;
+}
+
 /**
- * Wraps `sql` so statements issued through it keep `state.dirty` current. Factory only.
+ * `sql` (an instance, the `sql` of a `begin` callback, or a reserved connection) behind the
+ * recording Proxy described in the module notes.
  *
  * @example
  * ```ts
- * const pooled = trackedSql(postgres(url, { max: 1 }), newConnectionState());
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { watchSql } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const watched = watchSql(sql, newConnectionState());
  * ```
  */
-export function trackedSql(sql: Sql, state: ConnectionState): Sql {
-  // Made once per connection, so a property read costs no allocation.
-  const unsafe = (text: string, args?: unknown[], options?: unknown): unknown => {
-    noteStatement(state, String(text), args !== undefined && args.length > 0);
-    return (sql.unsafe as (...a: unknown[]) => unknown)(text, args, options);
+export function watchSql(sql: Sql, state: ConnectionState): Sql {
+  const call = sql as unknown as (...args: unknown[]) => unknown;
+  // Made once per wrapped object, so a property read costs no allocation.
+  const unsafe = (...args: unknown[]): unknown => watchQuery((sql.unsafe as (...a: unknown[]) => AnyQuery)(...args), state);
+  const file = (...args: unknown[]): unknown => watchFile((sql.file as (...a: unknown[]) => AnyQuery)(...args), state);
+  const begin = (...args: unknown[]): unknown => (sql.begin as (...a: unknown[]) => unknown)(...wrapCallback(args, state));
+  const savepoint = (...args: unknown[]): unknown => (sql as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(...wrapCallback(args, state));
+  const reserve = async (): Promise<unknown> => {
+    state.retire = "the lease reserved the connection (sql.reserve()) and did not release it";
+    const reserved = await sql.reserve();
+    const release = reserved.release.bind(reserved);
+    const watched = watchSql(reserved as unknown as Sql, state) as unknown as { release: () => void };
+    Object.defineProperty(watched, "release", {
+      value: () => {
+        state.retire = null;
+        release();
+      },
+    });
+    return watched;
   };
-  const file = (...args: unknown[]): unknown => {
-    state.dirty = true; // unknown text
-    return (sql.file as (...a: unknown[]) => unknown)(...args);
+  const outlives = (name: string) => (...args: unknown[]): unknown => {
+    state.retire = `the lease called sql.${name}(), whose connection outlives it`;
+    return (sql as unknown as Record<string, (...a: unknown[]) => unknown>)[name](...args);
   };
-  const reserve = (): unknown => {
-    state.dirty = true; // a reserved handle escapes our reading
-    return sql.reserve();
-  };
+  const listen = outlives("listen");
+  const subscribe = outlives("subscribe");
   const proxy = new Proxy(sql, {
-    apply(target, _this, args: unknown[]) {
+    apply(_target, _this, args: unknown[]) {
+      const result = Reflect.apply(call, undefined, args);
       const first = args[0] as { raw?: unknown } | undefined;
-      if (first !== null && typeof first === "object" && Array.isArray(first.raw)) {
-        noteStatement(state, (first as unknown as string[])[0], true); // a tagged template: one statement
-      }
-      return Reflect.apply(target, undefined, args);
+      if (first !== null && typeof first === "object" && Array.isArray(first.raw)) watchQuery(result as AnyQuery, state);
+      return result;
     },
     get(target, property) {
-      if (property === "unsafe") return unsafe;
-      if (property === "file") return file;
-      if (property === "reserve") return reserve;
+      switch (property) {
+        case "unsafe":
+          return unsafe;
+        case "file":
+          return file;
+        case "begin":
+          return typeof target.begin === "function" ? begin : undefined;
+        case "savepoint":
+          return "savepoint" in target ? savepoint : undefined;
+        case "reserve":
+          return typeof target.reserve === "function" ? reserve : undefined;
+        case "listen":
+          return listen;
+        case "subscribe":
+          return subscribe;
+        case "options":
+          state.optionsTouched = true;
+      }
       return Reflect.get(target, property);
     },
   });
+  return proxy;
+}
+
+/**
+ * Wraps a pooled instance for the pool (see the module notes). Factory only.
+ *
+ * @example
+ * ```ts
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { trackedSql } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const pooled = trackedSql(sql, newConnectionState());
+ * ```
+ */
+export function trackedSql(sql: Sql, state: ConnectionState): Sql {
+  const proxy = watchSql(sql, state);
   raw.set(proxy, sql);
   return proxy;
 }

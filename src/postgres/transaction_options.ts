@@ -13,6 +13,8 @@ import type { TransactionTrackerOptions } from "./tracker.ts";
  *
  * @example
  * ```ts
+ * import type { IsolationLevel, PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * const level: IsolationLevel = "serializable";
  * await adapter.transaction((tx) => tx`select 1`, { agentId: "a", isolation: level });
  * ```
@@ -26,6 +28,8 @@ const ISOLATION_LEVELS: readonly IsolationLevel[] = ["read uncommitted", "read c
  *
  * @example
  * ```ts
+ * import { createPostgresPool, PooledDatabaseAdapter } from "agentpool";
+ * const pool = createPostgresPool("postgres://postgres@127.0.0.1:5432/postgres");
  * const adapter = new PooledDatabaseAdapter(pool, {
  *   maxRetries: 5,
  *   slowTransactionMs: 2000,
@@ -40,6 +44,11 @@ export interface AdapterOptions extends TransactionTrackerOptions {
   retryBaseMs?: number;
   /** Longest retry delay. Default 250. */
   retryMaxMs?: number;
+  /**
+   * Each transaction shows its agent in `application_name` (`<application name>:<agentId>`,
+   * `SET LOCAL` sent with BEGIN, so it ends with the transaction). Default `true`.
+   */
+  tagTransactions?: boolean;
 }
 
 /**
@@ -47,6 +56,8 @@ export interface AdapterOptions extends TransactionTrackerOptions {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.query((sql) => sql`select 1`, { agentId: "critic-2", signal: AbortSignal.timeout(5000) });
  * ```
  */
@@ -64,6 +75,8 @@ export interface QueryOptions {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.transaction((tx) => tx`select 1`, { agentId: "a", isolation: "serializable", readOnly: true });
  * ```
  */
@@ -83,6 +96,8 @@ export interface TransactionOptions extends QueryOptions {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter, StatementTag } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * const sql: StatementTag = adapter.sql({ agentId: "scout-1" });
  * const rows = await sql`select ${1}::int as one`;
  * ```

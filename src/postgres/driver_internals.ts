@@ -1,0 +1,135 @@
+/**
+ * The few postgres.js query fields that are not public API, in one place. Tested against
+ * postgres.js 3.4.x (tests/session_driver_internals.test.ts fails naming the installed version
+ * when they change). Everything else in src/postgres uses the documented API.
+ *
+ * - `query.executed` / `query.active`: postgres.js sets `executed` once a query was handed to the
+ *   connection and `active` while it is the one the server runs (src/query.js, src/connection.js).
+ *   `factory.cancel` cancels only a query that is running, never a finished one: postgres.js's
+ *   `query.cancel()` on a finished query would wait forever for it to start.
+ * - `query.strings` of `sql.file()`: postgres.js assigns the file's text there after reading it and
+ *   before sending it, so the session bookkeeping reads what the file really contained.
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+
+/** The postgres.js versions these internals were checked against (`major.minor`). */
+export const SUPPORTED_DRIVER_RANGE = "3.4";
+
+// deno-lint-ignore no-explicit-any
+type AnyQuery = postgres.PendingQuery<any>;
+
+interface QueryInternals {
+  executed?: unknown;
+  active?: unknown;
+  strings?: unknown;
+}
+
+/**
+ * Throws naming the driver version when a postgres.js query lacks the fields this module reads.
+ * Called once per connection, on the query that opened it.
+ *
+ * @example
+ * ```ts
+ * import { assertDriverInternals } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const query = sql`select 1`;
+ * await query;
+ * assertDriverInternals(query, "3.4.9"); // fine on postgres.js 3.4
+ * ```
+ */
+export function assertDriverInternals(query: unknown, version = "unknown"): void {
+  const q = query as QueryInternals;
+  if (typeof q?.executed !== "boolean" || typeof q.active !== "boolean" || !Array.isArray(q.strings)) {
+    throw new Error(
+      `agentpool needs postgres.js ${SUPPORTED_DRIVER_RANGE}.x (query.executed, query.active, query.strings); ` +
+        `the installed postgres.js (${version}) has changed them: pin postgres@~${SUPPORTED_DRIVER_RANGE}`,
+    );
+  }
+}
+
+/**
+ * True while `query` was sent and has not finished (the server may be running it, or it waits
+ * in the connection's pipeline behind another).
+ *
+ * @example
+ * ```ts
+ * import { isRunning } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const query = sql`select pg_sleep(1)`;
+ * query.execute();
+ * if (isRunning(query)) await query.cancel();
+ * ```
+ */
+export function isRunning(query: AnyQuery): boolean {
+  const q = query as unknown as QueryInternals;
+  return q.executed === true && q.active === true;
+}
+
+/**
+ * Calls `onText` with the SQL of a `sql.file()` query once postgres.js has read the file (before
+ * the text is sent).
+ *
+ * @example
+ * ```ts
+ * import { onFileText } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * onFileText(sql.file("migrate.sql"), (text) => console.log(text.length));
+ * ```
+ */
+export function onFileText(query: AnyQuery, onText: (text: string) => void): void {
+  let strings: unknown = (query as unknown as QueryInternals).strings;
+  Object.defineProperty(query, "strings", {
+    configurable: true,
+    enumerable: true,
+    get: () => strings,
+    set(value: unknown) {
+      strings = value;
+      if (Array.isArray(value) && typeof value[0] === "string") onText(value[0]);
+    },
+  });
+}
+
+const ORIGINAL_HANDLER = Symbol("agentpool.handler");
+const HOOK = Symbol("agentpool.hook");
+const CONTEXT = Symbol("agentpool.context");
+
+interface Hooked {
+  handler: (query: unknown) => unknown;
+  [ORIGINAL_HANDLER]: (query: unknown) => unknown;
+  [HOOK]: (query: AnyQuery, context: unknown) => void;
+  [CONTEXT]: unknown;
+}
+
+/** Installed as a query's `handler`: postgres.js calls it once, when the query is first run. */
+function hookedHandler(this: Hooked, query: unknown): unknown {
+  this[HOOK](this as unknown as AnyQuery, this[CONTEXT]);
+  return this[ORIGINAL_HANDLER](query);
+}
+
+/**
+ * Calls `hook(query, context)` when postgres.js runs `query` (awaited, `.execute()`,
+ * `.forEach()`, a cursor), before it is written; never for a fragment that is only interpolated
+ * into another query. postgres.js runs a query through its `handler` field exactly once
+ * (`Query.handle`). Fields on the query, no closure: this is on every statement's path.
+ *
+ * @example
+ * ```ts
+ * import { onExecute } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * onExecute(sql`select 1`, (query, label) => console.log(label, query), "sent");
+ * ```
+ */
+export function onExecute<C>(query: AnyQuery, hook: (query: AnyQuery, context: C) => void, context: C): void {
+  const q = query as unknown as Hooked;
+  q[ORIGINAL_HANDLER] = q.handler;
+  q[HOOK] = hook as (query: AnyQuery, context: unknown) => void;
+  q[CONTEXT] = context;
+  q.handler = hookedHandler;
+}
