@@ -159,7 +159,8 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
     const started = performance.now();
     const files = build(outDir);
     const ms = Math.round(performance.now() - started);
-    console.log(`build: ${files.length} files in ${outDir}/ (${entryPoints().map((e) => e.subpath).join(", ")}) in ${ms} ms`);
+    // stderr: `npm pack --json` runs this as prepack, and its stdout must be the JSON alone.
+    console.error(`build: ${files.length} files in ${outDir}/ (${entryPoints().map((e) => e.subpath).join(", ")}) in ${ms} ms`);
   } catch (error) {
     console.error(`build failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

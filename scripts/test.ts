@@ -2,20 +2,23 @@
  * `npm test`: run every `*.test.ts` under `tests/` on Node, Deno and Bun against one PostgreSQL.
  *
  * Uses DATABASE_URL when set; otherwise starts a temporary embedded PostgreSQL 18 and
- * always removes it. Prints a per-runtime summary and ends with the line
- * `tests: N passed, M failed`. Exits non-zero if any runtime failed or ran 0 tests.
+ * always removes it. Each runner prints its own output and writes a JUnit report; the summary
+ * counts those reports, lists failed tests and tests not run for a missing tool (see
+ * tests/support/tools.ts), and ends with the line `tests: N passed, M failed`. A runtime fails
+ * on a non-zero exit code, a failed test, a missing report or 0 tests run.
  * See `npm test -- --help`.
  *
  * @module
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { stripVTControlCharacters } from "node:util";
 import { parseTestArgs, type TestArgs, USAGE } from "./lib/args.ts";
+import { NOT_RUN_FILE_ENV, type NotRunRecord } from "../tests/support/tools.ts";
 import { probeDatabase, provideDatabase, type TestDatabase } from "./lib/database.ts";
+import { type CaseCounts, countCases, readJUnit } from "./lib/junit.ts";
 import { RUNTIMES } from "./lib/runtimes.ts";
 import { type Running, runGroup } from "./lib/spawn.ts";
 import { failureReason, formatSummary, type RuntimeReport } from "./lib/summary.ts";
@@ -55,19 +58,32 @@ async function runAll(
   for (const name of args.runtimes) {
     if (interrupted !== undefined) break;
     const runtime = RUNTIMES[name];
-    const { file, args: argv } = runtime.command(files);
+    const junit = join(tempDir, `junit-${name}.xml`);
+    const notRunFile = join(tempDir, `not-run-${name}.jsonl`);
+    const { file, args: argv } = runtime.command(files, junit);
     heading(`${name}: ${files.length} test file(s)`);
     const color = colorEnv();
     current = runGroup(file, argv, {
       cwd: ROOT,
-      env: { ...process.env, ...color, ...runtime.env, DATABASE_URL: db.url, TMPDIR: tempDir },
+      env: {
+        ...process.env,
+        ...color,
+        ...runtime.env,
+        DATABASE_URL: db.url,
+        TMPDIR: tempDir,
+        [NOT_RUN_FILE_ENV]: notRunFile,
+      },
       timeoutMs: args.timeoutMs,
     });
     const result = await current.result;
     current = undefined;
+    const notRun = readNotRun(notRunFile);
+    // Bun writes no report when no file registered a test (every one gated off): nothing ran.
+    const empty = result.exitCode === 0 && notRun.length > 0 ? { passed: 0, failed: 0, skipped: 0, failures: [] } : undefined;
     reports.push({
       runtime: name,
-      counts: runtime.parse(stripVTControlCharacters(result.output)),
+      counts: readCounts(junit) ?? empty,
+      notRun,
       durationMs: result.durationMs,
       exitCode: result.exitCode,
       signal: result.signal,
@@ -75,6 +91,18 @@ async function runAll(
     });
   }
   return reports;
+}
+
+/** Counts from a runner's JUnit report, or `undefined` when it wrote none (or an unreadable one). */
+function readCounts(path: string): CaseCounts | undefined {
+  if (!existsSync(path)) return undefined;
+  const xml = readFileSync(path, "utf8");
+  return xml.includes("<testsuites") ? countCases(readJUnit(xml)) : undefined;
+}
+
+function readNotRun(path: string): NotRunRecord[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as NotRunRecord);
 }
 
 async function main(): Promise<number> {

@@ -1,28 +1,20 @@
 /**
- * The dashboard in headless Chromium (Debian `chromium` + playwright-core) while stub agents work:
+ * The dashboard in headless Chromium (npm `@sparticuz/chromium` + playwright-core, see
+ * support/chromium.ts) while stub agents work:
  * the token prompt, agent rows appearing and changing, connection rows, both charts drawn, no
  * script errors; saves a screenshot to .test-output/dashboard.png.
  */
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { test } from "node:test";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { chromium } from "playwright-core";
 import { AsyncConnectionPool, createMetrics } from "../mod.ts";
 import { adminRouter } from "../src/admin/mod.ts";
+import { launchChromium } from "./support/chromium.ts";
+import { requireTool } from "./support/tools.ts";
 
 const TOKEN = "browser-test-token";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const chromiumTool = requireTool("chromium");
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -33,7 +25,7 @@ async function eventually(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await sleep(50);
 }
 
-test("browser: the dashboard shows live agent and connection tables and charts", { timeout: 120_000 }, async () => {
+chromiumTool.test("browser: the dashboard shows live agent and connection tables and charts", { timeout: 120_000 }, async () => {
   let next = 0;
   const pool = new AsyncConnectionPool({
     factory: { create: async () => (await sleep(3), { id: next++ }), destroy: () => {} },
@@ -69,7 +61,7 @@ test("browser: the dashboard shows live agent and connection tables and charts",
     work(agentId, holdMs, parallel);
   }
 
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const browser = await launchChromium(chromiumTool);
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
     const errors: string[] = [];

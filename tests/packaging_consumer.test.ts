@@ -133,6 +133,17 @@ describe("packaging: the packed tarball in a throwaway project", () => {
     await sh(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "."], project);
   });
 
+  it("the build logs to stderr, so `npm pack --json` (which runs it as prepack) prints only JSON", async () => {
+    const node = process.versions.bun || "Deno" in globalThis ? "node" : process.execPath;
+    const { stdout, stderr } = await run(
+      node,
+      ["--import", "tsx", join(ROOT, "scripts", "build.ts"), "--out-dir", join(work, "dist-cli")],
+      { cwd: ROOT, timeout: 120_000 },
+    );
+    assert.equal(stdout, "");
+    assert.match(stderr, /^build: \d+ files in /m);
+  });
+
   it("the package's command runs from the installed package (no tsx, no sources)", async () => {
     const node = process.versions.bun || "Deno" in globalThis ? "node" : process.execPath;
     assert.ok(bins.length > 0, "package.json has a 'bin'");

@@ -18,13 +18,14 @@ import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, it } from "node:test";
+import { after, before, it } from "node:test";
 import postgres from "postgres";
 import { AsyncConnectionPool } from "../src/core/pool.ts";
 import { PooledDatabaseAdapter } from "../src/postgres/adapter.ts";
 import { postgresFactory } from "../src/postgres/factory.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
 import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { requireTool } from "./support/tools.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROCESSES = 3;
@@ -71,7 +72,7 @@ function runWorker(env: Record<string, string>): Promise<WorkerResult> {
   });
 }
 
-describe("PgBouncer (transaction mode): several pools in several processes", () => {
+requireTool("pgbouncer").describe("PgBouncer (transaction mode): several pools in several processes", () => {
   const role = uniqueName("bouncer");
   const password = `pw_${uniqueName("p")}`;
   const schema = role; // owned by the role

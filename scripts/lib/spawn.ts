@@ -1,6 +1,6 @@
 /**
- * Run one test command in its own process group, stream its output, keep a copy, and
- * kill the whole group on timeout or on request.
+ * Run one test command in its own process group, stream its output to ours, and kill the
+ * whole group on timeout or on request.
  *
  * @module
  */
@@ -12,8 +12,6 @@ export interface RunResult {
   /** Exit code; `null` when killed by a signal. */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
-  /** stdout and stderr together, in arrival order. */
-  output: string;
   durationMs: number;
   timedOut: boolean;
 }
@@ -27,7 +25,7 @@ export interface Running {
 
 const KILL_GRACE_MS = 10_000;
 
-/** Spawn `file args` with `env`, teeing its output to ours, with a whole-run `timeoutMs` guard. */
+/** Spawn `file args` with `env`, passing its output through, with a whole-run `timeoutMs` guard. */
 export function runGroup(
   file: string,
   args: string[],
@@ -37,19 +35,12 @@ export function runGroup(
   // detached: own process group, so kill(-pid) also reaches grandchildren (test workers, servers).
   const child = spawn(file, args, {
     cwd: options.cwd,
-    env: options.env,     stdio: ["ignore", "pipe", "pipe"],
+    env: options.env,
+    stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  const chunks: string[] = [];
-  // setEncoding decodes across chunk boundaries, so split UTF-8 characters stay intact.
-  child.stdout.setEncoding("utf8").on("data", (text: string) => {
-    process.stdout.write(text);
-    chunks.push(text);
-  });
-  child.stderr.setEncoding("utf8").on("data", (text: string) => {
-    process.stderr.write(text);
-    chunks.push(text);
-  });
+  child.stdout.pipe(process.stdout, { end: false });
+  child.stderr.pipe(process.stderr, { end: false });
 
   let timedOut = false;
   let escalation: ReturnType<typeof setTimeout> | undefined;
@@ -74,10 +65,9 @@ export function runGroup(
       clearTimeout(escalation);
       // Grandchildren may still hold the group after the leader exits; make sure they go too.
       if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
-      resolve({ exitCode, signal, output: chunks.join(""), durationMs: performance.now() - started, timedOut });
+      resolve({ exitCode, signal, durationMs: performance.now() - started, timedOut });
     };
     child.once("error", (error) => {
-      chunks.push(`\n${String(error)}\n`);
       process.stderr.write(`${String(error)}\n`);
       finish(127, null);
     });

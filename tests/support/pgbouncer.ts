@@ -1,6 +1,7 @@
 /**
  * A throwaway PgBouncer (Debian `pgbouncer`) in transaction mode in front of the test database.
- * Works on Node (tsx), Deno and Bun.
+ * Works on Node (tsx), Deno and Bun. No npm package ships PgBouncer: gate the tests that use it
+ * with `requireTool("pgbouncer")` (support/tools.ts), which also honours `AGENTPOOL_HIDE_TOOLS`.
  *
  * PgBouncer refuses to run as root, so it runs as user `postgres` (`runuser -u postgres --
  * pgbouncer CONFIG`) in the foreground, in its own process group, and `stop()` signals that group.
@@ -16,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { freePort, portAccepts } from "./free_port.ts";
+import { requireTool } from "./tools.ts";
 
 /** Options for {@linkcode startPgBouncer}. */
 export interface PgBouncerOptions {
@@ -45,7 +47,6 @@ export interface PgBouncer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-const PGBOUNCER = "/usr/sbin/pgbouncer";
 const LOG_LINES = 60;
 const START_TIMEOUT_MS = 10_000;
 
@@ -66,15 +67,20 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /**
  * Start PgBouncer on a free port of 127.0.0.1 in front of `upstreamUrl`.
  *
- * @throws {Error} with PgBouncer's log when it does not come up within 10 s.
+ * @throws {Error} with PgBouncer's log when it does not come up within 10 s, or naming the
+ *   install command when PgBouncer is missing.
  *
  * @example
  * ```ts
+ * import { createPostgresPool } from "../../mod.ts";
+ * import { databaseUrl } from "./db.ts";
  * await using bouncer = await startPgBouncer({ upstreamUrl: databaseUrl(), poolSize: 4 });
  * const pool = createPostgresPool(bouncer.url, { postgres: { prepare: false } });
  * ```
  */
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncer> {
+  const tool = requireTool("pgbouncer");
+  if (tool.location === undefined) throw new Error(tool.missing);
   const upstream = new URL(options.upstreamUrl);
   const user = options.user ?? (decodeURIComponent(upstream.username) || "postgres");
   const password = options.password ?? decodeURIComponent(upstream.password);
@@ -127,7 +133,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     if (lines.length > LOG_LINES) lines.splice(0, lines.length - LOG_LINES);
   };
   // detached: its own process group, so stop() reaches pgbouncer behind runuser.
-  const child = spawn("runuser", ["-u", "postgres", "--", PGBOUNCER, config], {
+  const child = spawn("runuser", ["-u", "postgres", "--", tool.location.path, config], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
