@@ -35,7 +35,8 @@ export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object
  *
  * @example Branch on the code
  * ```ts
- * import { PoolError } from "agentpool";
+ * import { type PooledConnection, PoolError } from "agentpool";
+ * declare const handle: PooledConnection<unknown>;
  * try {
  *   await handle.release();
  * } catch (error) {
@@ -62,7 +63,8 @@ export class PoolError extends Error {
  *
  * @example
  * ```ts
- * import { ConnectionPoolExhaustedError } from "agentpool";
+ * import { type AsyncConnectionPool, ConnectionPoolExhaustedError } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * try {
  *   await pool.acquire({ agentId: "planner-1", timeoutMs: 100 });
  * } catch (error) {
@@ -90,9 +92,10 @@ export class ConnectionPoolExhaustedError extends PoolError {
  *
  * @example
  * ```ts
- * import { PoolClosedError } from "agentpool";
+ * import { type AsyncConnectionPool, PoolClosedError } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * await pool.close();
- * await pool.acquire({ agentId: "a" }).catch((e) => e instanceof PoolClosedError); // true
+ * await pool.acquire({ agentId: "a" }).catch((e: unknown) => e instanceof PoolClosedError); // true
  * ```
  */
 export class PoolClosedError extends PoolError {

@@ -17,7 +17,8 @@ import { noopMetrics } from "./metrics.ts";
  *
  * @example
  * ```ts
- * import type { PoolOptions } from "agentpool";
+ * import type { ConnectionFactory, PoolOptions } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const options: PoolOptions<unknown> = {
  *   factory,
  *   minConnections: 5,
@@ -295,6 +296,9 @@ export function checkQuota(option: string, value: unknown, subject: Subject = "c
  *
  * @example
  * ```ts
+ * import type { ConnectionFactory } from "agentpool";
+ * import { resolvePoolOptions } from "./options.ts";
+ * declare const factory: ConnectionFactory<unknown>;
  * resolvePoolOptions({ factory, maxConnections: 0 }); // throws RangeError naming 'maxConnections'
  * ```
  */

@@ -54,7 +54,11 @@ export class Waiter implements Deadline {
  *
  * @example
  * ```ts
+ * import { systemClock } from "agentpool";
+ * import { AgentRecord } from "./agents.ts";
  * const queue = new FairQueue((agent) => agent.held < 3);
+ * const now = systemClock.now();
+ * const waiter = new Waiter(new AgentRecord("planner-1", 3), now, now + 5000, undefined, console.log, console.error);
  * queue.enqueue(waiter);
  * const next = queue.shift(); // oldest waiter of the next agent in rotation
  * ```
