@@ -20,7 +20,17 @@ export type ExhaustedReason =
   /** The wait reached its deadline while connections could not be opened: `cause` says why. */
   | "unavailable";
 
-/** Stable codes of {@linkcode ConnectionPoolExhaustedError}, one per {@linkcode ExhaustedReason}. */
+/**
+ * Stable codes of {@linkcode ConnectionPoolExhaustedError}, one per {@linkcode ExhaustedReason}.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPoolExhaustedError } from "agentpool";
+ * import { EXHAUSTED_CODES } from "./errors.ts";
+ * declare const error: unknown;
+ * if (error instanceof ConnectionPoolExhaustedError && error.code === EXHAUSTED_CODES.timeout) console.warn("pool busy");
+ * ```
+ */
 export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object.freeze({
   timeout: "ACQUIRE_TIMEOUT",
   agent_quota: "AGENT_QUOTA_TIMEOUT",

@@ -11,7 +11,16 @@ import type { AgentRecord } from "./agents.ts";
 import type { Ancestry } from "./deadlock.ts";
 import type { Deadline } from "./deadlines.ts";
 
-/** One pending acquire. Resolved or rejected exactly once, by the pool. */
+/**
+ * One pending acquire. Resolved or rejected exactly once, by the pool.
+ *
+ * @example
+ * ```ts
+ * import { AgentRecord } from "./agents.ts";
+ * const waiter = new Waiter(new AgentRecord("planner-1", Infinity), 0, 5000, undefined, console.log, console.error);
+ * waiter.deadlineAt; // 5000
+ * ```
+ */
 export class Waiter implements Deadline {
   readonly agent: AgentRecord;
   readonly enqueuedAt: number;
