@@ -25,6 +25,10 @@ export interface ClosingHooks<T> {
  *
  * @example
  * ```ts
+ * import type { ConnectionFactory } from "./factory.ts";
+ * import type { Slot } from "./slot.ts";
+ * declare const factory: ConnectionFactory<unknown>;
+ * declare const slot: Slot<unknown>; // a freshly created connection
  * const set = new ConnectionSet(factory, { closed: () => {}, failed: console.error });
  * set.move(slot, "idle");
  * await set.destroy(slot);

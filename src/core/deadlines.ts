@@ -31,8 +31,9 @@ export interface Deadline {
  *
  * @example
  * ```ts
- * import { DeadlineTimer, systemClock } from "agentpool";
- * const timer = new DeadlineTimer(systemClock, (entry) => console.log("expired", entry));
+ * import { systemClock } from "agentpool";
+ * import { type Deadline, DeadlineTimer } from "./deadlines.ts";
+ * const timer = new DeadlineTimer(systemClock, (entry: Deadline) => console.log("expired", entry));
  * timer.add({ deadlineAt: systemClock.now() + 100, heapIndex: -1 });
  * ```
  */

@@ -35,6 +35,9 @@ export interface ChildWaiter {
  *
  * @example
  * ```ts
+ * import type { AgentContext } from "./context.ts";
+ * declare const context: AgentContext;
+ * declare const pool: object; // the pool the leases must belong to
  * const ancestry = ancestryOf(context.get()?.lease, pool);
  * ```
  */
@@ -64,8 +67,12 @@ function forEachLiveAncestor(ancestry: Ancestry | null, visit: (slot: Slot<unkno
  *
  * @example
  * ```ts
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const newChild: ChildWaiter;
+ * declare const pendingChildren: ChildWaiter[];
+ * declare const set: ConnectionSet<unknown>;
  * const cycle = stuckWaiters(newChild, pendingChildren, set.used, false);
- * if (cycle !== null) refuse(newChild, cycle);
+ * if (cycle !== null) console.error("nested acquire would wait forever:", cycle);
  * ```
  */
 export function stuckWaiters<W extends ChildWaiter>(

@@ -39,7 +39,12 @@ const NO_GRAPH = Object.freeze({ used: [] as readonly Slot<unknown>[], capacityC
  *
  * @example
  * ```ts
- * const engine = new PoolEngine(pool, resolvePoolOptions({ factory }), guardedMetrics, emit);
+ * import { type ConnectionFactory, noopMetrics } from "agentpool";
+ * import { resolvePoolOptions } from "./options.ts";
+ * declare const factory: ConnectionFactory<unknown>;
+ * const owner = new EventTarget(); // the public pool object
+ * const emit = (type: string, detail: unknown) => owner.dispatchEvent(new CustomEvent(type, { detail }));
+ * const engine = new PoolEngine(owner, resolvePoolOptions({ factory }), noopMetrics, emit);
  * const handle = await engine.acquire({ agentId: "a" });
  * ```
  */

@@ -40,7 +40,9 @@ export type InvariantInputs = Pick<
  *
  * @example
  * ```ts
- * import { unaccountedLeases } from "agentpool";
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { unaccountedLeases } from "./invariants.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * unaccountedLeases(pool.stats()); // 0
  * ```
  */
@@ -53,7 +55,9 @@ export function unaccountedLeases(stats: Pick<PoolStats, "acquired" | "released"
  *
  * @example
  * ```ts
- * import { invariantViolations } from "agentpool";
+ * import type { AsyncConnectionPool } from "agentpool";
+ * import { invariantViolations } from "./invariants.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const broken = invariantViolations(pool.stats());
  * if (broken.length > 0) console.error(broken);
  * ```

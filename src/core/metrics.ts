@@ -67,7 +67,8 @@ export interface LatencySummary {
  *
  * @example
  * ```ts
- * import { AsyncConnectionPool, noopMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, noopMetrics } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: noopMetrics });
  * ```
  */

@@ -15,7 +15,8 @@ import type { LatencySummary, PoolMetrics } from "./metrics.ts";
  *
  * @example
  * ```ts
- * import { createMetrics, OTHER_AGENT } from "agentpool";
+ * import { createMetrics } from "agentpool";
+ * import { OTHER_AGENT } from "./metrics_tracker.ts";
  * const m = createMetrics({ maxAgents: 0 });
  * m.acquired("planner-1", 0);
  * m.agentSeries()[0].agent === OTHER_AGENT; // true
@@ -112,7 +113,8 @@ const REFUSED_AT_DEADLINE: ReadonlySet<ExhaustedReason> = new Set(["timeout", "a
  *
  * @example
  * ```ts
- * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const metrics = createMetrics({ maxAgents: 50 });
  * const pool = new AsyncConnectionPool({ factory, metrics });
  * await pool.use(() => {}, { agentId: "planner-1" });
@@ -264,7 +266,8 @@ export class MetricsTracker implements PoolMetrics {
  *
  * @example Fill `pool.stats().latency`
  * ```ts
- * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * console.log(pool.stats().latency?.wait); // { count, p50, p99, p999, max, mean }
  * ```
@@ -278,7 +281,9 @@ export function createMetrics(options?: MetricsOptions): MetricsTracker {
  *
  * @example
  * ```ts
- * import { AsyncConnectionPool, createMetrics, trackerOf } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * import { trackerOf } from "./metrics_tracker.ts";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * trackerOf(pool)?.agentSeries();
  * ```

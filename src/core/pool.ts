@@ -37,13 +37,15 @@ export interface AcquireOptions {
  *
  * @example
  * ```ts
- * import { AsyncConnectionPool } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory } from "agentpool";
+ * type Conn = { query(text: string): Promise<unknown[]> };
+ * declare const factory: ConnectionFactory<Conn>; // e.g. postgresFactory(url)
  * const pool = new AsyncConnectionPool({ factory, minConnections: 2, maxConnections: 10 });
  * {
  *   await using handle = await pool.acquire({ agentId: "planner-1" });
- *   use(handle.connection);
+ *   await handle.connection.query("select 1");
  * }
- * await pool.use((conn) => query(conn), { agentId: "critic-2" });
+ * await pool.use((conn) => conn.query("select 2"), { agentId: "critic-2" });
  * console.log(pool.stats(), pool.agents());
  * await pool.close();
  * ```
@@ -100,7 +102,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * const rows = await pool.use((sql) => sql`select 1 as one`, { agentId: "planner-1" });
+   * import type { AsyncConnectionPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
+ * const rows = await pool.use((conn) => conn.query("select 1 as one"), { agentId: "planner-1" });
    * ```
    */
   async use<R>(
@@ -128,9 +132,11 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * import type { AsyncConnectionPool } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
    * const handle = await pool.acquire({ agentId: "planner-1" });
    * try {
-   *   await pool.withLease(handle, () => work(handle.connection));
+   *   await pool.withLease(handle, () => handle.connection.query("select 1"));
    * } finally {
    *   await handle.release();
    * }
@@ -187,7 +193,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * pool.setAgentQuota("researcher", 3, () => "global budget 'prod' allows researcher 3");
+   * import type { AsyncConnectionPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
+ * pool.setAgentQuota("researcher", 3, () => "global budget 'prod' allows researcher 3");
    * pool.setAgentQuota("researcher", undefined); // back to agentQuotas / maxPerAgent
    * ```
    */
@@ -221,6 +229,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * import type { AsyncConnectionPool } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
    * await pool.revoke("runaway-7");
    * pool.readmit("runaway-7");
    * ```
@@ -240,6 +250,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * import type { AsyncConnectionPool } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
    * const run = new AbortController();
    * pool.revokeOnAbort("planner-1", run.signal);
    * run.abort(); // planner-1's waits fail, its connections are reclaimed

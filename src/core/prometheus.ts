@@ -15,7 +15,8 @@ import type { PoolStats } from "./snapshots.ts";
  *
  * @example
  * ```ts
- * import type { ObservedPool } from "agentpool";
+ * import type { AsyncConnectionPool, ObservedPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const observed: ObservedPool = pool;
  * ```
  */
@@ -29,7 +30,8 @@ export interface ObservedPool {
  *
  * @example
  * ```ts
- * import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * import { type AsyncConnectionPool, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
  * ```
  */
@@ -42,7 +44,7 @@ type Labels = Readonly<Record<string, string>>;
  *
  * @example
  * ```ts
- * import { escapeLabelValue } from "agentpool";
+ * import { escapeLabelValue } from "./prometheus.ts";
  * escapeLabelValue('say "hi"\n'); // 'say \\"hi\\"\\n'
  * ```
  */
@@ -105,7 +107,9 @@ class Exposition {
  *
  * @example Serve it
  * ```ts
- * import { AsyncConnectionPool, createMetrics, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics(), name: "main" });
  * const response = new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
  * // db_client_connection_count{state="idle",pool_name="main"} 5

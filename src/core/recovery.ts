@@ -42,6 +42,9 @@ export interface RecoveryHost<T> {
  *
  * @example
  * ```ts
+ * import type { Slot } from "./slot.ts";
+ * declare const recovery: Recovery<unknown>; // one per pool, made by its engine
+ * declare const slot: Slot<unknown>; // an idle connection
  * recovery.check(slot, "borrow"); // validate for a borrower, then return it to service or close it
  * recovery.onFatal();         // one session died: suspicious, one probe
  * recovery.updateHealth(false);

@@ -36,7 +36,12 @@ export interface WaitingRoomHost {
  *
  * @example
  * ```ts
- * const room = new WaitingRoom(clock, counters, host);
+ * import { systemClock } from "agentpool";
+ * import { newCounters } from "./counters.ts";
+ * import type { Waiter } from "./waiters.ts";
+ * declare const host: WaitingRoomHost; // the pool: the errors and metrics of failed waits
+ * declare const waiter: Waiter; // a pending acquire
+ * const room = new WaitingRoom(systemClock, newCounters(), host);
  * room.enqueue(waiter, 5000);
  * const next = room.queue.shift();
  * ```
