@@ -33,6 +33,9 @@ export interface Migration {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
+ * declare const addNotes: Migration;
  * await migrate(adapter, { schema: "agents", migrations: [addNotes], agentId: "boot" });
  * ```
  */
@@ -52,6 +55,9 @@ export interface MigrateOptions {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
+ * declare const migrations: Migration[];
  * const { applied } = await migrate(adapter, { migrations });
  * console.log(applied.length ? `applied ${applied.join(", ")}` : "up to date");
  * ```
@@ -86,6 +92,8 @@ function checkMigrations(migrations: unknown): Migration[] {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { migrate } from "agentpool";
  * await migrate(adapter, {
  *   schema: "crew",

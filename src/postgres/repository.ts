@@ -29,7 +29,7 @@ export type AnyRow = Record<string, unknown>;
  *
  * @example
  * ```ts
- * interface Note { id: string; agent: string; body: string; version: number }
+ * type Note = { id: string; agent: string; body: string; version: number };
  * const definition: TableDefinition<Note> = {
  *   schema: "crew", table: "notes", primaryKey: "id", versionColumn: "version",
  *   columns: ["id", "agent", "body", "version"],
@@ -54,6 +54,9 @@ export interface TableDefinition<Row extends AnyRow> {
  *
  * @example
  * ```ts
+ * import type { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
+ * declare const notes: Repository<Note>;
  * const page = await notes.list("a", { where: { agent: "planner-1" }, orderBy: { column: "id", direction: "desc" }, limit: 20 });
  * const next = await notes.list("a", { where: { agent: "planner-1" }, orderBy: { column: "id", direction: "desc" }, limit: 20, after: page.at(-1) });
  * ```
@@ -76,6 +79,10 @@ export interface ListOptions<Row extends AnyRow> {
  *
  * @example
  * ```ts
+ * import type { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
+ * declare const notes: Repository<Note>;
+ * declare const id: string;
  * await notes.update("a", id, { body: "v2" }, { expectedVersion: 1 });
  * ```
  */
@@ -97,7 +104,10 @@ function checkCount(option: string, value: unknown): number | undefined {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
  * const notes = new Repository<Note>(adapter, {
  *   schema: "crew", table: "notes", primaryKey: "id", versionColumn: "version",
  *   columns: ["id", "agent", "body", "version"],
@@ -152,6 +162,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const row = await notes.insert("planner-1", { id, agent: "planner-1", body: "it's \"quoted\"" });
    * ```
    */
@@ -180,6 +194,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const note = await notes.get("planner-1", id);
    * ```
    */
@@ -200,6 +218,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const updated = await notes.update("planner-1", id, { body: "v2" }, { expectedVersion: 1 });
    * ```
    */
@@ -233,6 +255,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const gone = await notes.delete("planner-1", id, { expectedVersion: 2 });
    * ```
    */
@@ -255,6 +281,9 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
    * const urgent = await notes.list("planner-1", { where: { body: { like: "%urgent%" } }, orderBy: "id", limit: 50 });
    * ```
    */
@@ -278,6 +307,9 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
    * const n = await notes.count("planner-1", { agent: "planner-1" });
    * ```
    */

@@ -28,6 +28,8 @@ export type { Artifact, NewTask, ParentProgress, Task, TaskEvent, TaskStatus } f
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * const tasks = new TaskRepository(adapter, { schema: "crew", leaseMs: 60_000 });
  * ```
  */
@@ -43,6 +45,8 @@ export interface TaskRepositoryOptions {
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
  * await tasks.claimNext("coder-1", { specialist: ["coder", "reviewer"], leaseMs: 10_000 });
  * ```
  */
@@ -97,6 +101,8 @@ function checkAcyclic(batch: readonly { id: string; depends_on: string[] | null 
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { TaskRepository } from "agentpool";
  * const tasks = new TaskRepository(adapter, { schema: "crew" });
  * await tasks.migrate();
@@ -129,6 +135,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * await tasks.migrate();
    * ```
    */
@@ -141,6 +149,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const t = await tasks.createTask("planner", { specialist: "coder", priority: 5, payload: { file: "a.ts" } });
    * ```
    */
@@ -155,6 +165,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const a = crypto.randomUUID();
    * await tasks.createTasks("planner", [{ id: a, specialist: "coder" }, { specialist: "reviewer", dependsOn: [a] }]);
    * ```
@@ -214,6 +226,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const task = await tasks.claimNext("coder-1", { specialist: "coder" });
    * ```
    */
@@ -234,6 +248,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * const timer = setInterval(() => tasks.heartbeat("coder-1", task.id), 10_000);
    * ```
    */
@@ -247,6 +265,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.complete("coder-1", task.id, { diff: "..." });
    * ```
    */
@@ -260,6 +282,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.fail("coder-1", task.id, new Error("compiler crashed"));
    * ```
    */
@@ -272,6 +298,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.cancel("planner", task.id);
    * ```
    */
@@ -285,6 +315,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const recovered = await tasks.releaseExpiredLeases("sweeper");
    * ```
    */
@@ -298,6 +330,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const id: string;
    * const t = await tasks.get("planner", id);
    * ```
    */
@@ -311,6 +346,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const root: { id: string };
    * const { completed, total, done } = await tasks.parentProgress("planner", root.id);
    * ```
    */
@@ -329,6 +367,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const id: string;
    * for (const e of await tasks.history("planner", id)) console.log(e.at, e.agentId, e.kind);
    * ```
    */
@@ -342,6 +383,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.addArtifact("coder-1", task.id, "patch", { diff: "..." });
    * ```
    */
@@ -364,6 +409,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const id: string;
    * const patches = (await tasks.artifacts("reviewer", id)).filter((a) => a.name === "patch");
    * ```
    */

@@ -11,6 +11,8 @@
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * for (const t of adapter.openTransactions()) console.log(t.agentId, t.connectionId, t.durationMs);
  * ```
  */
@@ -32,6 +34,8 @@ export interface OpenTransaction {
  *
  * @example
  * ```ts
+ * import { type AsyncConnectionPool, PooledDatabaseAdapter, type Sql } from "agentpool";
+ * declare const pool: AsyncConnectionPool<Sql>;
  * const adapter = new PooledDatabaseAdapter(pool, { slowTransactionMs: 1000, onSlowTransaction: console.warn });
  * ```
  */
