@@ -13,6 +13,7 @@ import type { PooledConnection } from "../core/handle.ts";
 import { type ConnectionState, markDiscard, type Sql, stateOf } from "./connection_state.ts";
 import { rawSql } from "./tracked_sql.ts";
 import { SessionLostError, TransactionRolledBackError } from "./errors.ts";
+import { checkInteger, invalidOption } from "../core/checks.ts";
 import { isRetryableError, retryDelay } from "./retry.ts";
 import { agentApplicationName, beginWithApplicationName } from "../session/application_name.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
@@ -20,8 +21,6 @@ import { type OpenTransaction, TransactionTracker } from "./tracker.ts";
 import {
   type AdapterOptions,
   beginStatement,
-  checkCount,
-  fail,
   type QueryOptions,
   type StatementTag,
   type TransactionOptions,
@@ -85,15 +84,15 @@ export class PooledDatabaseAdapter {
 
   /** Wraps `pool`; validates `options` (TypeError / RangeError naming the option). */
   constructor(pool: AsyncConnectionPool<Sql>, options: AdapterOptions = {}) {
-    if (typeof pool?.acquire !== "function") fail("create adapter", "pool", "an AsyncConnectionPool", pool);
+    if (typeof pool?.acquire !== "function") invalidOption("type", "create adapter", "pool", "an AsyncConnectionPool", pool);
     const what = "create adapter";
     this.#pool = pool;
-    this.#maxRetries = checkCount(what, "maxRetries", options.maxRetries ?? 3);
-    this.#retryBaseMs = checkCount(what, "retryBaseMs", options.retryBaseMs ?? 5);
-    this.#retryMaxMs = checkCount(what, "retryMaxMs", options.retryMaxMs ?? 250);
+    this.#maxRetries = checkInteger(what, "maxRetries", options.maxRetries ?? 3);
+    this.#retryBaseMs = checkInteger(what, "retryBaseMs", options.retryBaseMs ?? 5);
+    this.#retryMaxMs = checkInteger(what, "retryMaxMs", options.retryMaxMs ?? 250);
     this.#tracker = new TransactionTracker(options);
     const tag = options.tagTransactions ?? true;
-    if (typeof tag !== "boolean") fail(what, "tagTransactions", "a boolean", tag);
+    if (typeof tag !== "boolean") invalidOption("type", what, "tagTransactions", "a boolean", tag);
     this.#tagTransactions = tag;
   }
 
@@ -122,12 +121,12 @@ export class PooledDatabaseAdapter {
    * ```
    */
   async transaction<R>(fn: (tx: TransactionSql) => R | Promise<R>, options?: TransactionOptions): Promise<Awaited<R>> {
-    if (typeof fn !== "function") fail("run transaction", "fn", "a function", fn);
+    if (typeof fn !== "function") invalidOption("type", "run transaction", "fn", "a function", fn);
     const what = "run transaction";
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
     const signal = options?.signal;
     const beginText = beginStatement(options);
-    const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkCount(what, "maxRetries", options.maxRetries);
+    const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkInteger(what, "maxRetries", options.maxRetries);
     let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
     if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
@@ -254,7 +253,7 @@ export class PooledDatabaseAdapter {
     b?: QueryOptions | ((sql: QuerySql) => R | Promise<R>),
   ): Promise<Awaited<R>> {
     const [fn, options] = (typeof a === "function" ? [a, b] : [b, a]) as [(sql: QuerySql) => R, QueryOptions?];
-    if (typeof fn !== "function") fail("run query", "fn", "a function", fn);
+    if (typeof fn !== "function") invalidOption("type", "run query", "fn", "a function", fn);
     const signal = options?.signal;
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
     let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });

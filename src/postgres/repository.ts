@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkInteger, invalidOption } from "../core/checks.ts";
 import type { PooledDatabaseAdapter } from "./adapter.ts";
 import { type DbContext, exec, runStatement, runTransaction } from "./context.ts";
 import { StaleVersionError } from "./errors.ts";
@@ -91,14 +92,6 @@ export interface VersionOptions {
   expectedVersion?: number;
 }
 
-function checkCount(option: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new RangeError(`Cannot list as '${option}' must be a non-negative integer: current value is ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Typed access to one table.
  *
@@ -130,13 +123,13 @@ export class Repository<Row extends AnyRow> {
   /** Checks the definition (RangeError / TypeError naming the bad name). */
   constructor(adapter: PooledDatabaseAdapter, definition: TableDefinition<Row>) {
     if (typeof adapter?.transaction !== "function") {
-      throw new TypeError(`Cannot create repository as 'adapter' must be a PooledDatabaseAdapter: current value is ${String(adapter)}`);
+      invalidOption("type", "create repository", "adapter", "a PooledDatabaseAdapter", adapter);
     }
     this.#adapter = adapter;
     const d = definition;
     this.#table = `${quoteIdentifier("schema", d.schema ?? "public")}.${quoteIdentifier("table", d.table)}`;
     if (!Array.isArray(d.columns) || d.columns.length === 0) {
-      throw new TypeError(`Cannot create repository as 'columns' must be a non-empty array: current value is ${String(d.columns)}`);
+      invalidOption("type", "create repository", "columns", "a non-empty array", d.columns);
     }
     const quoted = new Map<string, string>();
     for (const column of d.columns) quoted.set(column, quoteIdentifier("columns", column));
@@ -152,7 +145,7 @@ export class Repository<Row extends AnyRow> {
     try {
       return this.#columns.get(name);
     } catch {
-      throw new RangeError(`Cannot create repository as '${option}' must be one of 'columns': current value is ${JSON.stringify(name)}`);
+      invalidOption("range", "create repository", option, "one of 'columns'", name);
     }
   }
 
@@ -295,8 +288,8 @@ export class Repository<Row extends AnyRow> {
     let text = `select ${this.#select} from ${this.#table}`;
     if (conditions.length > 0) text += ` where ${conditions.join(" and ")}`;
     text += ` order by ${order.map((o) => `${o.quoted} ${o.desc ? "desc" : "asc"}`).join(", ")}`;
-    const limit = checkCount("limit", options.limit);
-    const offset = checkCount("offset", options.offset);
+    const limit = options.limit === undefined ? undefined : checkInteger("list", "limit", options.limit);
+    const offset = options.offset === undefined ? undefined : checkInteger("list", "offset", options.offset);
     if (limit !== undefined) text += ` limit ${params.add(limit)}`;
     if (offset !== undefined) text += ` offset ${params.add(offset)}`;
     return await runStatement<Row>(this.#adapter, context, text, params.values);
