@@ -127,8 +127,7 @@ export class PooledDatabaseAdapter {
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkInteger(what, "maxRetries", options.maxRetries);
-    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
-    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
+    const handle = await this.#acquire(agentId, options);
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
@@ -146,18 +145,18 @@ export class PooledDatabaseAdapter {
   }
 
   /**
-   * A connection whose session ended while idle (the pool discards it on release) is swapped for
-   * another: postgres.js would silently reconnect it behind our back.
+   * A connection held for `agentId`. One whose session ended while idle (the pool discards it on
+   * release) is swapped for another: postgres.js would silently reconnect it behind our back.
    */
-  async #replace(
-    handle: PooledConnection<Sql>,
+  async #acquire(
     agentId: string | undefined,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
+    options: { signal?: AbortSignal; timeoutMs?: number } | undefined,
   ): Promise<PooledConnection<Sql>> {
+    const request = { agentId, signal: options?.signal, timeoutMs: options?.timeoutMs };
+    let handle = await this.#pool.acquire(request);
     for (let tries = 1; tries < 3 && stateOf(handle.connection).broken; tries++) {
       await handle.release();
-      handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
+      handle = await this.#pool.acquire(request);
     }
     return handle;
   }
@@ -256,8 +255,7 @@ export class PooledDatabaseAdapter {
     if (typeof fn !== "function") invalidOption("type", "run query", "fn", "a function", fn);
     const signal = options?.signal;
     const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
-    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
-    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
+    const handle = await this.#acquire(agentId, options);
     // The scope records what `fn` runs: a BEGIN it left open is rolled back on release.
     const conn = rawSql(handle.connection);
     const state = stateOf(conn);
@@ -298,8 +296,7 @@ export class PooledDatabaseAdapter {
   async #statement(strings: TemplateStringsArray, values: unknown[], options?: QueryOptions): Promise<postgres.RowList<postgres.Row[]>> {
     const signal = options?.signal;
     const agentId = options?.agentId;
-    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
-    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
+    const handle = await this.#acquire(agentId, options);
     const conn = handle.connection;
     const state = stateOf(conn);
     try {
