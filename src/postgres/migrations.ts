@@ -7,6 +7,7 @@
  */
 
 import type { PooledDatabaseAdapter } from "./adapter.ts";
+import { invalidOption } from "../core/checks.ts";
 import { quoteIdentifier } from "./identifiers.ts";
 import type { TransactionSql } from "./scope.ts";
 
@@ -71,12 +72,12 @@ export interface MigrateResult {
 
 function checkMigrations(migrations: unknown): Migration[] {
   if (!Array.isArray(migrations)) {
-    throw new TypeError(`Cannot migrate as 'migrations' must be an array: current value is ${String(migrations)}`);
+    invalidOption("type", "migrate", "migrations", "an array", migrations);
   }
   const seen = new Set<number>();
   for (const m of migrations as Migration[]) {
     if (!Number.isInteger(m?.version) || m.version < 1 || seen.has(m.version)) {
-      throw new RangeError(`Cannot migrate as each 'version' must be a unique positive integer: current value is ${String(m?.version)}`);
+      invalidOption("range", "migrate", "version", "a unique positive integer", m?.version);
     }
     if (typeof m.up !== "string" && typeof m.up !== "function") {
       throw new TypeError(`Cannot migrate as 'up' of version ${m.version} must be SQL text or a function`);

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { checkDuration, invalidOption } from "../core/checks.ts";
+
 /**
  * A transaction open right now (from `adapter.openTransactions()`), or one reported as slow.
  *
@@ -83,12 +85,9 @@ export class TransactionTracker {
   /** Validates the options (RangeError / TypeError naming them). */
   constructor(options: TransactionTrackerOptions) {
     const { slowTransactionMs, onSlowTransaction } = options;
-    if (slowTransactionMs !== undefined && (typeof slowTransactionMs !== "number" || !(slowTransactionMs > 0))) {
-      const message = `Cannot create adapter as 'slowTransactionMs' must be a positive number of milliseconds: current value is ${String(slowTransactionMs)}`;
-      throw typeof slowTransactionMs === "number" ? new RangeError(message) : new TypeError(message);
-    }
+    if (slowTransactionMs !== undefined) checkDuration("create adapter", "slowTransactionMs", slowTransactionMs, true);
     if (onSlowTransaction !== undefined && typeof onSlowTransaction !== "function") {
-      throw new TypeError(`Cannot create adapter as 'onSlowTransaction' must be a function: current value is ${String(onSlowTransaction)}`);
+      invalidOption("type", "create adapter", "onSlowTransaction", "a function", onSlowTransaction);
     }
     this.#slowMs = Number.isFinite(slowTransactionMs) ? slowTransactionMs : undefined;
     this.#onSlow = onSlowTransaction;
