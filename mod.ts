@@ -15,4 +15,5 @@
  */
 
 export * from "./src/core/mod.ts";
+export * from "./src/context/mod.ts";
 export * from "./src/postgres/mod.ts";

@@ -16,6 +16,7 @@
 import process from "node:process";
 import { type BenchResult, parseBenchArgs, report, select, writeResults } from "./lib/harness.ts";
 import { openTxPeer, TX_PEERS, type TxPeer } from "./peers/pg_peers.ts";
+import { findPgbench, runPgbench } from "./peers/pgbench.ts";
 
 const AGENTS = 50;
 const CONNECTIONS = 20;
@@ -42,13 +43,41 @@ function percentile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** The machine's ceiling: pgbench on the same workload with as many connections (see peers/pgbench.ts). */
+async function ceiling(base: Pick<BenchResult, "suite" | "peer" | "params">, url: string, runMs: number): Promise<BenchResult> {
+  const empty = { ...base, config: "", opsPerIteration: 0, samples: 0, nsPerOp: NaN, p50NsPerOp: NaN, p99NsPerOp: NaN };
+  const binary = findPgbench();
+  if (binary === undefined) {
+    const row = { ...empty, skipped: "pgbench is not installed (Debian: apt-get install postgresql-client or postgresql-contrib)" };
+    report(row);
+    return row;
+  }
+  const result = await runPgbench(binary, url, CONNECTIONS, Math.max(1, runMs / 1000));
+  const row: BenchResult = {
+    ...empty,
+    config: result.config,
+    opsPerIteration: result.transactions,
+    nsPerOp: 1e9 / result.txPerSec,
+    txPerSec: result.txPerSec,
+    // pgbench has no acquire: its latency average is the whole transaction's.
+    acquireP50Ms: NaN,
+    acquireP99Ms: NaN,
+  };
+  report(row);
+  return row;
+}
+
 async function run(): Promise<void> {
   const args = parseBenchArgs();
   const url = process.env.DATABASE_URL ?? DEFAULT_URL;
   const { warmupMs, runMs } = args.quick ? { warmupMs: 300, runMs: 800 } : { warmupMs: 700, runMs: 2500 };
   const rows: BenchResult[] = [];
-  for (const name of select("peer", TX_PEERS, args.peers)) {
+  for (const name of select("peer", [...TX_PEERS, "pgbench"] as const, args.peers)) {
     const base = { suite: "e2e", peer: name, params: { agents: AGENTS, connections: CONNECTIONS } };
+    if (name === "pgbench") {
+      rows.push(await ceiling(base, url, runMs));
+      continue;
+    }
     const opened = await openTxPeer(name, url, CONNECTIONS);
     if ("skipped" in opened) {
       const row = { ...base, config: "", opsPerIteration: 0, samples: 0, nsPerOp: NaN, p50NsPerOp: NaN, p99NsPerOp: NaN, skipped: opened.skipped };

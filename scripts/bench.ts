@@ -20,9 +20,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import postgres from "postgres";
 import type { BenchOutput, BenchResult } from "../benchmarks/lib/harness.ts";
+import { flagOption, integer, listOption, oneOf, parseCommandLine, UsageError, valueOption } from "../src/cli/args.ts";
 import { startEmbeddedPostgres } from "../src/cli/embedded_postgres.ts";
 import { aggregate, evaluateTargets, type MachineInfo, markdownSummary, type RuntimeReport } from "../benchmarks/lib/report.ts";
 
@@ -30,7 +30,7 @@ const RUNTIMES = ["node", "deno", "bun"] as const;
 type Runtime = typeof RUNTIMES[number];
 const POOL_SUITES = ["uncontended", "contended", "waiters", "agents"];
 const POOL_PEERS = ["agentpool", "agentpool-coarse", "minimal", "generic-pool", "tarn"];
-const TX_PEERS = ["agentpool", "agentpool-noreset", "adapter", "minimal", "postgres.js-begin", "postgres.js-reserve", "pg-pool"];
+const TX_PEERS = ["agentpool", "agentpool-noreset", "adapter", "minimal", "postgres.js-begin", "postgres.js-reserve", "pg-pool", "pgbench"];
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 const RESULTS = "benchmarks/results";
 const CHILD_TIMEOUT_MS = 5 * 60_000;
@@ -72,40 +72,28 @@ interface Options {
 }
 
 function parse(argv: string[]): Options | null {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runtime: { type: "string", short: "r", multiple: true },
-      suite: { type: "string", short: "s", multiple: true },
-      peer: { type: "string", short: "p", multiple: true },
-      rounds: { type: "string" },
-      clock: { type: "string" },
-      quick: { type: "boolean" },
-      report: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+  const { values } = parseCommandLine("npm run bench --", argv, {
+    runtime: listOption(oneOf(RUNTIMES), { short: "r" }),
+    suite: listOption(oneOf(["pool", ...POOL_SUITES, "e2e"]), { short: "s" }),
+    peer: listOption(oneOf([...new Set([...POOL_PEERS, ...TX_PEERS])]), { short: "p" }),
+    rounds: valueOption(integer(1)),
+    clock: valueOption(oneOf(["cpu", "wall"] as const)),
+    quick: flagOption(),
+    report: flagOption(),
+    help: flagOption("h"),
   });
   if (values.help) return null;
-  const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-  const runtimes = list(values.runtime);
-  for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) throw new TypeError(`Unknown runtime ${JSON.stringify(r)}`);
-  const suites = list(values.suite).flatMap((s) => (s === "pool" ? POOL_SUITES : [s]));
-  for (const s of suites) if (![...POOL_SUITES, "e2e"].includes(s)) throw new TypeError(`Unknown suite ${JSON.stringify(s)}`);
-  const peers = list(values.peer);
-  for (const p of peers) if (![...POOL_PEERS, ...TX_PEERS].includes(p)) throw new TypeError(`Unknown peer ${JSON.stringify(p)}`);
+  const runtimes = values.runtime ?? [];
+  const suites = (values.suite ?? []).flatMap((s) => (s === "pool" ? POOL_SUITES : [s]));
   const quick = values.quick ?? false;
-  const rounds = Number(values.rounds ?? (quick ? 1 : 3));
-  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds must be a positive integer: current value is ${values.rounds}`);
-  const clock = values.clock ?? "cpu";
-  if (clock !== "cpu" && clock !== "wall") throw new TypeError(`--clock must be cpu or wall: current value is ${clock}`);
   return {
     reportOnly: values.report ?? false,
-    clock,
+    clock: values.clock ?? "cpu",
     runtimes: RUNTIMES.filter((r) => runtimes.length === 0 || runtimes.includes(r)),
     poolSuites: POOL_SUITES.filter((s) => suites.length === 0 || suites.includes(s)),
     e2e: suites.length === 0 || suites.includes("e2e"),
-    peers,
-    rounds,
+    peers: values.peer ?? [],
+    rounds: values.rounds ?? (quick ? 1 : 3),
     quick,
   };
 }
@@ -262,14 +250,21 @@ function mergePrevious(report: RuntimeReport, partial: boolean): RuntimeReport {
   if (previous === undefined) return report;
   const key = (r: { suite: string; peer: string; params: Record<string, number> }): string => `${r.suite}|${r.peer}|${JSON.stringify(r.params)}`;
   const fresh = new Set(report.results.map(key));
-  const kept = previous.results.filter((r) => !fresh.has(key(r)));
+  const kept = previous.results.filter((r) => !fresh.has(key(r))).map((r) => ({ ...r, keptFrom: r.keptFrom ?? previous.startedAt }));
   if (kept.length === 0) return report;
   const results = [...kept, ...report.results];
   return { ...report, results, targets: evaluateTargets(results), merged: `${kept.length} rows kept from the run of ${previous.startedAt}` };
 }
 
 async function main(): Promise<void> {
-  const o = parse(process.argv.slice(2));
+  let o: Options | null;
+  try {
+    o = parse(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`npm run bench: ${error.message}`);
+    process.exit(2);
+  }
   if (o === null) return void console.log(USAGE);
   if (o.reportOnly) return writeSummary(latestReports().map((r) => ({ ...r, targets: evaluateTargets(r.results) })));
   const began = performance.now();

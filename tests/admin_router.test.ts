@@ -262,8 +262,6 @@ test("admin: health is 503 when the pool is closed, and when creates fail with n
   const failing = new AsyncConnectionPool({
     factory: { create: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:1")), destroy: () => {} },
     minConnections: 1,
-    createRetryInitialMs: 5,
-    createRetryMaxMs: 10,
   });
   try {
     const down = new Hono().route("/pool", adminRouter(failing, { publicReads: true }));

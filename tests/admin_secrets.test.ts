@@ -48,7 +48,7 @@ test("secrets: failing creates whose errors quote the URL and password never lea
     create: () => Promise.reject(new Error(`connect to ${URL_WITH_PASSWORD} failed (host=db.internal password=${PASSWORD} user=app)`)),
     destroy: () => {},
   };
-  const pool = new AsyncConnectionPool({ factory, minConnections: 1, createRetryInitialMs: 5, createRetryMaxMs: 20, metrics: createMetrics() });
+  const pool = new AsyncConnectionPool({ factory, minConnections: 1, metrics: createMetrics() });
   try {
     const app = new Hono().route("/pool", adminRouter(pool, { token: TOKEN }));
     while (pool.stats().createErrors === 0) await new Promise((resolve) => setTimeout(resolve, 1));

@@ -134,16 +134,12 @@ describe("misuse", () => {
     const h = await t.pool.acquire({ agentId: "a" });
     await h.release();
     const before = t.pool.stats();
-    assert.throws(() => h.release(), isCode("DOUBLE_RELEASE"));
-    assert.throws(() => t.pool.release(h), isCode("DOUBLE_RELEASE"));
-    assert.match((() => {
-      try {
-        h.release();
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return "";
-    })(), /Connection 2 was already released by agent 'a'/);
+    await assert.rejects(h.release(), isCode("DOUBLE_RELEASE"));
+    await assert.rejects(t.pool.release(h), isCode("DOUBLE_RELEASE"));
+    // Never a synchronous throw: the promise rejects, naming the connection and the agent.
+    const again = h.release();
+    assert.ok(again instanceof Promise);
+    await assert.rejects(again, /Connection 2 was already released by agent 'a'/);
     const after = t.pool.stats();
     assert.deepEqual([after.released, after.idle, after.used], [before.released, before.idle, before.used]);
     await stillServes(t);
@@ -156,7 +152,7 @@ describe("misuse", () => {
     await h1.release();
     const h2 = await t.pool.acquire({ agentId: "b" });
     assert.equal(h2.id, h1.id, "same connection, new lease");
-    assert.throws(() => h1.release(), isCode("DOUBLE_RELEASE"));
+    await assert.rejects(h1.release(), isCode("DOUBLE_RELEASE"));
     assert.throws(() => h1.connection, isCode("USE_AFTER_RELEASE"));
     assert.equal(h2.connection.id, 1);
     assert.deepEqual([t.pool.stats().used, t.pool.agents().find((x) => x.agentId === "b")!.held], [1, 1]);
@@ -184,16 +180,16 @@ describe("misuse", () => {
     const t = await fullPool(1);
     const other = await fullPool(1);
     const theirs = await other.pool.acquire({ agentId: "x" });
-    assert.throws(() => t.pool.release(theirs), isCode("FOREIGN_HANDLE"));
+    await assert.rejects(t.pool.release(theirs), isCode("FOREIGN_HANDLE"));
     assert.equal(theirs.released, false, "the other pool's lease is untouched");
     assert.equal(other.pool.stats().used, 1);
     const fake = { id: 1, agentId: "x", connection: {}, release: async () => {} };
-    assert.throws(() => t.pool.release(fake as unknown as PooledConnection<never>), isCode("FOREIGN_HANDLE"));
+    await assert.rejects(t.pool.release(fake as unknown as PooledConnection<never>), isCode("FOREIGN_HANDLE"));
     for (const junk of [null, undefined, 42, "handle"]) {
-      assert.throws(() => t.pool.release(junk as unknown as PooledConnection<never>), isCode("FOREIGN_HANDLE"));
+      await assert.rejects(t.pool.release(junk as unknown as PooledConnection<never>), isCode("FOREIGN_HANDLE"));
     }
     const impostor = Object.create(PooledConnection.prototype);
-    assert.throws(() => t.pool.release(impostor), isCode("FOREIGN_HANDLE"));
+    await assert.rejects(t.pool.release(impostor), isCode("FOREIGN_HANDLE"));
     assertConsistent(t);
     await stillServes(t);
     await theirs.release();
@@ -223,7 +219,7 @@ describe("misuse", () => {
     await assert.rejects(t.pool.acquire({ agentId: "a" }), isCode("POOL_CLOSED"));
     await assert.rejects(t.pool.use(() => 1, { agentId: "a" }), PoolClosedError);
     await t.pool.release(h);
-    assert.throws(() => h.release(), isCode("DOUBLE_RELEASE"));
+    await assert.rejects(h.release(), isCode("DOUBLE_RELEASE"));
     assert.deepEqual([t.pool.stats().total, t.stub.live], [0, 0]);
   });
 });

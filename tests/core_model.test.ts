@@ -23,6 +23,8 @@ interface Config {
   acquireTimeoutMs: number;
   createConcurrency: number;
   useReset: boolean;
+  /** Give the stub a validate hook (checks after 300 ms idle) that fails while `checksFail` is on. */
+  useValidate: boolean;
   seed: number;
 }
 
@@ -34,6 +36,8 @@ type Command =
   | { k: "createMode"; mode: "immediate" | "deferred" | "fail" }
   | { k: "settleCreate"; pick: number; ok: boolean }
   | { k: "resetFails"; on: boolean }
+  | { k: "setQuota"; agent: number; quota: number | undefined }
+  | { k: "checksFail"; on: boolean }
   | { k: "close" };
 
 const configArb: fc.Arbitrary<Config> = fc
@@ -46,6 +50,7 @@ const configArb: fc.Arbitrary<Config> = fc
     acquireTimeoutMs: fc.integer({ min: 50, max: 3000 }),
     createConcurrency: fc.integer({ min: 1, max: 3 }),
     useReset: fc.boolean(),
+    useValidate: fc.boolean(),
     seed: fc.integer(),
   })
   .map(({ minFraction, ...c }) => ({ ...c, min: Math.floor(minFraction * (c.max + 1)) % (c.max + 1) }));
@@ -66,6 +71,15 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant("createMode" as const), mode: fc.constantFrom("immediate", "deferred", "fail") as fc.Arbitrary<"immediate" | "deferred" | "fail"> }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("settleCreate" as const), pick: fc.nat(), ok: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("resetFails" as const), on: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("setQuota" as const),
+      agent: fc.integer({ min: 0, max: 2 }),
+      quota: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("checksFail" as const), on: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ k: "close" as const }) },
 );
 
@@ -94,8 +108,17 @@ class Run {
   readonly t: TestPool;
   readonly acquires: Acquire[] = [];
   resetFails = false;
+  checksFail = false;
   closeCalled = false;
   closing: Tracked<void> | undefined = undefined;
+  /** Quotas set at run time (setAgentQuota), by agent id. */
+  readonly quotas = new Map<string, number>();
+  /** Holdings above the quota are allowed only as left over from a lowering: they may only shrink. */
+  readonly ceilings = new Map<string, number>();
+
+  quotaOf(agentId: string): number {
+    return this.quotas.get(agentId) ?? this.config.maxPerAgent;
+  }
 
   constructor(readonly config: Config) {
     this.t = makePool(
@@ -110,15 +133,26 @@ class Run {
         createRetryInitialMs: 20,
         createRetryMaxMs: 400,
         createTimeoutMs: 2000,
+        validateAfterIdleMs: 300,
       },
-      config.useReset
-        ? {
-          reset: async () => {
-            await null;
-            if (this.resetFails) throw new Error("reset failed");
-          },
-        }
-        : {},
+      {
+        ...(config.useReset
+          ? {
+            reset: async () => {
+              await null;
+              if (this.resetFails) throw new Error("reset failed");
+            },
+          }
+          : {}),
+        ...(config.useValidate
+          ? {
+            validate: async () => {
+              await null;
+              return !this.checksFail;
+            },
+          }
+          : {}),
+      },
     );
   }
 
@@ -174,6 +208,19 @@ class Run {
       case "resetFails":
         this.resetFails = cmd.on;
         break;
+      case "checksFail":
+        this.checksFail = cmd.on;
+        break;
+      case "setQuota": {
+        const agentId = `agent-${cmd.agent}`;
+        if (cmd.quota === undefined) this.quotas.delete(agentId);
+        else this.quotas.set(agentId, cmd.quota);
+        const held = this.live.filter((a) => a.agentId === agentId).length;
+        this.ceilings.set(agentId, Math.max(this.quotaOf(agentId), held));
+        pool.setAgentQuota(agentId, cmd.quota);
+        await flush();
+        break;
+      }
       case "close":
         this.closeCalled = true;
         this.closing = track(pool.close());
@@ -202,7 +249,11 @@ class Run {
     assert.equal(s.pending, pending.length, "pending === unsettled acquires");
     const agents = pool.agents();
     for (const agent of agents) {
-      assert.ok(agent.held <= c.maxPerAgent, `${agent.agentId} holds ${agent.held} > quota ${c.maxPerAgent}`);
+      const quota = this.quotaOf(agent.agentId);
+      assert.equal(agent.quota, quota, `${agent.agentId}'s quota`);
+      const ceiling = Math.max(quota, this.ceilings.get(agent.agentId) ?? 0);
+      assert.ok(agent.held <= ceiling, `${agent.agentId} holds ${agent.held} > quota ${quota} (ceiling ${ceiling})`);
+      this.ceilings.set(agent.agentId, Math.min(ceiling, Math.max(quota, agent.held)));
       assert.equal(agent.held, live.filter((a) => a.agentId === agent.agentId).length, `${agent.agentId} held`);
     }
     // Nobody waits past its deadline, and nobody was failed before it.
@@ -217,9 +268,9 @@ class Run {
     }
     // Once close() resolved, no timer is left: deadlines, housekeeping, create retries, create timeouts.
     if (this.closing?.status === "resolved") assert.equal(clock.pendingTimers, 0, "timers left after close()");
-    // No barging / no idling while someone who may take a connection waits.
-    const takeable = agents.filter((a) => a.pending > 0 && a.held < c.maxPerAgent);
-    if (s.idle > 0) assert.deepEqual(takeable.map((a) => a.agentId), [], `idle ${s.idle} while agents wait`);
+    // No barging / no idling while someone who may take a connection waits (unless a check runs for it).
+    const takeable = agents.filter((a) => a.pending > 0 && a.held < this.quotaOf(a.agentId));
+    if (s.idle > 0 && s.validating === 0) assert.deepEqual(takeable.map((a) => a.agentId), [], `idle ${s.idle} while agents wait`);
     // Healthy creates: a takeable waiter means the pool is at its cap or creating for it.
     const healthy = stub.createFailures === 0 && stub.createAborts === 0 && stub.createMode === "immediate";
     if (healthy && !s.closed && takeable.length > 0) {
@@ -232,6 +283,7 @@ class Run {
     const { pool, stub, clock } = this.t;
     stub.createMode = "immediate";
     this.resetFails = false;
+    this.checksFail = false;
     stub.resolveAll();
     await clock.advance(5000);
     this.check();
@@ -252,6 +304,7 @@ class Run {
 const A = (agent: number, timeoutMs?: number): Command => ({ k: "acquire", agent, timeoutMs, signal: false });
 const R = (pick: number): Command => ({ k: "release", pick, how: 0 });
 const base: Config = {
+  useValidate: false,
   max: 2,
   overflow: 0,
   min: 0,

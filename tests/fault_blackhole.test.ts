@@ -34,7 +34,6 @@ test("black-holed network: validation and acquire time out cleanly, dead connect
     validateAfterIdleMs: 100,
     validationTimeoutMs: VALIDATION_TIMEOUT_MS,
     createTimeoutMs: 400,
-    createRetryMaxMs: 500,
   });
   const changes: HealthChange[] = [];
   pool.addEventListener("statechange", (e) => changes.push((e as CustomEvent<HealthChange>).detail));

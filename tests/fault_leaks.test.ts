@@ -40,7 +40,6 @@ async function setup(options: Partial<ConstructorParameters<typeof AsyncConnecti
     minConnections: 0,
     maxConnections: 4,
     overflow: 0,
-    housekeepingIntervalMs: 20,
     ...options,
   });
   const rows = async (): Promise<number> => {

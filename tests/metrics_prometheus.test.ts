@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AsyncConnectionPool, createMetrics, escapeLabelValue, PROMETHEUS_CONTENT_TYPE, prometheusText } from "../mod.ts";
+import { AsyncConnectionPool, createMetrics, PROMETHEUS_CONTENT_TYPE, prometheusText } from "../mod.ts";
+import { escapeLabelValue } from "../src/core/prometheus.ts";
 
 interface Sample {
   name: string;

@@ -4,7 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AsyncConnectionPool, type Clock, createMetrics, MetricsTracker, OTHER_AGENT, trackerOf } from "../mod.ts";
+import { AsyncConnectionPool, type Clock, createMetrics, MetricsTracker } from "../mod.ts";
+import { OTHER_AGENT, trackerOf } from "../src/core/metrics_tracker.ts";
+import type { TuningOptions } from "../src/core/options.ts";
+
+/** An internal constant (createConcurrency), overridden for this test only. */
+const oneCreateAtATime: TuningOptions = { createConcurrency: 1 };
 
 interface ManualClock extends Clock {
   advance(ms: number): void;
@@ -49,7 +54,7 @@ test("tracker: a known workload gives exact counts, sums and maxima, and fills p
     minConnections: 2,
     maxConnections: 2,
     overflow: 0,
-    createConcurrency: 1, // one create at a time, so each measures exactly its own 4 ms
+    ...oneCreateAtATime, // so each create measures exactly its own 4 ms
     clock,
     metrics,
   });

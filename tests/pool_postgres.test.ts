@@ -34,8 +34,7 @@ test("30 concurrent holders reach 30 distinct backends, never above the cap, ove
     maxConnections: 20,
     overflow: 10,
     acquireTimeoutMs: 10_000,
-    overflowIdleMs: 200,
-    housekeepingIntervalMs: 50,
+    overflowIdleMs: 200, // the housekeeper then runs every 50 ms (a quarter of the shortest threshold)
   });
   let peak = 0;
   let sampling = true;

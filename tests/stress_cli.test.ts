@@ -3,21 +3,18 @@
  * as a child process on the runtime running the test, with `--json` and `--report FILE.html`.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { runtimeId } from "../src/cli/runtime_info.ts";
 import { main } from "../src/cli/stress.ts";
 import { parseStressArgs, UsageError } from "../src/cli/stress_args.ts";
+import { runScript } from "./support/run_script.ts";
+import { startTcpProxy } from "./support/tcp_proxy.ts";
 import { concurrencyTarget, jainIndex, type StressReport } from "../src/cli/stress_report.ts";
 import { percentile } from "../src/cli/stress_sampler.ts";
-import { databaseUrl } from "./support/db.ts";
+import { databaseUrl, freePort } from "./support/db.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 function capture(): { write(text: string): boolean; text: string } {
   return {
@@ -29,28 +26,7 @@ function capture(): { write(text: string): boolean; text: string } {
   };
 }
 
-/** The command that runs `src/cli/main.ts` on the current runtime. */
-function cliCommand(args: string[]): { file: string; argv: string[] } {
-  const entry = join(ROOT, "src/cli/main.ts");
-  switch (runtimeId()) {
-    case "deno": return { file: process.execPath, argv: ["run", "-A", entry, ...args] };
-    case "bun": return { file: process.execPath, argv: [entry, ...args] };
-    default: return { file: process.execPath, argv: ["--import", "tsx", entry, ...args] };
-  }
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { file, argv } = cliCommand(args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runScript("src/cli/main.ts", args);
 
 test("stress args: defaults, both flag forms, and errors naming the flag and value", () => {
   const d = parseStressArgs([]);
@@ -63,6 +39,18 @@ test("stress args: defaults, both flag forms, and errors naming the flag and val
   assert.throws(() => parseStressArgs(["--min", "30"]), { message: /--min: 30 \(must not exceed --max 20\)/ });
   assert.throws(() => parseStressArgs(["--think", "9-1"]), { message: /--think: "9-1"/ });
   assert.throws(() => parseStressArgs(["--frobnicate"]), { message: /Unknown option "--frobnicate"/ });
+  assert.throws(() => parseStressArgs(["--max", "--json"]), { message: "Missing value for --max" });
+  assert.throws(() => parseStressArgs(["--peers", "pgbouncer"]), { message: 'Invalid value for --peers: "pgbouncer" (expected one of pg-pool, postgres.js, agentpool-pg, none)' });
+  assert.throws(() => parseStressArgs(["--peers", "none,pg-pool"]), { message: /--peers: "none,pg-pool" \(none cannot be combined/ });
+  assert.throws(() => parseStressArgs(["--fraction", "0.5"]), { message: /--fraction: it applies only with --calibrate/ });
+  assert.throws(() => parseStressArgs(["--calibrate", "--fraction", "1.5"]), { message: 'Invalid value for --fraction: "1.5" (expected a number in (0, 1])' });
+  assert.throws(() => parseStressArgs(["--peer-duration", "0"]), { message: 'Invalid value for --peer-duration: "0" (expected a positive number)' });
+  assert.throws(() => parseStressArgs(["--json=yes"]), { message: 'Option --json takes no value: current value is "yes"' });
+  assert.throws(() => parseStressArgs(["extra"]), { message: /Unexpected argument "extra"/ });
+  const peers = parseStressArgs(["--peers", "pg-pool", "--duration", "40", "--calibrate", "--fraction", "0.5"]);
+  assert.deepEqual([peers.peers, peers.peerDuration, peers.calibrate, peers.fraction, peers.probe], [["pg-pool"], 15, true, 0.5, 5]);
+  assert.deepEqual(parseStressArgs(["--peers", "none", "--duration", "4"]).peers, []);
+  assert.equal(parseStressArgs(["--duration", "4"]).peerDuration, 4);
   // The URL may carry a password: the message names the flag, never the value.
   assert.throws(
     () => parseStressArgs(["--database-url", "mysql://u:hunter2@h/db"]),
@@ -99,18 +87,40 @@ test("stress CLI: 10 agents for 3 s pass, print JSON and write the HTML report",
     // Short think time: 10 agents then hold their 10 connections at once at some point.
     const { code, stdout, stderr } = await run([
       "stress", "--agents", "10", "--duration", "3", "--warmup", "1", "--think", "0-2", "--json",
-      "--database-url", databaseUrl(), "--report", html,
+      "--peer-duration", "2", "--database-url", databaseUrl(), "--report", html,
     ]);
     const report = JSON.parse(stdout) as StressReport;
     assert.equal(code, 0, `exit ${code}\n${stdout.slice(0, 3000)}\n${stderr.slice(-3000)}`);
     assert.equal(report.pass, true);
-    assert.deepEqual(report.criteria.map((c) => [c.name, c.pass]), [
-      ["concurrent connections reached", true],
-      ["zero leaks", true],
-      ["acquire wait p99", true],
-      ["peak server connections within cap", true],
-      ["no unexpected errors", true],
+    assert.deepEqual(report.criteria.map((c) => c.name), [
+      "concurrent connections reached",
+      "zero leaks",
+      "acquire wait the pool adds, p99",
+      "acquire p99 vs the best peer",
+      "peak server connections within cap",
+      "no unexpected errors",
+      "database available throughout",
     ]);
+    // The split adds up: every wait is the pool's part plus the all-held part.
+    const split = report.split;
+    assert.equal(split.wait.count, report.acquireWaitMs.count);
+    assert.equal(split.poolAdded.count, split.wait.count);
+    assert.ok(split.poolAdded.p99 <= split.wait.p99 + 1e-9 && split.busyWait.p99 <= split.wait.p99 + 1e-9);
+    assert.ok(split.busyShareOfWaiting >= 0 && split.busyShareOfWaiting <= 1);
+    assert.ok(split.allHeldShare >= 0 && split.allHeldShare <= 1);
+    assert.ok(split.handoff !== undefined && split.handoff.count <= split.wait.count);
+    assert.equal(typeof report.database.bottleneck, "string");
+    assert.ok(report.database.transactionsPerS > 0);
+    assert.equal(report.database.lost, undefined);
+    // Peers on the same workload: agentpool first, then pg-pool and postgres.js; agentpool-pg runs once src/pg exists.
+    const names = report.comparison.results.map((c) => c.name);
+    assert.deepEqual(names.slice(0, 3), ["agentpool", "pg-pool", "postgres.js"]);
+    assert.deepEqual([...names.slice(3), ...report.comparison.skipped.map((c) => c.name)], ["agentpool-pg"]);
+    for (const c of report.comparison.results) {
+      assert.ok(c.transactions > 0, `${c.name} ran transactions`);
+      assert.equal(c.errors, 0, `${c.name}: ${c.errorSamples.join("; ")}`);
+      assert.ok(c.split.wait.count > 0);
+    }
     assert.equal(report.run.agents, 10);
     assert.equal(report.run.pool.cap, 30);
     assert.ok(report.transactions > 0);
@@ -119,7 +129,7 @@ test("stress CLI: 10 agents for 3 s pass, print JSON and write the HTML report",
     assert.ok(report.fairness.jain > 0 && report.fairness.jain <= 1);
     assert.ok(report.peaks.serverConnections <= 30);
     assert.equal(report.leaks.usedAfterStop, 0);
-    assert.equal(report.leaks.acquired, report.leaks.released);
+    assert.equal(report.leaks.acquired, report.leaks.released + report.leaks.reclaimed);
     assert.equal(report.agents.length, 10);
     assert.ok(report.timeline.length >= 1);
     assert.equal(typeof report.heapMB.before, "number");
@@ -128,7 +138,9 @@ test("stress CLI: 10 agents for 3 s pass, print JSON and write the HTML report",
     const page = await readFile(html, "utf8");
     assert.match(page, /^<!doctype html>/);
     assert.match(page, /agentpool stress report/);
-    assert.ok((page.match(/<svg /g) ?? []).length >= 4, "expected 4 SVG charts");
+    assert.ok((page.match(/<svg /g) ?? []).length >= 5, "expected 5 SVG charts");
+    assert.match(page, /What the pool adds, what the database costs/);
+    assert.match(page, /Peers on the same workload[\s\S]*pg-pool[\s\S]*postgres\.js/);
     assert.doesNotMatch(page, /<script|https?:\/\/(?!www\.w3\.org)/, "the report must be self-contained");
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -139,4 +151,57 @@ test("stress CLI: an invalid flag exits 2 naming it", async () => {
   const { code, stderr } = await run(["stress", "--agents", "many"]);
   assert.equal(code, 2);
   assert.match(stderr, /Invalid value for --agents: "many"/);
+});
+
+test("stress CLI: a calibrated run probes the capacity and offers the stated fraction of it", async () => {
+  const { code, stdout, stderr } = await run([
+    "stress", "--agents", "10", "--duration", "3", "--warmup", "0.5", "--json", "--peers", "none",
+    "--calibrate", "--probe", "1.5", "--fraction", "0.5", "--database-url", databaseUrl(),
+  ]);
+  assert.ok(code === 0 || code === 1, `exit ${code}\n${stderr.slice(-3000)}`);
+  const report = JSON.parse(stdout) as StressReport;
+  const c = report.database.calibration;
+  assert.ok(c !== undefined && c.capacityTxPerS > 0);
+  assert.equal(c.fraction, 0.5);
+  assert.equal(c.offeredTxPerS, Math.max(1, c.capacityTxPerS * 0.5));
+  // Paced: never more than offered (plus the transactions already started when the window opened).
+  assert.ok(report.throughput.transactionsPerS <= c.offeredTxPerS * 1.1 + 10 / 3, `${report.throughput.transactionsPerS} > ${c.offeredTxPerS}`);
+  assert.match(report.database.bottleneck, /^Below saturation by design: offered|^The database was the bottleneck/);
+  assert.deepEqual(report.comparison.results, []);
+});
+
+test("stress CLI: an unreachable database exits 1 at once with a message naming it", async () => {
+  const port = await freePort();
+  const { code, stdout, stderr } = await run(["stress", "--agents", "2", "--duration", "2", "--database-url", `postgres://postgres:secret@127.0.0.1:${port}/postgres`]);
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, "");
+  assert.match(stderr, new RegExp(`agentpool stress: cannot reach the database at 127\\.0\\.0\\.1:${port}/postgres: .*ECONNREFUSED`));
+  assert.doesNotMatch(stderr, /secret/);
+});
+
+test("stress CLI: a database that goes away mid-run ends the run early with a report (exit 1)", async () => {
+  const target = new URL(databaseUrl());
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  try {
+    const running = run([
+      "stress", "--agents", "5", "--duration", "60", "--warmup", "0.5", "--json", "--peers", "none",
+      "--database-url", proxy.urlFor(databaseUrl()),
+    ]);
+    // Once the run is under way (its sessions came through the proxy), the database goes away.
+    while (proxy.accepted < 3) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 2000));
+    await proxy.close();
+    const { code, stdout, stderr } = await running;
+    assert.equal(code, 1, stderr.slice(-3000));
+    const report = JSON.parse(stdout) as StressReport;
+    assert.ok(report.database.lost !== undefined, "the report says the database went away");
+    assert.ok(report.run.durationS < 60, "the window ended early");
+    assert.match(report.database.bottleneck, /^The database stopped answering at/);
+    const available = report.criteria.find((c) => c.name === "database available throughout");
+    assert.equal(available?.pass, false);
+    assert.equal(report.pass, false);
+    assert.equal(report.leaks.usedAfterStop, 0);
+  } finally {
+    await proxy.close();
+  }
 });

@@ -9,8 +9,8 @@
 
 import { writeFileSync } from "node:fs";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { measure } from "mitata";
+import { flagOption, listOption, parseCommandLine, splitList, text, UsageError, valueOption } from "../../src/cli/args.ts";
 
 /** One measured case, as written to the JSON results. */
 export interface BenchResult {
@@ -49,25 +49,38 @@ export interface BenchArgs {
   json: string | undefined;
 }
 
-/** Parses `--suite a,b --peer x --quick --json FILE` (repeatable or comma-separated). */
-export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      suite: { type: "string", multiple: true },
-      peer: { type: "string", multiple: true },
-      quick: { type: "boolean" },
-      json: { type: "string" },
-    },
-  });
-  const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-  return { suites: list(values.suite), peers: list(values.peer), quick: values.quick ?? false, json: values.json };
+/** Prints a bad command line's message and exits 2, like the `agentpool` commands. */
+function usageExit(error: unknown): never {
+  if (!(error instanceof UsageError)) throw error;
+  const script = (process.argv[1] ?? "benchmark").replace(/^.*\//, "");
+  console.error(`${script}: ${error.message}`);
+  process.exit(2);
 }
 
-/** Picks `wanted` from `all`, failing on unknown names. */
+/** Parses `--suite a,b --peer x --quick --json FILE` (repeatable or comma-separated); bad input exits 2. */
+export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
+  try {
+    const { values } = parseCommandLine("benchmark", argv, {
+      suite: listOption(text),
+      peer: listOption(text),
+      quick: flagOption(),
+      json: valueOption(text),
+      help: flagOption("h"),
+    });
+    if (values.help) {
+      console.log("Options: --suite NAME[,NAME] --peer NAME[,NAME] --quick --json FILE (see benchmarks/README.md)");
+      process.exit(0);
+    }
+    return { suites: splitList(values.suite), peers: splitList(values.peer), quick: values.quick ?? false, json: values.json };
+  } catch (error) {
+    usageExit(error);
+  }
+}
+
+/** Picks `wanted` from `all`; an unknown name is a bad command line (message naming it, exit 2). */
 export function select<T extends string>(kind: string, all: readonly T[], wanted: string[]): T[] {
   for (const name of wanted) {
-    if (!(all as readonly string[]).includes(name)) throw new TypeError(`Unknown ${kind} ${JSON.stringify(name)}: expected one of ${all.join(", ")}`);
+    if (!(all as readonly string[]).includes(name)) usageExit(new UsageError(`Invalid value for --${kind}: ${JSON.stringify(name)} (expected one of ${all.join(", ")})`));
   }
   return all.filter((name) => wanted.length === 0 || wanted.includes(name));
 }
@@ -127,7 +140,8 @@ export function report(row: BenchResult): void {
   const what = `${row.suite} ${row.peer}${Object.entries(row.params).map(([k, v]) => ` ${k}=${v}`).join("")}`;
   if (row.skipped !== undefined) return void console.error(`${what.padEnd(44)} skipped: ${row.skipped}`);
   if (row.txPerSec !== undefined) {
-    console.error(`${what.padEnd(44)} ${row.txPerSec.toFixed(0).padStart(8)} tx/s   acquire p50 ${row.acquireP50Ms!.toFixed(3)} ms  p99 ${row.acquireP99Ms!.toFixed(3)} ms`);
+    const acquire = Number.isNaN(row.acquireP99Ms) ? "(no pool: no acquire)" : `acquire p50 ${row.acquireP50Ms!.toFixed(3)} ms  p99 ${row.acquireP99Ms!.toFixed(3)} ms`;
+    console.error(`${what.padEnd(44)} ${row.txPerSec.toFixed(0).padStart(8)} tx/s   ${acquire}`);
     return;
   }
   console.error(`${what.padEnd(44)} ${row.nsPerOp.toFixed(1).padStart(9)} ns/op  (p50 ${row.p50NsPerOp.toFixed(1)}, p99 ${row.p99NsPerOp.toFixed(1)}, ${row.samples} samples)`);

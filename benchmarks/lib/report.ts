@@ -11,6 +11,8 @@ import type { BenchResult } from "./harness.ts";
 export interface AggregatedResult extends BenchResult {
   /** `nsPerOp` (pool-only) or `txPerSec` (end-to-end) of each round, in run order. */
   rounds: number[];
+  /** Set on a row kept from an earlier run by a partial run (`--suite`/`--peer`): when that run started. */
+  keptFrom?: string;
 }
 
 /** The machine a run happened on. */
@@ -289,8 +291,18 @@ export function markdownSummary(reports: RuntimeReport[], method: string): strin
       const spread = row.rounds.length > 1 ? ` (${Math.min(...row.rounds).toFixed(0)}–${Math.max(...row.rounds).toFixed(0)})` : "";
       return `${row.txPerSec!.toFixed(0)}${spread}`;
     });
-    const p99 = rows.map((row) => (row === undefined || row.skipped !== undefined ? "—" : row.acquireP99Ms!.toFixed(2)));
+    const p99 = rows.map((row) => (row === undefined || row.skipped !== undefined || !Number.isFinite(row.acquireP99Ms ?? NaN) ? "—" : row.acquireP99Ms!.toFixed(2)));
     out.push(`| ${peer} | ${tps.join(" | ")} | ${p99.join(" | ")} |`);
+  }
+  out.push("");
+  // The machine's ceiling: every pool's tx/s as a share of pgbench's on the same workload.
+  for (const r of reports) {
+    const pgbench = find(r.results, "e2e", "pgbench");
+    if (pgbench === undefined || pgbench.skipped !== undefined || !(pgbench.txPerSec! > 0)) continue;
+    // Only rows of the same run: a row kept from an earlier run saw another machine load.
+    const shares = r.results.filter((row) => row.suite === "e2e" && row.peer !== "pgbench" && row.skipped === undefined && row.txPerSec !== undefined && row.keptFrom === undefined)
+      .map((row) => `${row.peer} ${((row.txPerSec! / pgbench.txPerSec!) * 100).toFixed(0)} %`);
+    out.push(`- ${r.runtime.name}: ceiling (pgbench, same workload and connections) ${pgbench.txPerSec!.toFixed(0)} tx/s; share of it: ${shares.join(", ")}`);
   }
   out.push("");
   const configs = new Map<string, string>();

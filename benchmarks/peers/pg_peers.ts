@@ -28,6 +28,7 @@ export const TX_PEERS = [
   "postgres.js-begin",
   "postgres.js-reserve",
   "pg-pool",
+  "agentpool/pg",
 ] as const;
 export type TxPeerName = typeof TX_PEERS[number];
 
@@ -166,6 +167,19 @@ async function postgresJs(name: TxPeerName, url: string, connections: number): P
   };
 }
 
+/** One `begin; select 1; commit` on a client checked out of a pg-shaped pool. */
+async function pgTransaction(pool: PgPool, acquired: () => void): Promise<void> {
+  const client = await pool.connect();
+  acquired();
+  try {
+    await client.query("begin");
+    await client.query("select 1");
+    await client.query("commit");
+  } finally {
+    client.release();
+  }
+}
+
 async function pgPool(url: string, connections: number): Promise<TxPeer> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
@@ -174,17 +188,22 @@ async function pgPool(url: string, connections: number): Promise<TxPeer> {
     name: "pg-pool",
     config: `pg.Pool({ max: ${connections} }); client.query() x3`,
     agent: () => undefined,
-    async tx(_agent, acquired) {
-      const client = await pool.connect();
-      acquired();
-      try {
-        await client.query("begin");
-        await client.query("select 1");
-        await client.query("commit");
-      } finally {
-        client.release();
-      }
-    },
+    tx: (_agent, acquired) => pgTransaction(pool, acquired),
+    close: () => pool.end(),
+  };
+}
+
+/** agentpool's pg-compatible Pool, driven exactly as pg-pool is above. */
+async function agentpoolPg(url: string, connections: number): Promise<OpenedTxPeer> {
+  const mod = await importIfPresent<{ Pool: new (config: Record<string, unknown>) => PgPool & { idleCount: number; forAgent(id: string): PgPool } }>("src/pg/mod.ts");
+  if (mod?.Pool === undefined) return { skipped: "src/pg/mod.ts has not landed" };
+  const pool = new mod.Pool({ connectionString: url, max: connections, min: connections });
+  while (pool.idleCount < connections) await new Promise((resolve) => setTimeout(resolve, 5));
+  return {
+    name: "agentpool/pg",
+    config: `agentpool/pg Pool({ max: ${connections} }).forAgent(agent); client.query() x3`,
+    agent: (agentId) => pool.forAgent(agentId),
+    tx: (agent, acquired) => pgTransaction(agent as PgPool, acquired),
     close: () => pool.end(),
   };
 }
@@ -203,5 +222,7 @@ export function openTxPeer(name: TxPeerName, url: string, connections: number): 
       return postgresJs(name, url, connections);
     case "pg-pool":
       return pgPool(url, connections);
+    case "agentpool/pg":
+      return agentpoolPg(url, connections);
   }
 }

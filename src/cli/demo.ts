@@ -23,6 +23,7 @@ import { adminRouter } from "../admin/router.ts";
 import { createMetrics } from "../core/metrics_tracker.ts";
 import { PooledDatabaseAdapter } from "../postgres/adapter.ts";
 import { createPostgresPool } from "../postgres/create_pool.ts";
+import { flagOption, integer, number, parseCommandLine, port as portNumber, UsageError, valueOption } from "./args.ts";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "./embedded_postgres.ts";
 import { withoutNewSignalHooks } from "./signals.ts";
 import { sleep } from "./sleep.ts";
@@ -52,18 +53,16 @@ Options:
   --port N        dashboard port, 0 = any free port (env AGENTPOOL_DEMO_PORT; default 8080 if free)
   -h, --help      show this help`;
 
-class UsageError extends Error {}
-
-function number(flag: string, raw: string | undefined, min: number, integer: boolean): number {
-  const value = Number(raw);
-  if (raw === undefined || raw.trim() === "" || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new UsageError(`Invalid value for ${flag}: ${JSON.stringify(raw ?? "")} (expected ${integer ? "an integer" : "a number"} >= ${min})`);
-  }
-  return value;
-}
+const SPEC = {
+  agents: valueOption(integer(1)),
+  duration: valueOption(number("positive")),
+  port: valueOption(portNumber),
+  help: flagOption("h"),
+};
 
 /**
- * Parses the demo's flags and environment.
+ * Parses the demo's flags and environment (flags win); bad input throws {@linkcode UsageError}
+ * naming the flag or variable and the value.
  *
  * @example
  * ```ts
@@ -71,19 +70,15 @@ function number(flag: string, raw: string | undefined, min: number, integer: boo
  * ```
  */
 export function parseDemoArgs(argv: readonly string[], env: Record<string, string | undefined>): DemoArgs {
-  const args: DemoArgs = { agents: 12, duration: undefined, port: undefined, databaseUrl: env.DATABASE_URL || undefined, help: false };
-  if (env.AGENTPOOL_DEMO_SECONDS) args.duration = number("AGENTPOOL_DEMO_SECONDS", env.AGENTPOOL_DEMO_SECONDS, 0.1, false);
-  if (env.AGENTPOOL_DEMO_PORT) args.port = number("AGENTPOOL_DEMO_PORT", env.AGENTPOOL_DEMO_PORT, 0, true);
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === "--agents") args.agents = number(flag, argv[++i], 1, true);
-    else if (flag === "--duration") args.duration = number(flag, argv[++i], 0.1, false);
-    else if (flag === "--port") args.port = number(flag, argv[++i], 0, true);
-    else if (flag === "-h" || flag === "--help") args.help = true;
-    else throw new UsageError(`Unknown option ${JSON.stringify(flag)} (see --help)`);
-  }
-  if (args.port !== undefined && args.port > 65535) throw new UsageError(`Invalid value for --port: ${args.port} (expected 0-65535)`);
-  return args;
+  const { values } = parseCommandLine("agentpool demo", argv, SPEC);
+  const fromEnv = <T>(name: string, parse: (flag: string, raw: string) => T): T | undefined => env[name] ? parse(name, env[name]!) : undefined;
+  return {
+    agents: values.agents ?? 12,
+    duration: values.duration ?? fromEnv("AGENTPOOL_DEMO_SECONDS", SPEC.duration.parse),
+    port: values.port ?? fromEnv("AGENTPOOL_DEMO_PORT", SPEC.port.parse),
+    databaseUrl: env.DATABASE_URL || undefined,
+    help: values.help ?? false,
+  };
 }
 
 /**

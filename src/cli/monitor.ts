@@ -9,8 +9,8 @@
  */
 
 import process from "node:process";
-import { parseArgs } from "node:util";
 import type { PoolSnapshot } from "../admin/snapshot.ts";
+import { flagOption, integer, parseCommandLine, text, UsageError, valueOption } from "./args.ts";
 import { renderMonitor } from "./monitor_view.ts";
 
 /**
@@ -99,44 +99,34 @@ interface MonitorArgs {
   color: boolean;
 }
 
+const SPEC = {
+  interval: valueOption(integer(100)),
+  once: flagOption(),
+  json: flagOption(),
+  token: valueOption(text),
+  "no-color": flagOption(),
+  help: flagOption("h"),
+};
+
 function parseMonitorArgs(argv: string[], io: MonitorIo): MonitorArgs | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        interval: { type: "string" },
-        once: { type: "boolean" },
-        json: { type: "boolean" },
-        token: { type: "string" },
-        "no-color": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new MonitorError(error instanceof Error ? error.message : String(error), 1);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine("agentpool monitor", argv, SPEC, { positionals: 1 });
   if (values.help) return "help";
-  if (positionals.length !== 1) throw new MonitorError("expected exactly one <admin-url>", 1);
+  if (positionals.length !== 1) throw new UsageError("Missing argument <admin-url>");
   let url: URL;
   try {
     url = new URL(positionals[0]);
   } catch {
-    throw new MonitorError(`'${positionals[0]}' is not a URL (expected e.g. http://localhost:8787/pool)`, 1);
+    throw new UsageError(`Invalid value for <admin-url>: ${JSON.stringify(positionals[0])} (expected a URL such as http://localhost:8787/pool)`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new MonitorError(`'${url.protocol}' URLs are not supported: use http or https`, 1);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`Invalid value for <admin-url>: protocol ${JSON.stringify(url.protocol)} (expected http: or https:)`);
+  }
   if (url.username !== "" || url.password !== "") {
-    throw new MonitorError(`credentials in the URL (${shown(url.href)}) are not supported: pass the bearer token with --token or AGENTPOOL_TOKEN`, 1);
-  }
-  const intervalMs = Number(values.interval ?? 1000);
-  if (!Number.isInteger(intervalMs) || intervalMs < 100) {
-    throw new MonitorError(`--interval must be an integer of at least 100 (ms): current value is ${values.interval}`, 1);
+    throw new UsageError(`credentials in the URL (${shown(url.href)}) are not supported: pass the bearer token with --token or AGENTPOOL_TOKEN`);
   }
   const token = values.token ?? io.env.AGENTPOOL_TOKEN;
   const color = !values["no-color"] && io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
-  return { url: url.href.replace(/\/+$/, ""), intervalMs, once: values.once ?? false, json: values.json ?? false, token: token || undefined, color };
+  return { url: url.href.replace(/\/+$/, ""), intervalMs: values.interval ?? 1000, once: values.once ?? false, json: values.json ?? false, token: token || undefined, color };
 }
 
 /** Strips credentials from a URL before it is printed. */
@@ -207,7 +197,8 @@ export async function main(argv: string[], io: MonitorIo = processIo()): Promise
     }
     args = parsed;
   } catch (error) {
-    io.stderr.write(`agentpool monitor: ${(error as Error).message}\n\n${MONITOR_USAGE}\n`);
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`agentpool monitor: ${error.message}\n\n${MONITOR_USAGE}\n`);
     return 1;
   }
   const timeoutMs = Math.max(5000, args.intervalMs);

@@ -5,6 +5,20 @@
  * @module
  */
 
+import {
+  flagOption,
+  integer,
+  listOption,
+  msRange,
+  number,
+  oneOf,
+  parseCommandLine,
+  postgresUrl,
+  text,
+  UsageError,
+  valueOption,
+} from "./args.ts";
+
 /** Parsed `agentpool stress` options. */
 export interface StressArgs {
   agents: number;
@@ -27,13 +41,26 @@ export interface StressArgs {
   report: string | undefined;
   /** Path of a JSON copy of the report, if asked for. */
   jsonFile: string | undefined;
+  /** Peers run on the comparison workload after the main run (empty: none). */
+  peers: StressPeerName[];
+  /** Seconds each pool (agentpool and every peer) runs the comparison workload, in all. */
+  peerDuration: number;
+  /** Turns the pools take on the comparison workload (each `peerDuration / peerRounds`). */
+  peerRounds: number;
+  /** Probe the database's capacity first, then offer `fraction` of it. */
+  calibrate: boolean;
+  /** With `calibrate`: the fraction of the probed capacity to offer, in (0, 1]. */
+  fraction: number;
+  /** With `calibrate`: seconds of the capacity probe. */
+  probe: number;
   help: boolean;
 }
 
-/** A bad command line (exit code 2). */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
+
+/** The peers `--peers` can name: pg-pool + pg, postgres.js's own pool, and agentpool's pg `Pool` (once src/pg exists). */
+export const STRESS_PEERS = ["pg-pool", "postgres.js", "agentpool-pg"] as const;
+export type StressPeerName = typeof STRESS_PEERS[number];
 
 /** `agentpool stress --help`. */
 export const STRESS_USAGE = `Usage: agentpool stress [options]
@@ -44,7 +71,7 @@ against PostgreSQL through the pool, then reports and checks the product's crite
 Options:
   --agents N            agents in the team (default 50)
   --duration S          seconds of measured load (default 60)
-  --warmup S            seconds of load before measuring, not counted (default 2)
+  --warmup S            seconds of load before measuring, not counted (default 5)
   --database-url URL    PostgreSQL to use (default: start an embedded PostgreSQL 18, removed after)
   --min N               pool minConnections (default 5)
   --max N               pool maxConnections (default 20)
@@ -52,6 +79,14 @@ Options:
   --think MIN-MAX       think time between an agent's steps in ms (default 10-40)
   --work MIN-MAX        agent work inside a transaction, holding the connection, in ms (default 1-4)
   --long-holders N      agents that sometimes hold a transaction 100-500 ms (default 2)
+  --peers LIST          peers run on the comparison workload: pg-pool, postgres.js, agentpool-pg
+                        (agentpool's pg Pool, skipped until src/pg exists), or none
+                        (default pg-pool,postgres.js,agentpool-pg)
+  --peer-duration S     seconds per pool on the comparison workload (default: --duration, at most 15)
+  --peer-rounds N       the pools take N turns of peer-duration/N each (default 2), so a change in
+                        machine load hits them alike
+  --calibrate           probe the database's capacity first (--probe S, default 5), then offer
+                        --fraction F of it (default 0.6) instead of using --think
   --json                print the report as JSON on stdout
   --json-file FILE      also write the JSON report to FILE
   --report FILE.html    write a self-contained HTML report with charts
@@ -59,10 +94,10 @@ Options:
 
 Exit code: 0 when every criterion passed, 1 when one failed, 2 on a bad command line.`;
 
-const DEFAULTS: StressArgs = {
+const DEFAULTS: Omit<StressArgs, "peerDuration"> = {
   agents: 50,
   duration: 60,
-  warmup: 2,
+  warmup: 5,
   databaseUrl: undefined,
   min: 5,
   max: 20,
@@ -73,54 +108,36 @@ const DEFAULTS: StressArgs = {
   json: false,
   report: undefined,
   jsonFile: undefined,
+  peers: [...STRESS_PEERS],
+  peerRounds: 2,
+  calibrate: false,
+  fraction: 0.6,
+  probe: 5,
   help: false,
 };
 
-function integer(flag: string, raw: string, min: number): number {
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(value) || value < min) {
-    throw new UsageError(`Invalid value for ${flag}: ${JSON.stringify(raw)} (expected an integer >= ${min})`);
-  }
-  return value;
-}
-
-function positive(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`Invalid value for ${flag}: ${JSON.stringify(raw)} (expected a positive number)`);
-  }
-  return value;
-}
-
-function nonNegative(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
-    throw new UsageError(`Invalid value for ${flag}: ${JSON.stringify(raw)} (expected a number >= 0)`);
-  }
-  return value;
-}
-
-function range(flag: string, raw: string): [number, number] {
-  const match = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(raw.trim());
-  const lo = match ? Number(match[1]) : NaN;
-  const hi = match ? Number(match[2] ?? match[1]) : NaN;
-  if (!match || lo > hi) throw new UsageError(`Invalid value for ${flag}: ${JSON.stringify(raw)} (expected MIN-MAX milliseconds, e.g. 5-25)`);
-  return [lo, hi];
-}
-
-function url(flag: string, raw: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new UsageError(`Invalid value for ${flag}: not a URL (expected postgres://user@host:port/database)`);
-  }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    // Never echo the URL: it may carry a password.
-    throw new UsageError(`Invalid value for ${flag}: protocol ${JSON.stringify(parsed.protocol)} (expected postgres: or postgresql:)`);
-  }
-  return raw;
-}
+const SPEC = {
+  agents: valueOption(integer(1)),
+  duration: valueOption(number("positive")),
+  warmup: valueOption(number("non-negative")),
+  "database-url": valueOption(postgresUrl),
+  min: valueOption(integer(0)),
+  max: valueOption(integer(1)),
+  overflow: valueOption(integer(0)),
+  think: valueOption(msRange),
+  work: valueOption(msRange),
+  "long-holders": valueOption(integer(0)),
+  report: valueOption(text),
+  "json-file": valueOption(text),
+  json: flagOption(),
+  peers: listOption(oneOf([...STRESS_PEERS, "none"])),
+  "peer-duration": valueOption(number("positive")),
+  "peer-rounds": valueOption(integer(1)),
+  calibrate: flagOption(),
+  fraction: valueOption(number("fraction")),
+  probe: valueOption(number("positive")),
+  help: flagOption("h"),
+};
 
 /**
  * Parses `argv` (after `stress`). `--flag value` and `--flag=value` both work.
@@ -132,38 +149,35 @@ function url(flag: string, raw: string): string {
  * ```
  */
 export function parseStressArgs(argv: readonly string[]): StressArgs {
-  const args: StressArgs = { ...DEFAULTS, thinkMs: [...DEFAULTS.thinkMs], workMs: [...DEFAULTS.workMs] };
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i];
-    const eq = token.indexOf("=");
-    const flag = token.startsWith("--") && eq > 0 ? token.slice(0, eq) : token;
-    const inline = token.startsWith("--") && eq > 0 ? token.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith("--")) throw new UsageError(`Missing value for ${flag}`);
-      i++;
-      return next;
-    };
-    switch (flag) {
-      case "--agents": args.agents = integer(flag, value(), 1); break;
-      case "--duration": args.duration = positive(flag, value()); break;
-      case "--warmup": args.warmup = nonNegative(flag, value()); break;
-      case "--database-url": args.databaseUrl = url(flag, value()); break;
-      case "--min": args.min = integer(flag, value(), 0); break;
-      case "--max": args.max = integer(flag, value(), 1); break;
-      case "--overflow": args.overflow = integer(flag, value(), 0); break;
-      case "--think": args.thinkMs = range(flag, value()); break;
-      case "--work": args.workMs = range(flag, value()); break;
-      case "--long-holders": args.longHolders = integer(flag, value(), 0); break;
-      case "--report": args.report = value(); break;
-      case "--json-file": args.jsonFile = value(); break;
-      case "--json": args.json = true; break;
-      case "-h":
-      case "--help": args.help = true; break;
-      default: throw new UsageError(`Unknown option ${JSON.stringify(token)} (see 'agentpool stress --help')`);
-    }
-  }
+  const { values: v } = parseCommandLine("agentpool stress", argv, SPEC);
+  const duration = v.duration ?? DEFAULTS.duration;
+  const peers = v.peers ?? DEFAULTS.peers;
+  if (peers.includes("none") && peers.length > 1) throw new UsageError(`Invalid value for --peers: ${JSON.stringify(peers.join(","))} (none cannot be combined with peers)`);
+  const args: StressArgs = {
+    agents: v.agents ?? DEFAULTS.agents,
+    duration,
+    warmup: v.warmup ?? DEFAULTS.warmup,
+    databaseUrl: v["database-url"],
+    min: v.min ?? DEFAULTS.min,
+    max: v.max ?? DEFAULTS.max,
+    overflow: v.overflow ?? DEFAULTS.overflow,
+    thinkMs: v.think ?? [...DEFAULTS.thinkMs],
+    workMs: v.work ?? [...DEFAULTS.workMs],
+    longHolders: v["long-holders"] ?? DEFAULTS.longHolders,
+    json: v.json ?? false,
+    report: v.report,
+    jsonFile: v["json-file"],
+    peers: peers.filter((p): p is StressPeerName => p !== "none"),
+    peerDuration: v["peer-duration"] ?? Math.min(duration, 15),
+    peerRounds: v["peer-rounds"] ?? DEFAULTS.peerRounds,
+    calibrate: v.calibrate ?? false,
+    fraction: v.fraction ?? DEFAULTS.fraction,
+    probe: v.probe ?? DEFAULTS.probe,
+    help: v.help ?? false,
+  };
   if (args.min > args.max) throw new UsageError(`Invalid value for --min: ${args.min} (must not exceed --max ${args.max})`);
+  if (!args.calibrate && (v.fraction !== undefined || v.probe !== undefined)) {
+    throw new UsageError(`Invalid value for ${v.fraction !== undefined ? "--fraction" : "--probe"}: it applies only with --calibrate`);
+  }
   return args;
 }

@@ -5,18 +5,13 @@
  * @module
  */
 
+import type { ComparisonResult, SkippedPeer } from "./stress_compare.ts";
 import type { GaugeSample, SecondSample } from "./stress_sampler.ts";
+import type { Percentiles, WaitSplit } from "./stress_split.ts";
 import type { ErrorSample } from "./workload.ts";
 
 /** Percentiles of the acquire waits, in ms. */
-export interface WaitSummary {
-  count: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
+export type WaitSummary = Percentiles;
 
 /** One criterion of the product, checked on the run. */
 export interface Criterion {
@@ -46,7 +41,14 @@ export interface StressReport {
   transactions: number;
   completions: number;
   throughput: { transactionsPerS: number; completionsPerS: number };
+  /** Request → the caller's code runs, every acquire of the window (also `split.wait`). */
   acquireWaitMs: WaitSummary;
+  /** What the pool adds apart from what the database costs (see stress_split.ts). */
+  split: WaitSplit;
+  /** The database side of the run. */
+  database: DatabaseSide;
+  /** agentpool and its peers on the neutral comparison workload, one after another. */
+  comparison: { durationS: number; rounds: number; results: ComparisonResult[]; skipped: SkippedPeer[] };
   /** How long connections were held (from the pool's tracker), ms. */
   holdMs: { p50: number; p99: number; max: number };
   fairness: { jain: number; minCompletions: number; maxCompletions: number; meanCompletions: number };
@@ -68,7 +70,9 @@ export interface StressReport {
     usedAfterStop: number;
     acquired: number;
     released: number;
-    /** Handles acquired but never released. */
+    /** Connections taken back from agents (hold policy, revoke): not leaks. */
+    reclaimed: number;
+    /** Leases neither released, reclaimed nor still held (`acquired − released − reclaimed − used`, src/core/invariants.ts). */
     unaccounted: number;
     /** Leases the pool's leak detector reported. */
     detected: number;
@@ -81,6 +85,25 @@ export interface StressReport {
   timeline: SecondSample[];
   gauges: GaugeSample[];
 }
+
+/** The database's side of a run: how busy the connections and the server were. */
+export interface DatabaseSide {
+  transactionsPerS: number;
+  /** Share of the window with every connection up to the cap held. */
+  allHeldShare: number;
+  /** This pool's sessions running a statement (`state = 'active'` in pg_stat_activity, 100 ms samples). */
+  activeMean: number;
+  activePeak: number;
+  /** Set when `--calibrate` probed the capacity first. */
+  calibration?: { probeS: number; capacityTxPerS: number; fraction: number; offeredTxPerS: number };
+  /** Set when the database stopped answering during the run (the window ended early). */
+  lost?: { atS: number; reason: string };
+  /** One line: was the database the bottleneck? */
+  bottleneck: string;
+}
+
+/** Noise allowance of the peer criterion: agentpool's p99 may exceed the best peer's by this much. */
+export const PEER_ALLOWANCE = { ratio: 1.1, ms: 0.25 };
 
 /**
  * Jain's fairness index of `xs`: 1 when all are equal, 1/n when one got everything.
@@ -102,6 +125,50 @@ export function concurrencyTarget(agents: number, cap: number): number {
 }
 
 /**
+ * The best peer on the comparison workload (lowest acquire p99), if any ran. agentpool's own pg
+ * `Pool` (`agentpool-pg`) is not a peer.
+ *
+ * @example
+ * ```ts
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
+ * bestPeer(report)?.name; // "pg-pool"
+ * ```
+ */
+export function bestPeer(r: Pick<StressReport, "comparison">): ComparisonResult | undefined {
+  const peers = r.comparison.results.filter((c) => !c.name.startsWith("agentpool") && c.split.wait.count > 0);
+  return peers.sort((a, b) => a.split.wait.p99 - b.split.wait.p99)[0];
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(0)} %`;
+}
+
+/**
+ * The one-line diagnosis: was the database the bottleneck, was the run below saturation, did the
+ * database go away?
+ *
+ * @example
+ * ```ts
+ * import type { StressReport } from "./stress_report.ts";
+ * declare const report: StressReport;
+ * console.log(bottleneckLine(report));
+ * ```
+ */
+export function bottleneckLine(r: Pick<StressReport, "split" | "database" | "run">): string {
+  const { split, database: db } = r;
+  const cap = r.run.pool.cap;
+  if (db.lost) return `The database stopped answering at ${db.lost.atS.toFixed(1)} s (${db.lost.reason}): the run ended early; the numbers cover the time before.`;
+  if (split.wait.count > 0 && split.wait.p99 >= 1 && split.busyShareOfWaiting >= 0.5) {
+    return `The database was the bottleneck: all ${cap} connections were held ${pct(split.allHeldShare)} of the time and ${pct(split.busyShareOfWaiting)} of all waiting happened then; of the acquire p99 ${fmtMs(split.wait.p99)} the pool added p99 ${fmtMs(split.poolAdded.p99)}.`;
+  }
+  const below = db.calibration
+    ? `Below saturation by design: offered ${fmtInt(db.calibration.offeredTxPerS)} tx/s (${pct(db.calibration.fraction)} of the probed ${fmtInt(db.calibration.capacityTxPerS)} tx/s)`
+    : "The database was not the bottleneck";
+  return `${below}: all ${cap} connections were held ${pct(split.allHeldShare)} of the time; ${pct(1 - split.busyShareOfWaiting)} of the waiting (p99 ${fmtMs(split.poolAdded.p99)}) was the pool's.`;
+}
+
+/**
  * Checks the product's criteria on a report (everything but `criteria`/`pass` filled in).
  *
  * @example
@@ -114,8 +181,9 @@ export function concurrencyTarget(agents: number, cap: number): number {
  */
 export function evaluate(r: Omit<StressReport, "criteria" | "pass">): Criterion[] {
   const target = concurrencyTarget(r.run.agents, r.run.pool.cap);
-  const leaked = r.leaks.usedAfterStop + r.leaks.unaccounted + r.leaks.detected + r.leaks.serverAfterClose;
-  return [
+  const afterClose = Number.isFinite(r.leaks.serverAfterClose) ? r.leaks.serverAfterClose : 0;
+  const leaked = r.leaks.usedAfterStop + r.leaks.unaccounted + r.leaks.detected + afterClose;
+  const criteria: Criterion[] = [
     {
       name: "concurrent connections reached",
       pass: r.peaks.concurrentHeld >= target,
@@ -125,15 +193,32 @@ export function evaluate(r: Omit<StressReport, "criteria" | "pass">): Criterion[
     {
       name: "zero leaks",
       pass: leaked === 0,
-      actual: `${r.leaks.usedAfterStop} used after stop, ${r.leaks.unaccounted} unaccounted, ${r.leaks.detected} detected, ${r.leaks.serverAfterClose} server sessions after close`,
+      actual: `${r.leaks.usedAfterStop} used after stop, ${r.leaks.unaccounted} unaccounted (acquired = released + reclaimed + used), ${r.leaks.detected} detected, ` +
+        `${Number.isFinite(r.leaks.serverAfterClose) ? r.leaks.serverAfterClose : "unknown (database gone)"} server sessions after close`,
       limit: "all 0",
     },
     {
-      name: "acquire wait p99",
-      pass: r.acquireWaitMs.count > 0 && r.acquireWaitMs.p99 < 10,
-      actual: `${fmtMs(r.acquireWaitMs.p99)} over ${r.acquireWaitMs.count} acquires`,
+      name: "acquire wait the pool adds, p99",
+      pass: r.split.poolAdded.count > 0 && r.split.poolAdded.p99 < 10,
+      actual: `${fmtMs(r.split.poolAdded.p99)} over ${r.split.poolAdded.count} acquires (raw wait p99 ${fmtMs(r.split.wait.p99)})`,
       limit: "< 10 ms",
     },
+  ];
+  const best = bestPeer(r);
+  // agentpool on its best driver binding (postgres.js, or pg through agentpool's pg Pool).
+  const ours = r.comparison.results.filter((c) => c.name.startsWith("agentpool") && c.split.wait.count > 0)
+    .sort((a, b) => a.split.wait.p99 - b.split.wait.p99)[0];
+  if (best !== undefined && ours !== undefined) {
+    const limit = Math.max(best.split.wait.p99 * PEER_ALLOWANCE.ratio, best.split.wait.p99 + PEER_ALLOWANCE.ms);
+    const cpu = (c: ComparisonResult): string => Number.isFinite(c.cpuUsPerTx) ? `, ${Math.round(c.cpuUsPerTx)} µs CPU/tx` : "";
+    criteria.push({
+      name: "acquire p99 vs the best peer",
+      pass: ours.split.wait.p99 <= limit,
+      actual: `${ours.name} ${fmtMs(ours.split.wait.p99)}${cpu(ours)}; ${best.name} ${fmtMs(best.split.wait.p99)}${cpu(best)}`,
+      limit: `<= best peer + max(10 %, 0.25 ms) = ${fmtMs(limit)}`,
+    });
+  }
+  criteria.push(
     {
       name: "peak server connections within cap",
       pass: r.peaks.serverConnections <= r.run.pool.cap,
@@ -146,7 +231,14 @@ export function evaluate(r: Omit<StressReport, "criteria" | "pass">): Criterion[
       actual: `${r.errors.unexpected} (${r.errors.expected} expected)`,
       limit: "0",
     },
-  ];
+    {
+      name: "database available throughout",
+      pass: r.database.lost === undefined,
+      actual: r.database.lost ? `lost at ${r.database.lost.atS.toFixed(1)} s: ${r.database.lost.reason}` : "yes",
+      limit: "yes",
+    },
+  );
+  return criteria;
 }
 
 /** `1.234 ms` / `0.012 ms` / `123 ms`. */
@@ -155,7 +247,8 @@ export function fmtMs(ms: number): string {
   return `${ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(3)} ms`;
 }
 
-function fmtInt(n: number): string {
+/** `12,345`. */
+export function fmtInt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
@@ -171,20 +264,32 @@ function fmtInt(n: number): string {
  */
 export function formatReport(r: StressReport): string {
   const w = r.acquireWaitMs;
+  const sp = r.split;
+  const db = r.database;
+  const trio = (p: { p50: number; p99: number; p999: number }): string => `p50 ${fmtMs(p.p50)} · p99 ${fmtMs(p.p99)} · p99.9 ${fmtMs(p.p999)}`;
   const lines = [
     `agentpool stress — ${r.run.agents} agents, ${r.run.durationS.toFixed(1)} s, pool min ${r.run.pool.min} / max ${r.run.pool.max} / overflow ${r.run.pool.overflow} (cap ${r.run.pool.cap})`,
     `  ${r.run.runtime} · ${r.run.machine} · ${r.run.database}`,
     "",
+    `  ${db.bottleneck}`,
+    "",
     `  transactions        ${fmtInt(r.transactions)} (${fmtInt(r.throughput.transactionsPerS)}/s)`,
     `  tasks completed     ${fmtInt(r.completions)} (${r.throughput.completionsPerS.toFixed(1)}/s)`,
     `  acquire wait        p50 ${fmtMs(w.p50)} · p99 ${fmtMs(w.p99)} · p99.9 ${fmtMs(w.p999)} · max ${fmtMs(w.max)} (${fmtInt(w.count)} acquires)`,
+    `    pool adds         ${trio(sp.poolAdded)} (what the pool added: the two below)`,
+    `      hand-off        ${trio(sp.handoff)} (release → the waiter's code runs, ${fmtInt(sp.handoff.count)} hand-offs)`,
+    `      idle/openable   ${trio(sp.idleOrOpenable)} (a connection idle, being reset or opened, or openable)`,
+    `    all held          ${trio(sp.busyWait)} (every connection busy: the database's; ${pct(sp.busyShareOfWaiting)} of all waiting)`,
+    `  database            ${fmtInt(db.transactionsPerS)} tx/s · all ${r.run.pool.cap} connections held ${pct(sp.allHeldShare)} of the time · sessions running a statement mean ${db.activeMean.toFixed(1)}, peak ${db.activePeak}`,
+    ...(db.calibration ? [`  calibration         probed ${fmtInt(db.calibration.capacityTxPerS)} tx/s in ${db.calibration.probeS} s; offered ${fmtInt(db.calibration.offeredTxPerS)} tx/s (${pct(db.calibration.fraction)})`] : []),
     `  connection held     p50 ${fmtMs(r.holdMs.p50)} · p99 ${fmtMs(r.holdMs.p99)} · max ${fmtMs(r.holdMs.max)}`,
     `  fairness (Jain)     ${r.fairness.jain.toFixed(3)} over per-agent completions (min ${r.fairness.minCompletions}, mean ${r.fairness.meanCompletions.toFixed(1)}, max ${r.fairness.maxCompletions})`,
     `  peak connections    ${r.peaks.concurrentHeld} held at once · ${r.peaks.poolOpen} open in the pool · ${r.peaks.serverConnections} on the server (${r.peaks.serverAllClients} client sessions in all) · ${r.peaks.pending} pending`,
     `  connection churn    ${r.churn.created} opened · ${r.churn.destroyed} closed during the window (open p50 ${fmtMs(r.churn.createMsP50)} · p99 ${fmtMs(r.churn.createMsP99)})`,
-    `  after shutdown      ${r.leaks.usedAfterStop} used · ${fmtInt(r.leaks.acquired)} acquired / ${fmtInt(r.leaks.released)} released · ${r.leaks.serverAfterClose} server sessions`,
+    `  after shutdown      ${r.leaks.usedAfterStop} used · ${fmtInt(r.leaks.acquired)} acquired / ${fmtInt(r.leaks.released)} released / ${fmtInt(r.leaks.reclaimed)} reclaimed · ${Number.isFinite(r.leaks.serverAfterClose) ? r.leaks.serverAfterClose : "unknown"} server sessions`,
     `  errors              ${r.errors.unexpected} unexpected · ${r.errors.expected} expected`,
     `  heap                ${r.heapMB.before.toFixed(1)} MB before → ${r.heapMB.after.toFixed(1)} MB after${r.heapMB.afterGc ? " (after GC)" : ""}`,
+    ...comparisonLines(r),
     "",
     ...r.criteria.map((c) => `  ${c.pass ? "PASS" : "FAIL"}  ${c.name.padEnd(36)} ${c.actual}  (${c.limit})`),
     "",
@@ -194,6 +299,24 @@ export function formatReport(r: StressReport): string {
     lines.push(`  unexpected: [${e.agentId}] ${e.name}${e.code ? ` ${e.code}` : ""}: ${e.message}`);
   }
   return lines.join("\n");
+}
+
+/** The comparison table of the text report. */
+function comparisonLines(r: StressReport): string[] {
+  const c = r.comparison;
+  if (c.results.length === 0 && c.skipped.length === 0) return [];
+  const head = `  ${"pool".padEnd(14)} ${"tx/s".padStart(7)}  ${"acquire p50".padStart(11)} ${"p99".padStart(9)} ${"p99.9".padStart(9)}  ${"pool adds p99".padStart(13)}  ${"all held".padStart(8)}  ${"CPU/tx".padStart(8)}  errors`;
+  const rows = c.results.map((x) =>
+    `  ${x.name.padEnd(14)} ${fmtInt(x.transactionsPerS).padStart(7)}  ${fmtMs(x.split.wait.p50).padStart(11)} ${fmtMs(x.split.wait.p99).padStart(9)} ${fmtMs(x.split.wait.p999).padStart(9)}  ` +
+    `${fmtMs(x.split.poolAdded.p99).padStart(13)}  ${pct(x.split.allHeldShare).padStart(8)}  ${`${Math.round(x.cpuUsPerTx)} µs`.padStart(8)}  ${x.errors}`
+  );
+  return [
+    "",
+    `  comparison          the same neutral agent workload, same cap, ${c.durationS} s each in ${c.rounds} turn${c.rounds === 1 ? "" : "s"}:`,
+    head,
+    ...rows,
+    ...c.skipped.map((x) => `  ${x.name.padEnd(14)} skipped: ${x.skipped}`),
+  ];
 }
 
 /**
@@ -217,7 +340,7 @@ export function liveLine(
   durationS: number,
 ): string {
   const t = `${Math.min(Math.round(s.t), durationS).toFixed(0).padStart(3)}/${durationS.toFixed(0)} s`;
-  return `${t}  ${fmtInt(s.transactions).padStart(6)} tx/s  ${fmtInt(s.completions).padStart(5)} tasks/s  wait p99 ${fmtMs(s.waitP99).padStart(9)}  ` +
+  return `${t}  ${fmtInt(s.transactions).padStart(6)} tx/s  ${fmtInt(s.completions).padStart(5)} tasks/s  wait p99 ${fmtMs(s.waitP99).padStart(9)} (pool ${fmtMs(s.poolAddedP99)})  ` +
     `held ${String(stats.used).padStart(2)} idle ${String(stats.idle).padStart(2)} pending ${String(stats.pending).padStart(2)} open ${stats.total}  ` +
     `errors ${totals.unexpectedErrors} unexpected / ${totals.expectedErrors} expected`;
 }

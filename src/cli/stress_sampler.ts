@@ -8,8 +8,8 @@
  */
 
 import postgres from "postgres";
-import type { AgentSeries, MetricsSink } from "../core/metrics_tracker.ts";
 import type { PoolStats } from "../core/snapshots.ts";
+import type { LeaseTimeline } from "./stress_split.ts";
 import type { TeamTotals } from "./workload.ts";
 
 /** One 100 ms sample of the pool's gauges (`t` in seconds since the start). */
@@ -21,6 +21,8 @@ export interface GaugeSample {
   total: number;
   /** Server sessions of the pool's application_name (last value read). */
   server: number;
+  /** Of those, the ones running a statement (`state = 'active'`). */
+  active: number;
 }
 
 /** One second of the run. */
@@ -34,6 +36,10 @@ export interface SecondSample {
   waitP50: number;
   waitP99: number;
   waitMax: number;
+  /** p99 of the part of that second's waits that the pool added (see stress_split.ts). */
+  poolAddedP99: number;
+  /** Share of that second with every connection held. */
+  allHeld: number;
   used: number;
   idle: number;
   pending: number;
@@ -55,60 +61,6 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
 }
 
 /**
- * Records every acquire wait (ms) and the held-connection count; plug it in with `tracker.forwardTo(recorder)`.
- *
- * @example
- * ```ts
- * import { createMetrics } from "agentpool";
- * import { WaitRecorder } from "./stress_sampler.ts";
- * const metrics = createMetrics();
- * const recorder = new WaitRecorder();
- * const stop = metrics.forwardTo(recorder);
- * ```
- */
-export class WaitRecorder implements MetricsSink {
-  /** Connections held right now, and the most at once: exact, from every acquire and release. */
-  held = 0;
-  peakHeld = 0;
-  #all: number[] = [];
-  #second: number[] = [];
-
-  /** @inheritdoc */
-  acquired(_series: AgentSeries, waitMs: number): void {
-    this.#all.push(waitMs);
-    this.#second.push(waitMs);
-    if (++this.held > this.peakHeld) this.peakHeld = this.held;
-  }
-
-  /** @inheritdoc */
-  released(): void {
-    this.held--;
-  }
-
-  /** @inheritdoc */
-  created(): void {}
-
-  /** Waits since the last call, ascending. */
-  takeSecond(): Float64Array {
-    const out = Float64Array.from(this.#second).sort();
-    this.#second = [];
-    return out;
-  }
-
-  /** Forgets the waits so far (the warm-up); the held count stays. */
-  reset(): void {
-    this.#all = [];
-    this.#second = [];
-    this.peakHeld = this.held;
-  }
-
-  /** Every wait so far, ascending. */
-  sortedAll(): Float64Array {
-    return Float64Array.from(this.#all).sort();
-  }
-}
-
-/**
  * Counts the server sessions named `applicationName` every `everyMs` from its own connection
  * (outside the pool, so it never competes with the agents).
  *
@@ -125,6 +77,11 @@ export class WaitRecorder implements MetricsSink {
 export class ServerWatch {
   peak = 0;
   last = 0;
+  /** This pool's sessions running a statement, at the last read. */
+  lastActive = 0;
+  /** When a read last succeeded (performance.now()), and the last error since. */
+  lastOkAt = performance.now();
+  lastError: string | undefined;
   /** Highest count of all client backends on the server (any application). */
   peakAll = 0;
   readonly #sql: postgres.Sql;
@@ -134,7 +91,7 @@ export class ServerWatch {
   #stopped = false;
 
   constructor(url: string, applicationName: string, everyMs = 100) {
-    this.#sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: `${applicationName}-watch` } });
+    this.#sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: `${applicationName}-watch` } });
     this.#app = applicationName;
     this.#everyMs = everyMs;
   }
@@ -147,35 +104,63 @@ export class ServerWatch {
 
   /** Reads the current count once. */
   async read(): Promise<number> {
-    const [row] = await this.#sql<{ mine: number; all: number }[]>`
+    const [row] = await this.#sql<{ mine: number; active: number; all: number }[]>`
       select count(*) filter (where application_name = ${this.#app})::integer as mine,
+             count(*) filter (where application_name = ${this.#app} and state = 'active')::integer as active,
              count(*) filter (where backend_type = 'client backend')::integer as all
       from pg_stat_activity`;
+    this.lastOkAt = performance.now();
+    this.lastError = undefined;
     this.last = row.mine;
+    this.lastActive = row.active;
     if (row.mine > this.peak) this.peak = row.mine;
     if (row.all > this.peakAll) this.peakAll = row.all;
     return row.mine;
   }
 
+  /** How long the database has not answered (0 while it does). */
+  downForMs(): number {
+    return this.lastError === undefined && performance.now() - this.lastOkAt < 2 * this.#everyMs + 1000 ? 0 : performance.now() - this.lastOkAt;
+  }
+
   start(): void {
+    this.lastOkAt = performance.now();
     this.#loop = (async () => {
       while (!this.#stopped) {
-        await this.read().catch(() => {});
+        // A read that hangs (the database went away) must not stop the loop: it is abandoned after 2 s.
+        const read = this.read();
+        read.catch((error) => void (this.lastError = describeError(error)));
+        await settledWithin(read, 2000).catch((error) => void (this.lastError ??= describeError(error)));
         await new Promise((r) => setTimeout(r, this.#everyMs));
       }
     })();
   }
 
-  /** Stops sampling (the connection stays open for a final `read()`). */
+  /** Stops sampling (the connection stays open for a final `read()`); waits at most 2 s for a read in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#loop;
+    await settledWithin(this.#loop ?? Promise.resolve(), 2000).catch(() => {});
   }
 
   async close(): Promise<void> {
     await this.stop();
-    await this.#sql.end({ timeout: 5 });
+    await settledWithin(this.#sql.end({ timeout: 1 }), 3000).catch(() => {});
   }
+}
+
+/** `promise`, or a rejection after `ms`. */
+function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** An error's code or message, without a URL (never a password). */
+export function describeError(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  const message = typeof e?.message === "string" ? e.message.replace(/postgres(ql)?:\/\/\S+/g, "<url>") : String(error);
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /** Peaks of the pool's gauges over the run. */
@@ -191,10 +176,11 @@ export interface Peaks {
  * @example
  * ```ts
  * import type { AsyncConnectionPool } from "agentpool";
- * import { Sampler, type ServerWatch, type WaitRecorder } from "./stress_sampler.ts";
+ * import { Sampler, type ServerWatch } from "./stress_sampler.ts";
+ * import { LeaseTimeline } from "./stress_split.ts";
  * import type { AgentTeam } from "./workload.ts";
- * declare const pool: AsyncConnectionPool<unknown>, team: AgentTeam, recorder: WaitRecorder, watch: ServerWatch;
- * const sampler = new Sampler(() => pool.stats(), () => team.totals(), recorder, watch);
+ * declare const pool: AsyncConnectionPool<unknown>, team: AgentTeam, watch: ServerWatch;
+ * const sampler = new Sampler(() => pool.stats(), () => team.totals(), new LeaseTimeline(30), watch);
  * sampler.start(); // …
  * sampler.stop();
  * ```
@@ -207,7 +193,7 @@ export class Sampler {
   onSecond: ((s: SecondSample) => void) | undefined;
   readonly #stats: () => PoolStats;
   readonly #totals: () => Readonly<TeamTotals>;
-  readonly #waits: WaitRecorder;
+  readonly #waits: LeaseTimeline;
   readonly #server: ServerWatch;
   #timer: ReturnType<typeof setInterval> | undefined;
   #start = 0;
@@ -215,7 +201,9 @@ export class Sampler {
   #ticks = 0;
   #last = { transactions: 0, completions: 0, errors: 0 };
 
-  constructor(stats: () => PoolStats, totals: () => Readonly<TeamTotals>, waits: WaitRecorder, server: ServerWatch) {
+  #lastBusy = 0;
+
+  constructor(stats: () => PoolStats, totals: () => Readonly<TeamTotals>, waits: LeaseTimeline, server: ServerWatch) {
     this.#stats = stats;
     this.#totals = totals;
     this.#waits = waits;
@@ -228,6 +216,7 @@ export class Sampler {
     // Rates count from here: the warm-up's transactions are not the first second's.
     const totals = this.#totals();
     this.#last = { transactions: totals.transactions, completions: totals.completions, errors: totals.expectedErrors + totals.unexpectedErrors };
+    this.#lastBusy = this.#waits.busyIntegral();
     this.#timer = setInterval(() => this.#tick(), 100);
   }
 
@@ -240,7 +229,7 @@ export class Sampler {
   #tick(): void {
     const s = this.#stats();
     const t = (performance.now() - this.#start) / 1000;
-    this.gauges.push({ t, used: s.used, idle: s.idle, pending: s.pending, total: s.total, server: this.#server.last });
+    this.gauges.push({ t, used: s.used, idle: s.idle, pending: s.pending, total: s.total, server: this.#server.last, active: this.#server.lastActive });
     this.peaks.used = Math.max(this.peaks.used, s.used);
     this.peaks.total = Math.max(this.peaks.total, s.total);
     this.peaks.pending = Math.max(this.peaks.pending, s.pending);
@@ -251,7 +240,9 @@ export class Sampler {
     const now = performance.now();
     const dt = (now - this.#lastClose) / 1000;
     this.#lastClose = now;
-    const waits = this.#waits.takeSecond();
+    const { waits, poolAdded, busyIntegral } = this.#waits.takeSecond();
+    const allHeld = Math.min(1, (busyIntegral - this.#lastBusy) / Math.max(1, dt * 1000));
+    this.#lastBusy = busyIntegral;
     const totals = this.#totals();
     const errors = totals.expectedErrors + totals.unexpectedErrors;
     const recent = this.gauges.slice(-10);
@@ -264,6 +255,8 @@ export class Sampler {
       waitP50: waits.length ? percentile(waits, 0.5) : 0,
       waitP99: waits.length ? percentile(waits, 0.99) : 0,
       waitMax: waits.length ? waits[waits.length - 1] : 0,
+      poolAddedP99: poolAdded.length ? percentile(poolAdded, 0.99) : 0,
+      allHeld,
       used: avg("used"),
       idle: avg("idle"),
       pending: avg("pending"),

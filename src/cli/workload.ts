@@ -65,6 +65,11 @@ export interface WorkloadOptions {
   leaseMs?: number;
   /** How long stopping agents may take to finish their task before statements are cancelled. Default 10000. */
   graceMs?: number;
+  /**
+   * Offered load instead of think time: before each transaction an agent waits for its slot
+   * (see `Pacer` in stress_pacer.ts); `thinkMs` is then not used.
+   */
+  pacer?: { wait(signal: AbortSignal): Promise<void> };
 }
 
 /** One agent's counters. */
@@ -177,7 +182,8 @@ export class AgentTeam {
   readonly schema: string;
   readonly tasks: TaskRepository;
   readonly #adapter: PooledDatabaseAdapter;
-  readonly #o: Required<Omit<WorkloadOptions, "schema">>;
+  readonly #o: Required<Omit<WorkloadOptions, "schema" | "pacer">>;
+  readonly #pacer: WorkloadOptions["pacer"];
   readonly #agents: AgentResult[];
   readonly #totals: TeamTotals = { transactions: 0, completions: 0, claims: 0, expectedErrors: 0, unexpectedErrors: 0, seeded: 0 };
   readonly #errors: ErrorSample[] = [];
@@ -213,6 +219,7 @@ export class AgentTeam {
       leaseMs: options.leaseMs ?? 30_000,
       graceMs: options.graceMs ?? 10_000,
     };
+    this.#pacer = options.pacer;
     this.tasks = new TaskRepository(adapter, { schema: this.schema, leaseMs: this.#o.leaseMs });
     this.#agents = Array.from({ length: agents }, (_, i) => ({
       agentId: `${this.#o.agentPrefix}-${i + 1}`,
@@ -261,8 +268,8 @@ export class AgentTeam {
    * @example
    * ```ts
    * import type { AgentTeam } from "./workload.ts";
- * declare const team: AgentTeam;
- * const { totals } = await team.stop();
+   * declare const team: AgentTeam;
+   * const { totals } = await team.stop();
    * ```
    */
   stop(): Promise<WorkloadResult> {
@@ -303,6 +310,7 @@ export class AgentTeam {
 
   /** Think time; none once stopping (the agent hurries to finish its task). */
   #think(): Promise<void> {
+    if (this.#pacer !== undefined) return this.#stop.signal.aborted ? Promise.resolve() : this.#pacer.wait(this.#stop.signal);
     return pause(draw(this.#o.thinkMs), this.#stop.signal);
   }
 
@@ -317,6 +325,8 @@ export class AgentTeam {
     await pause(Math.random() * this.#o.thinkMs[1], this.#stop.signal);
     while (!this.#stop.signal.aborted) {
       let task: Task | undefined;
+      if (this.#pacer !== undefined) await this.#think();
+      if (this.#stop.signal.aborted) break;
       try {
         task = await this.tasks.claimNext(this.#ctx(agent.agentId), { specialist: SPECIALISTS });
         this.#committed(agent);

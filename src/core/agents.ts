@@ -38,8 +38,14 @@ export class AgentRecord {
   leaks = 0;
   /** Connections taken back by the pool (hold policy `reclaim`, or `revoke()`). */
   reclaimed = 0;
-  /** Refused until `pool.readmit()`. */
+  /** Refused until `pool.readmit()`. Revoked agents are never pruned. */
   revoked = false;
+  /** Connections it may hold at once (its override, `agentQuotas`, else `maxPerAgent`). */
+  quota: number;
+  /** Set by `pool.setAgentQuota`: the quota may change, so it never proves a deadlock. */
+  quotaDynamic = false;
+  /** Appended to its `AGENT_QUOTA_TIMEOUT` message (from `setAgentQuota`). */
+  quotaWhy: (() => string) | undefined = undefined;
 
   // This agent's FIFO of waiters (intrusive doubly linked list: O(1) push, shift, remove).
   /** @internal */ head: Waiter | null = null;
@@ -49,8 +55,9 @@ export class AgentRecord {
   /** @internal */ rotationPrev: AgentRecord | null = null;
   /** @internal */ rotationNext: AgentRecord | null = null;
 
-  constructor(agentId: string) {
+  constructor(agentId: string, quota: number) {
     this.agentId = agentId;
+    this.quota = quota;
   }
 }
 
@@ -65,12 +72,18 @@ export class AgentRecord {
  */
 export class AgentRegistry {
   #agents = new Map<string, AgentRecord>();
+  #quotaOf: (agentId: string) => number;
+
+  /** `quotaOf(agentId)` gives a new record its quota (it may throw for a bad `agentQuotas` value). */
+  constructor(quotaOf: (agentId: string) => number = () => Infinity) {
+    this.#quotaOf = quotaOf;
+  }
 
   /** The record of `agentId`, created on first use. */
   get(agentId: string): AgentRecord {
     let agent = this.#agents.get(agentId);
     if (agent === undefined) {
-      agent = new AgentRecord(agentId);
+      agent = new AgentRecord(agentId, this.#quotaOf(agentId));
       this.#agents.set(agentId, agent);
     }
     return agent;
@@ -91,12 +104,15 @@ export class AgentRegistry {
     return this.#agents.values();
   }
 
-  /** Forgets agents that hold and wait for nothing, oldest first, until at most `keep` remain. */
+  /**
+   * Forgets agents that hold and wait for nothing, oldest first, until at most `keep` remain.
+   * Revoked agents and agents with a quota set at run time are kept: forgetting them would undo it.
+   */
   prune(keep: number): number {
     let removed = 0;
     for (const [id, agent] of this.#agents) {
       if (this.#agents.size <= keep) break;
-      if (agent.held === 0 && agent.pending === 0) {
+      if (agent.held === 0 && agent.pending === 0 && !agent.revoked && !agent.quotaDynamic) {
         this.#agents.delete(id);
         removed++;
       }

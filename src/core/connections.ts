@@ -1,13 +1,14 @@
 /**
- * The set of open connections: which are idle (a LIFO stack), which are overflow, which are
- * being closed. Closing goes through one place so a connection still counts against the cap
- * until the driver says it is gone.
+ * The connections the pool opened, by state. A connection's state is the collection it is in
+ * (idle, used, validating, resetting, closing) and changes only in {@linkcode ConnectionSet.move}
+ * (postgres.js's `move()`); every count is a collection's length. A closing connection still
+ * counts against the cap until the driver says it is gone.
  *
  * @module
  */
 
 import type { ConnectionFactory } from "./factory.ts";
-import type { Slot } from "./slot.ts";
+import type { Place, Slot } from "./slot.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -20,25 +21,22 @@ export interface ClosingHooks<T> {
 }
 
 /**
- * Open connections and the background work on them (resets, validations, closes).
+ * Open and closing connections, and the background work on them.
  *
  * @example
  * ```ts
- * const open = new OpenConnections(factory, { closed: () => {}, failed: console.error });
- * open.add(slot);
- * open.pushIdle(slot);
- * await open.destroy(slot);
+ * const set = new ConnectionSet(factory, { closed: () => {}, failed: console.error });
+ * set.move(slot, "idle");
+ * await set.destroy(slot);
  * ```
  */
-export class OpenConnections<T> {
-  /** Every open connection. */
-  readonly slots: Set<Slot<T>> = new Set();
-  /** Idle connections, a LIFO stack: the warmest is reused first, the coldest can time out. */
+export class ConnectionSet<T> {
+  /** Idle connections, a stack: the warmest (last) is reused first, the coldest can time out. */
   readonly idle: Slot<T>[] = [];
-  /** Connections being closed: they still count against the cap. */
-  closing = 0;
-  /** Open connections above `maxConnections`. */
-  overflow = 0;
+  readonly used: Slot<T>[] = [];
+  readonly validating: Slot<T>[] = [];
+  readonly resetting: Slot<T>[] = [];
+  readonly closing: Slot<T>[] = [];
   #work = new Set<Promise<void>>();
   #factory: ConnectionFactory<T>;
   #hooks: ClosingHooks<T>;
@@ -48,66 +46,80 @@ export class OpenConnections<T> {
     this.#hooks = hooks;
   }
 
-  /** Open connections. */
-  get size(): number {
-    return this.slots.size;
+  /** Open connections: everything that holds a session except those being closed. */
+  get open(): number {
+    return this.idle.length + this.used.length + this.validating.length + this.resetting.length;
   }
 
-  /** Registers a newly opened connection. */
-  add(slot: Slot<T>): void {
-    this.slots.add(slot);
-    if (slot.overflow) this.overflow++;
+  /** Will a connection free up or appear without any held lease ending (idle, room, work in progress)? */
+  capacityComing(cap: number, creating: number): boolean {
+    return this.idle.length > 0 || this.validating.length > 0 || this.resetting.length > 0 || this.closing.length > 0 ||
+      creating > 0 || this.open < cap;
   }
 
-  /** Puts `slot` on top of the idle stack. */
-  pushIdle(slot: Slot<T>): void {
-    slot.state = "idle";
-    slot.idleIndex = this.idle.length;
-    this.idle.push(slot);
+  /** Every open connection. */
+  *slots(): IterableIterator<Slot<T>> {
+    yield* this.idle;
+    yield* this.used;
+    yield* this.validating;
+    yield* this.resetting;
   }
 
-  /** Takes `slot` out of the idle stack in O(1) (the top moves into its place). */
-  removeIdle(slot: Slot<T>): void {
-    const idle = this.idle;
-    const last = idle.pop()!;
-    if (last !== slot) {
-      idle[slot.idleIndex] = last;
-      last.idleIndex = slot.idleIndex;
-    }
-    slot.idleIndex = -1;
+  /** The one place a connection changes state: out of its collection (O(1)), into `to`. */
+  move(slot: Slot<T>, to: Place): void {
+    this.#leave(slot);
+    const list = this.#list(to);
+    slot.place = to;
+    slot.index = list.length;
+    list.push(slot);
   }
 
   /** Closes `slot`; resolves when the driver is done. A no-op when it is already closing. */
   destroy(slot: Slot<T>): Promise<void> {
-    if (!this.slots.delete(slot)) return RESOLVED;
-    if (slot.idleIndex >= 0) this.removeIdle(slot);
-    if (slot.overflow) {
-      this.overflow--;
-    } else if (this.overflow > 0) {
-      // A steady connection went away: one overflow connection becomes steady.
-      for (const other of this.slots) {
-        if (other.overflow) {
-          other.overflow = false;
-          this.overflow--;
-          break;
-        }
-      }
-    }
-    this.closing++;
+    if (slot.place === "closing" || slot.closed) return RESOLVED;
+    this.move(slot, "closing");
     return this.track(this.#close(slot));
   }
 
-  /** Remembers background work so `settle()` can wait for it. */
+  /** Remembers background work so `settle()` can wait for it. Never rejects. */
   track(work: Promise<void>): Promise<void> {
-    this.#work.add(work);
     const done = (): void => void this.#work.delete(work);
-    work.then(done, done);
-    return work;
+    const settled = work.then(done, done);
+    this.#work.add(work);
+    return settled;
   }
 
   /** Resolves once all background work, including work it started, has finished. */
   async settle(): Promise<void> {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+  }
+
+  // A switch over constant strings, not a keyed lookup: this runs twice per borrow-and-return.
+  #list(place: Place): Slot<T>[] {
+    switch (place) {
+      case "idle":
+        return this.idle;
+      case "used":
+        return this.used;
+      case "validating":
+        return this.validating;
+      case "resetting":
+        return this.resetting;
+      default:
+        return this.closing;
+    }
+  }
+
+  #leave(slot: Slot<T>): void {
+    if (slot.place === null) return;
+    const list = this.#list(slot.place);
+    const last = list.pop()!;
+    if (last !== slot) {
+      list[slot.index] = last;
+      last.index = slot.index;
+    }
+    slot.place = null;
+    slot.index = -1;
   }
 
   async #close(slot: Slot<T>): Promise<void> {
@@ -116,7 +128,8 @@ export class OpenConnections<T> {
     } catch (error) {
       this.#hooks.failed(error, slot);
     } finally {
-      this.closing--;
+      this.#leave(slot);
+      slot.closed = true;
       this.#hooks.closed(slot);
     }
   }

@@ -13,8 +13,9 @@ import { describeState, formatMs, type Holder, type StateCounts } from "./snapsh
 export interface ExhaustionContext {
   readonly stats: StateCounts;
   readonly holders: Holder[];
-  readonly maxPerAgent: number;
   readonly maxWaiting: number;
+  /** For `nested_acquire`: the parent lease and the cycle of waits (see deadlock.ts). */
+  readonly nested?: { readonly parentId: number; readonly cycle: string };
   /** Set while creates are failing: the last failure. */
   readonly failure: { readonly error: unknown } | undefined;
 }
@@ -38,11 +39,14 @@ export function exhaustedError(
   const waited = formatMs(waitedMs);
   const what: Record<ExhaustedReason, string> = {
     timeout: `Timed out after ${waited} waiting for a connection for agent ${id}`,
-    agent_quota: `Timed out after ${waited}: agent ${id} holds its quota of ${context.maxPerAgent} (maxPerAgent)`,
+    agent_quota: `Timed out after ${waited}: agent ${id} holds its quota of ${agent.quota} (${
+      agent.quotaDynamic ? "set by setAgentQuota" : "maxPerAgent / agentQuotas"
+    })${agent.quotaWhy === undefined ? "" : `: ${safeWhy(agent.quotaWhy)}`}`,
     queue_full: `Refused agent ${id}: ${context.maxWaiting} acquires are already waiting (maxWaiting)`,
-    nested_acquire: `Refused agent ${id}: it already holds ${agent.held} connection(s) and asked for another ` +
-      `while the pool is at its cap, which could deadlock; reuse the held connection, release it first, ` +
-      `or set maxPerAgent to grant a quota`,
+    nested_acquire: `Refused agent ${id}: this acquire runs inside its lease of connection ${
+      context.nested?.parentId
+    } and can never be served unless that lease ends first (${context.nested?.cycle}); ` +
+      `reuse the held connection, or acquire outside the use() callback`,
     revoked: `Refused agent ${id}: it is revoked until re-admitted`,
     unavailable: `Timed out after ${waited} waiting for a connection for agent ${id}: the database is unavailable`,
   };
@@ -52,6 +56,15 @@ export function exhaustedError(
     : `; the database is unreachable (last connection failure: ${describeError(failure.error)})`;
   const message = `${what[reason]} (${describeState(context.stats, context.holders)})${unreachable}`;
   return new ConnectionPoolExhaustedError(reason, agent.agentId, message, failure && { cause: failure.error });
+}
+
+/** The quota's explanation; a `why()` that throws must not lose the timeout error. */
+function safeWhy(why: () => string): string {
+  try {
+    return String(why());
+  } catch (error) {
+    return `(its explanation failed: ${describeError(error)})`;
+  }
 }
 
 function describeError(error: unknown): string {

@@ -16,8 +16,12 @@ const ABANDON_AFTER_MS = 1000;
 
 /** What the filler needs from the pool. */
 export interface FillerHost<T> {
-  /** How many connections the pool wants opened now, given `creating` already in flight. */
-  deficit(creating: number): number;
+  /**
+   * How many connections the pool wants opened now. `creating` counts every create in flight,
+   * abandoned or not (any may still open a server session, so all count against the cap); `active`
+   * only those not abandoned (the ones still meeting demand).
+   */
+  deficit(creating: number, active: number): number;
   /** A new connection opened in `createMs`. */
   adopt(connection: T, createMs: number): void;
   /** A create failed (after `failures` consecutive failures). */
@@ -65,7 +69,7 @@ export class Filler<T> {
     this.#options = options;
   }
 
-  /** Creates in flight. */
+  /** Creates in flight, abandoned ones included: each may still open a server session. */
   get creating(): number {
     return this.#inFlight.size;
   }
@@ -90,11 +94,15 @@ export class Filler<T> {
     if (this.#closed || this.#retryTimer !== undefined) return;
     // While failing, one prober at a time: the database may be down.
     const limit = this.#failures > 0 ? 1 : this.#options.createConcurrency;
-    // Abandoned creates (see #createOne) neither hold the prober's place nor count as demand met:
-    // recovery must not hang on one stuck create.
-    while (this.#inFlight.size - this.#abandoned < limit && this.#host.deficit(this.#inFlight.size - this.#abandoned) > 0) {
+    // Abandoned creates (see #createOne) neither hold the prober's place nor count as demand met,
+    // so recovery does not hang on one stuck create; but they still count against the cap.
+    while (
+      this.#inFlight.size - this.#abandoned < limit &&
+      this.#host.deficit(this.#inFlight.size, this.#inFlight.size - this.#abandoned) > 0
+    ) {
       // Settled: free the slot and look again, since demand may have grown meanwhile.
-      const task: Promise<void> = this.#createOne().finally(() => {
+      // #createOne never rejects; the kick after it cannot throw into a promise nobody awaits.
+      const task: Promise<void> = this.#createOne().then(() => {
         this.#inFlight.delete(task);
         this.kick();
       });
@@ -166,7 +174,14 @@ export class Filler<T> {
     }
     this.#failures = 0;
     // adopt() closes it at once when the pool closed meanwhile.
-    this.#host.adopt(connection, this.#clock.now() - startedAt);
+    try {
+      this.#host.adopt(connection, this.#clock.now() - startedAt);
+    } catch (error) {
+      // The pool's own bug, never a user callback's (those are guarded): keep the filler alive.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 
   #onFailure(error: unknown): void {

@@ -6,24 +6,24 @@
  */
 
 import type { AgentRecord, AgentRegistry } from "./agents.ts";
-import type { OpenConnections } from "./connections.ts";
+import type { ConnectionSet } from "./connections.ts";
 import type { PoolCounters } from "./counters.ts";
 import { PooledConnection } from "./handle.ts";
 import type { SweepHost } from "./housekeeper.ts";
+import type { PoolMetrics } from "./metrics.ts";
 import type { HoldPolicy, ResolvedPoolOptions } from "./options.ts";
 import type { Slot } from "./slot.ts";
 
 /** What governance needs from the pool. */
 export interface GovernorHost<T> {
-  /** Bookkeeping of a lease that ends (the agent no longer holds `slot`). */
-  endLease(slot: Slot<T>, now: number): void;
+  /** Ends the lease on `slot` from the pool's side (counted as reclaimed, not released). */
+  reclaimLease(slot: Slot<T>): void;
   /** Rejects every waiter of `agent` with reason `revoked`. */
   refuseWaiters(agent: AgentRecord): void;
-  /** Validates an idle connection in the background. */
+  /** Validates an idle connection in the background (a keepalive). */
   check(slot: Slot<T>): void;
-  /** Generations below this are suspect. */
-  generation(): number;
-  now(): number;
+  /** The pool's guarded metrics sink. */
+  readonly metrics: PoolMetrics;
   emit(type: string, detail: unknown): void;
 }
 
@@ -40,20 +40,20 @@ export class Governor<T> {
   #policies = new Map<string, HoldPolicy>();
   #options: ResolvedPoolOptions<T>;
   #agents: AgentRegistry;
-  #open: OpenConnections<T>;
+  #set: ConnectionSet<T>;
   #counters: PoolCounters;
   #host: GovernorHost<T>;
 
   constructor(
     options: ResolvedPoolOptions<T>,
     agents: AgentRegistry,
-    open: OpenConnections<T>,
+    set: ConnectionSet<T>,
     counters: PoolCounters,
     host: GovernorHost<T>,
   ) {
     this.#options = options;
     this.#agents = agents;
-    this.#open = open;
+    this.#set = set;
     this.#counters = counters;
     this.#host = host;
     for (const [agentId, policy] of Object.entries(options.agentPolicies)) this.#policies.set(agentId, policy);
@@ -65,7 +65,7 @@ export class Governor<T> {
     agent.revoked = true;
     this.#host.refuseWaiters(agent);
     const reclaims: Promise<void>[] = [];
-    for (const slot of this.#open.slots) if (slot.agent === agent) reclaims.push(this.reclaim(slot));
+    for (const slot of [...this.#set.used]) if (slot.agent === agent) reclaims.push(this.reclaim(slot));
     this.#host.emit("revoked", { agentId, reclaimed: reclaims.length });
     await Promise.all(reclaims);
   }
@@ -93,53 +93,60 @@ export class Governor<T> {
     else this.#policies.set(agentId, policy);
   }
 
-  /** Takes a connection back from its holder: fence the handle, cancel what runs, close it. */
+  /**
+   * Takes a connection back from its holder: fence the handle, cancel what runs, close it. It goes
+   * to no other lease: it is closed once the cancel settled.
+   */
   reclaim(slot: Slot<T>): Promise<void> {
-    const agent = slot.agent!;
     PooledConnection.revoke(slot.lease as PooledConnection<unknown>);
-    this.#host.endLease(slot, this.#host.now());
-    agent.reclaimed++;
-    this.#counters.reclaimed++;
-    slot.state = "resetting";
-    return this.#open.track(this.#cancelThenDestroy(slot));
+    this.#host.reclaimLease(slot);
+    this.#set.move(slot, "resetting");
+    return this.#set.track(this.#cancelThenDestroy(slot));
   }
 
   /** The housekeeper's view of the pool, acting through this governor. */
   sweepHost(): SweepHost<T> {
     const o = this.#options;
     return {
-      idle: this.#open.idle,
-      slots: this.#open.slots,
+      idle: this.#set.idle,
+      used: this.#set.used,
+      open: this.#set.open,
       minConnections: o.minConnections,
       maxConnections: o.maxConnections,
       idleTimeoutMs: o.idleTimeoutMs,
       overflowIdleMs: o.overflowIdleMs,
       leakDetectionMs: o.leakDetectionMs,
-      suspectBelow: this.#host.generation(),
-      retire: (slot) => void this.#open.destroy(slot),
-      check: (slot) => {
-        this.#open.removeIdle(slot);
-        this.#host.check(slot);
-      },
+      retire: (slot) => void this.#set.destroy(slot),
+      check: (slot) => this.#host.check(slot),
       leak: (slot, heldMs) => {
         slot.agent!.leaks++;
         this.#counters.leaks++;
-        o.metrics.leaked?.(slot.agent!.agentId, heldMs);
+        this.#host.metrics.leaked?.(slot.agent!.agentId, heldMs);
         this.#host.emit("leak", { agentId: slot.agent!.agentId, connectionId: slot.id, heldMs, stack: slot.stack });
       },
       holdExceeded: (slot, policy, heldMs) => {
         const detail = { agentId: slot.agent!.agentId, connectionId: slot.id, heldMs, action: policy.action };
-        this.#host.emit("holdexceeded", detail);
-        if (policy.action === "cancel") void this.#open.track(this.#cancel(slot));
+        // The action first, the listeners after: a listener cannot see (or break) a half-done step.
+        if (policy.action === "cancel") this.#cancelInPlace(slot);
         else if (policy.action === "reclaim") void this.reclaim(slot);
+        this.#host.emit("holdexceeded", detail);
       },
       policyFor: (agent) => this.#policies.get(agent.agentId) ?? o.holdPolicy,
     };
   }
 
+  /** Cancels what the holder runs; until the cancel settles, a release keeps it from every other lease. */
+  #cancelInPlace(slot: Slot<T>): void {
+    const cancelling = this.#cancel(slot).then(() => {
+      if (slot.cancelling === cancelling) slot.cancelling = undefined;
+    });
+    slot.cancelling = cancelling;
+    void this.#set.track(cancelling);
+  }
+
   async #cancelThenDestroy(slot: Slot<T>): Promise<void> {
     await this.#cancel(slot);
-    await this.#open.destroy(slot);
+    await this.#set.destroy(slot);
   }
 
   async #cancel(slot: Slot<T>): Promise<void> {

@@ -59,14 +59,16 @@ export class PooledConnection<T> {
 
   /**
    * Returns the connection to the pool. Resolves once the pool has taken it back (reset, handed
-   * on, idled or closed); never rejects for the pool's own work. Throws `DOUBLE_RELEASE` when the
-   * lease already ended. Pass the error that ended the work, if any: when the factory deems it
+   * on, idled or closed); never rejects for the pool's own work. Pass the error that ended the work, if any: when the factory deems it
    * fatal (`isFatal`), or the connection is known broken (`isBroken`), it is closed instead of
-   * reused, in the background (the promise resolves at once), and older ones are re-checked.
+   * reused, in the background (the promise resolves at once). Rejects with `DOUBLE_RELEASE` when
+   * the lease already ended; never throws.
    */
   release(error?: unknown): Promise<void> {
     if (this.#state === "released") {
-      throw new PoolError("DOUBLE_RELEASE", `Connection ${this.id} was already released by agent '${this.agentId}'`);
+      return Promise.reject(
+        new PoolError("DOUBLE_RELEASE", `Connection ${this.id} was already released by agent '${this.agentId}'`),
+      );
     }
     if (this.#state === "revoked") return RESOLVED;
     this.#state = "released";
@@ -81,6 +83,11 @@ export class PooledConnection<T> {
   /** The pool that issued `handle`; undefined for an object that only pretends to be a handle. */
   static ownerOf(handle: PooledConnection<unknown>): object | undefined {
     return #owner in handle ? handle.#owner : undefined;
+  }
+
+  /** The pool's record behind a live `handle` of `owner`, else undefined (released, foreign, fake). */
+  static leaseOf(handle: object, owner: object): unknown {
+    return #owner in handle && handle.#owner === owner && handle.#state === "held" ? handle.#lease : undefined;
   }
 
   /** Ends the lease from the pool's side (reclaim / revoke): every later use throws. */

@@ -1,26 +1,26 @@
 /**
- * Off the hot path, on one timer: idle timeout, jittered max lifetime, keepalive, re-checking
- * suspect connections after a fatal error, leak detection and per-agent hold policies.
+ * Off the hot path, on one timer: idle timeout, jittered max lifetime, keepalive, leak detection
+ * and per-agent hold policies.
  *
  * @module
  */
 
 import type { AgentRecord } from "./agents.ts";
 import type { Clock } from "./clock.ts";
-import type { HoldPolicy } from "./options.ts";
+import type { HoldPolicy, ResolvedPoolOptions } from "./options.ts";
 import type { Slot } from "./slot.ts";
 
 /** What a sweep may do to the pool. */
 export interface SweepHost<T> {
   readonly idle: readonly Slot<T>[];
-  readonly slots: Iterable<Slot<T>>;
+  readonly used: readonly Slot<T>[];
+  /** Open connections now. */
+  readonly open: number;
   readonly minConnections: number;
   readonly maxConnections: number;
   readonly idleTimeoutMs: number;
   readonly overflowIdleMs: number;
   readonly leakDetectionMs: number;
-  /** Generations below this are suspect (a fatal error happened after they were created). */
-  readonly suspectBelow: number;
   /** Close an idle connection. */
   retire(slot: Slot<T>): void;
   /** Take an idle connection out and validate it. */
@@ -34,8 +34,9 @@ export interface SweepHost<T> {
 
 /**
  * One pass over the connections. Idle ones past their lifetime, idle too long while the pool is
- * above `minConnections`, or idle `overflowIdleMs` while it is above `maxConnections`, are closed; idle ones due a keepalive or under suspicion are validated;
- * held ones are checked against the leak threshold and their agent's hold policy.
+ * above `minConnections`, or idle `overflowIdleMs` while it is above `maxConnections`, are closed;
+ * idle ones due a keepalive are validated; held ones are checked against the leak threshold and
+ * their agent's hold policy.
  *
  * @example
  * ```ts
@@ -43,8 +44,7 @@ export interface SweepHost<T> {
  * ```
  */
 export function sweep<T>(host: SweepHost<T>, now: number): void {
-  let open = 0;
-  for (const _ of host.slots) open++;
+  let open = host.open;
   // Oldest-idle first, so the idle timeout shrinks the pool from its cold end (LIFO reuse).
   for (const slot of [...host.idle].sort((a, b) => a.lastUsedAt - b.lastUsedAt)) {
     const idleFor = now - slot.lastUsedAt;
@@ -58,11 +58,11 @@ export function sweep<T>(host: SweepHost<T>, now: number): void {
       // Above the steady size with nobody needing it: the burst is over.
       host.retire(slot);
       open--;
-    } else if (now >= slot.keepaliveAt || slot.generation < host.suspectBelow) {
+    } else if (now >= slot.keepaliveAt) {
       host.check(slot);
     }
   }
-  for (const slot of host.slots) {
+  for (const slot of [...host.used]) {
     if (slot.agent === null) continue;
     const heldMs = now - slot.heldSince;
     if (!slot.leakReported && host.leakDetectionMs > 0 && heldMs >= host.leakDetectionMs) {
@@ -76,6 +76,28 @@ export function sweep<T>(host: SweepHost<T>, now: number): void {
       host.holdExceeded(slot, policy, heldMs);
     }
   }
+}
+
+/** The housekeeper never sleeps longer than this. */
+const MAX_INTERVAL_MS = 1000;
+/** Nor shorter. */
+const MIN_INTERVAL_MS = 10;
+
+/**
+ * How often the housekeeper runs: every second, or often enough that the shortest threshold it
+ * enforces (leak detection, a hold policy, the overflow linger) is met within a quarter of itself.
+ *
+ * @example
+ * ```ts
+ * housekeepingIntervalMs(options); // 1000 with the defaults; 25 with leakDetectionMs: 100
+ * ```
+ */
+export function housekeepingIntervalMs(options: ResolvedPoolOptions<unknown>): number {
+  const thresholds = [options.leakDetectionMs, options.overflowIdleMs, options.holdPolicy?.maxHoldMs ?? 0];
+  for (const policy of Object.values(options.agentPolicies)) thresholds.push(policy.maxHoldMs);
+  let interval = options.housekeepingIntervalMs ?? MAX_INTERVAL_MS;
+  for (const ms of thresholds) if (ms > 0 && ms !== Infinity) interval = Math.min(interval, ms / 4);
+  return Math.max(MIN_INTERVAL_MS, Math.min(MAX_INTERVAL_MS, interval));
 }
 
 /**

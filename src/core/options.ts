@@ -7,6 +7,7 @@
 
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
+import { type AgentContext, defaultAgentContext } from "./context.ts";
 import type { ConnectionFactory } from "./factory.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import { noopMetrics } from "./metrics.ts";
@@ -47,24 +48,23 @@ export interface PoolOptions<T> {
   /** Pending acquires beyond this fail at once (`reason: "queue_full"`). Default 1000; `Infinity` for no bound. */
   maxWaiting?: number;
   /**
-   * Connections one agent may hold at once; further acquires by it wait for its own releases.
-   * Setting it also grants the quota: below it, an agent that already holds a connection waits at
-   * the cap instead of failing with `nested_acquire`. Default: unlimited (no quota granted).
+   * Connections one agent may hold at once, unless `agentQuotas` or `pool.setAgentQuota()` say
+   * otherwise; further acquires by it wait for its own releases (`AGENT_QUOTA_TIMEOUT` at their
+   * deadline). Default: unlimited.
    */
   maxPerAgent?: number;
+  /**
+   * Per-agent quotas overriding `maxPerAgent`: by agent id, or a function of the id (`undefined`
+   * falls back to `maxPerAgent`); asked once per agent. E.g. `{ planner: 8 }` next to workers at 1.
+   */
+  agentQuotas?: Readonly<Record<string, number>> | ((agentId: string) => number | undefined);
+  /**
+   * Where acquires find their agent and parent lease (see `withAgent()`). Default: the context
+   * installed by importing "agentpool" (AsyncLocalStorage); `null` for none, whatever is installed.
+   */
+  context?: AgentContext | null;
   /** How long one `factory.create()` may take before its signal aborts. Default 10000. */
   createTimeoutMs?: number;
-  /** Connections created at the same time while the database is healthy. Default 2. */
-  createConcurrency?: number;
-  /** First retry delay after a failed create; doubles per failure, with full jitter. Default 50. */
-  createRetryInitialMs?: number;
-  /**
-   * Longest retry delay after failed creates. Default 1000: with full jitter the prober then tries
-   * about twice a second during an outage (a negligible load) and finds a database that came back
-   * within about a second, so the pool serves again within 2 s (a 5000 cap left it idle for up to
-   * 5 s after the database was back).
-   */
-  createRetryMaxMs?: number;
   /** Validate a connection before handing it out when it sat idle longer than this; 0 = always. Default 500 (as HikariCP). */
   validateAfterIdleMs?: number;
   /** How long one validation may take before the connection counts as dead. Default 2000. */
@@ -73,12 +73,8 @@ export interface PoolOptions<T> {
   keepaliveMs?: number;
   /** Retire connections after this age, jittered downwards by `lifetimeJitter`. 0 = off. Default 1800000 (30 min). */
   maxLifetimeMs?: number;
-  /** Fraction (0–1) of `maxLifetimeMs` taken off at random per connection, so they do not all expire together. Default 0.25. */
-  lifetimeJitter?: number;
   /** Close idle connections above `minConnections` after this long. 0 = off. Default 300000 (5 min). */
   idleTimeoutMs?: number;
-  /** Period of the housekeeper (idle timeout, lifetime, keepalive, leak checks): one timer for all. Default 1000. */
-  housekeepingIntervalMs?: number;
   /** Emit a `leak` event when a connection is held longer than this. 0 = off. Default 60000. */
   leakDetectionMs?: number;
   /** Record the acquire stack for leak events (~1 µs per acquire). Default false. */
@@ -103,6 +99,30 @@ export interface PoolOptions<T> {
 }
 
 /**
+ * Constants of the pool that no user should need to tune; tests (and only tests) override them.
+ * Not exported from the package.
+ */
+export interface TuningOptions {
+  /** Connections created at the same time while the database is healthy. Constant 2. */
+  createConcurrency?: number;
+  /** First retry delay after a failed create; doubles per failure, with full jitter. Constant 50. */
+  createRetryInitialMs?: number;
+  /**
+   * Longest retry delay after failed creates. Constant 1000: with full jitter the prober then
+   * tries about twice a second during an outage (a negligible load) and finds a database that
+   * came back within about a second, so the pool serves again within 2 s.
+   */
+  createRetryMaxMs?: number;
+  /** Fraction (0–1) of `maxLifetimeMs` taken off at random per connection, so they do not all expire together. Constant 0.25. */
+  lifetimeJitter?: number;
+  /**
+   * Longest period of the housekeeper (one timer for idle timeout, lifetime, keepalive, leak and
+   * hold checks). Constant 1000; it runs more often when a threshold is shorter (housekeeper.ts).
+   */
+  housekeepingIntervalMs?: number;
+}
+
+/**
  * What to do when an agent holds one connection longer than `maxHoldMs`:
  * - `warn`: emit a `holdexceeded` event (once per lease);
  * - `cancel`: also cancel the running query (`factory.cancel`);
@@ -124,6 +144,9 @@ export interface ResolvedPoolOptions<T> {
   readonly acquireTimeoutMs: number;
   readonly maxWaiting: number;
   readonly maxPerAgent: number;
+  /** The quota of an agent without a run-time override (throws RangeError for a bad `agentQuotas` value). */
+  readonly quotaOf: (agentId: string) => number;
+  readonly context: AgentContext | undefined;
   readonly createTimeoutMs: number;
   readonly createConcurrency: number;
   readonly createRetryInitialMs: number;
@@ -172,9 +195,9 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
 });
 
 /** What the check is for, as in "Cannot create pool as ..." or "Cannot acquire as ...". */
-type Subject = "create pool" | "acquire";
+type Subject = "create pool" | "acquire" | "set the agent quota";
 
-function fail(kind: "type" | "range", option: string, rule: string, value: unknown, subject: Subject = "create pool"): never {
+function fail(kind: "type" | "range", option: string, rule: string, value: unknown, subject: string = "create pool"): never {
   const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
   const message = `Cannot ${subject} as '${option}' must be ${rule}: current value is ${shown}`;
   throw kind === "type" ? new TypeError(message) : new RangeError(message);
@@ -235,16 +258,47 @@ function checkFactory<T>(factory: unknown): ConnectionFactory<T> {
   return factory as ConnectionFactory<T>;
 }
 
+/** The quota rule: `agentQuotas` (record or function), else `maxPerAgent`; every value checked. */
+function quotaRule(agentQuotas: unknown, maxPerAgent: number): (agentId: string) => number {
+  if (agentQuotas === undefined) return () => maxPerAgent;
+  if (typeof agentQuotas === "function") {
+    return (agentId) => {
+      const quota = (agentQuotas as (id: string) => number | undefined)(agentId);
+      return quota === undefined ? maxPerAgent : checkQuota(`agentQuotas('${agentId}')`, quota, "acquire");
+    };
+  }
+  if (typeof agentQuotas !== "object" || agentQuotas === null) {
+    fail("type", "agentQuotas", "an object of quotas by agent id, or a function of the agent id", agentQuotas);
+  }
+  const table = new Map<string, number>();
+  for (const [agentId, quota] of Object.entries(agentQuotas)) table.set(agentId, checkQuota(`agentQuotas.${agentId}`, quota));
+  return (agentId) => table.get(agentId) ?? maxPerAgent;
+}
+
+/**
+ * Checks one agent quota: a non-negative integer or Infinity (0 makes the agent wait).
+ *
+ * @example
+ * ```ts
+ * checkQuota("maxPerAgent", 4); // 4
+ * ```
+ */
+export function checkQuota(option: string, value: unknown, subject: Subject = "create pool"): number {
+  const rule = "a non-negative integer or Infinity";
+  if (typeof value !== "number") fail("type", option, rule, value, subject);
+  if (value !== Infinity && (!Number.isInteger(value) || value < 0)) fail("range", option, rule, value, subject);
+  return value;
+}
+
 /**
  * Applies defaults and validates every option.
  *
  * @example
  * ```ts
- * import { resolvePoolOptions } from "agentpool";
  * resolvePoolOptions({ factory, maxConnections: 0 }); // throws RangeError naming 'maxConnections'
  * ```
  */
-export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOptions<T> {
+export function resolvePoolOptions<T>(options: PoolOptions<T> & TuningOptions): ResolvedPoolOptions<T> {
   if (typeof options !== "object" || options === null) fail("type", "options", "an object", options);
   const d = DEFAULT_POOL_OPTIONS;
   const factory = checkFactory<T>(options.factory);
@@ -293,6 +347,11 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
       agentPolicies[agentId] = checkHoldPolicy(`agentPolicies.${agentId}`, policy);
     }
   }
+  const maxPerAgent = checkInteger("maxPerAgent", options.maxPerAgent ?? d.maxPerAgent, 1, true);
+  const context = options.context === null ? undefined : options.context ?? defaultAgentContext();
+  if (context !== undefined && (typeof context.run !== "function" || typeof context.get !== "function")) {
+    fail("type", "context", "an object with run() and get(), or null", context);
+  }
   const name = options.name ?? d.name;
   if (typeof name !== "string" || name === "") fail("type", "name", "a non-empty string", name);
   return Object.freeze({
@@ -303,7 +362,9 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     overflowIdleMs: checkOptionalDuration("overflowIdleMs", options.overflowIdleMs ?? d.overflowIdleMs),
     acquireTimeoutMs: checkDuration("acquireTimeoutMs", options.acquireTimeoutMs ?? d.acquireTimeoutMs, true),
     maxWaiting: checkInteger("maxWaiting", options.maxWaiting ?? d.maxWaiting, 0, true),
-    maxPerAgent: checkInteger("maxPerAgent", options.maxPerAgent ?? d.maxPerAgent, 1, true),
+    maxPerAgent,
+    quotaOf: quotaRule(options.agentQuotas, maxPerAgent),
+    context,
     createTimeoutMs: checkDuration("createTimeoutMs", options.createTimeoutMs ?? d.createTimeoutMs),
     createConcurrency,
     createRetryInitialMs,

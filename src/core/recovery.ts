@@ -1,13 +1,20 @@
 /**
- * Recovery: validating connections, retiring a whole generation after a fatal error, and the
- * pool's health state. A database restart kills every connection at once; one failed check of a
- * suspect connection retires all its peers, so callers are not handed N dead connections in turn.
+ * Recovery: health checks, retiring dead sessions, and the pool's health state.
+ *
+ * One dead session is one dead session: a fatal error retires that connection only, and makes
+ * the pool suspicious: one idle connection is checked at once (a probe), and while suspicious
+ * every connection handed out from idle is checked first. A passing check, or any connection
+ * returned without a fatal error, shows the server is there and ends the suspicion. A check that
+ * fails while suspicious is the evidence that the server itself went away: the whole generation
+ * is evicted (every idle connection opened before is closed, busy ones when they return). So one
+ * `pg_terminate_backend` costs at most a check or two, and after a restart no stale idle
+ * connection is handed out once a second connection has failed.
  *
  * @module
  */
 
 import type { Clock } from "./clock.ts";
-import type { OpenConnections } from "./connections.ts";
+import type { ConnectionSet } from "./connections.ts";
 import type { PoolCounters } from "./counters.ts";
 import type { ConnectionFactory } from "./factory.ts";
 import { healthOf, type PoolHealth } from "./health.ts";
@@ -24,7 +31,9 @@ export interface CreationStatus {
 /** What recovery needs from the pool. */
 export interface RecoveryHost<T> {
   /** A connection that passed its check goes back into service. */
-  returnSlot(slot: Slot<T>): Promise<void>;
+  returnSlot(slot: Slot<T>): void;
+  /** A borrower's check failed and its connection closed: serve the waiters from the next one. */
+  checkFailed(): void;
   emit(type: string, detail: unknown): void;
 }
 
@@ -33,34 +42,43 @@ export interface RecoveryHost<T> {
  *
  * @example
  * ```ts
- * recovery.check(slot);    // validate in the background, then return or close it
- * recovery.onFatal();      // every older connection becomes suspect
- * recovery.updateHealth(); // emits `statechange` when the state moved
+ * recovery.check(slot, "borrow"); // validate for a borrower, then return it to service or close it
+ * recovery.onFatal();         // one session died: suspicious, one probe
+ * recovery.updateHealth(false);
  * ```
  */
 export class Recovery<T> {
-  /** Bumped by every fatal error; connections of older generations are suspect until re-checked. */
+  /** Connections of older generations are retired (the server went away since they opened). */
   generation = 0;
+  /** Checks running for borrowers (not keepalives): one per waiter, never one per idle connection. */
+  borrowChecks = 0;
+  /** A fatal error (or failed create or check) was seen and no check has passed since. Read on the hot path. */
+  suspicious = false;
+  /** A probe (see suspect) is running. */
+  #probing = false;
   #health: PoolHealth = "healthy";
   #factory: ConnectionFactory<T>;
   #clock: Clock;
+  /** Infinity without `factory.validate`. */
+  readonly validateAfterIdleMs: number;
   #options: ResolvedPoolOptions<T>;
-  #open: OpenConnections<T>;
+  #set: ConnectionSet<T>;
   #counters: PoolCounters;
   #creation: CreationStatus;
   #host: RecoveryHost<T>;
 
   constructor(
     options: ResolvedPoolOptions<T>,
-    open: OpenConnections<T>,
+    set: ConnectionSet<T>,
     counters: PoolCounters,
     creation: CreationStatus,
     host: RecoveryHost<T>,
   ) {
-    this.#options = options;
     this.#factory = options.factory;
     this.#clock = options.clock;
-    this.#open = open;
+    this.validateAfterIdleMs = options.factory.validate === undefined ? Infinity : options.validateAfterIdleMs;
+    this.#options = options;
+    this.#set = set;
     this.#counters = counters;
     this.#creation = creation;
     this.#host = host;
@@ -78,13 +96,18 @@ export class Recovery<T> {
 
   /** Creates are failing and there is room under `cap`: the database, not the pool, is the limit. */
   unavailable(cap: number): boolean {
-    return this.#creation.failures > 0 && this.#open.size + this.#open.closing < cap;
+    return this.#creation.failures > 0 && this.#set.open + this.#set.closing.length < cap;
+  }
+
+  /** Must this idle connection be checked before it is handed out? */
+  needsCheck(slot: Slot<T>, now: number): boolean {
+    return now - slot.checkedAt > this.validateAfterIdleMs || (this.suspicious && this.#factory.validate !== undefined);
   }
 
   /** When a connection opened or checked at `now` is due its next keepalive (±20 % jitter). */
   keepaliveAt(now: number): number {
     const ms = this.#options.keepaliveMs;
-    return ms > 0 ? now + ms * (1 - Math.random() * 0.2) : Infinity;
+    return this.#factory.validate !== undefined && ms > 0 ? now + ms * (1 - Math.random() * 0.2) : Infinity;
   }
 
   /** When a connection opened at `now` retires (lifetime jittered downwards). */
@@ -94,49 +117,77 @@ export class Recovery<T> {
   }
 
   /** Takes a connection out of service to validate it; it comes back through the host, or is closed. */
-  check(slot: Slot<T>): void {
-    slot.state = "validating";
-    void this.#open.track(this.#validate(slot));
+  check(slot: Slot<T>, purpose: "borrow" | "probe" | "keepalive"): void {
+    this.#set.move(slot, "validating");
+    if (purpose === "borrow") this.borrowChecks++;
+    if (purpose === "probe") this.#probing = true;
+    void this.#set.track(this.#validate(slot, purpose));
   }
 
-  /** A fatal error: older connections become suspect; idle ones are checked (or closed) now. */
+  /**
+   * The server may have gone away (a fatal error, a failed create): become suspicious and probe
+   * one idle connection, unless a probe is already running. Never evicts by itself.
+   */
+  suspect(): void {
+    this.suspicious = true;
+    if (this.#probing || this.#factory.validate === undefined) return;
+    const idle = this.#set.idle;
+    // A connection the driver already knows dead proves nothing: close it, probe the next.
+    while (idle.length > 0 && this.#factory.isBroken?.(idle[idle.length - 1].connection) === true) {
+      void this.#set.destroy(idle[idle.length - 1]);
+    }
+    if (idle.length === 0) return;
+    this.check(idle[idle.length - 1], "probe");
+  }
+
+  /** A fatal error on one connection (already on its way to closing). */
   onFatal(): void {
     this.#counters.fatalErrors++;
-    this.generation++;
-    for (const slot of [...this.#open.idle]) {
-      this.#open.removeIdle(slot);
-      if (this.#factory.isBroken?.(slot.connection) === true) void this.#open.destroy(slot);
-      else this.check(slot);
-    }
+    this.suspect();
   }
 
   /** Recomputes the health state and emits `statechange` when it moved. */
   updateHealth(closed: boolean): void {
     const failing = this.#creation.failures > 0;
-    const next = healthOf({ failing, open: this.#open.size, closed });
+    const next = healthOf({ failing, open: this.#set.open, closed });
     if (next === this.#health) return;
     const from = this.#health;
     this.#health = next;
     this.#host.emit("statechange", { from, to: next, cause: next === "healthy" ? undefined : this.#creation.lastError });
   }
 
-  async #validate(slot: Slot<T>): Promise<void> {
-    const suspect = slot.generation < this.generation;
-    const alive = await validateWithin(this.#factory, slot.connection, this.#clock, this.#options.validationTimeoutMs);
+  /** The server went away: every idle connection of the old generation is closed, the others when they return. */
+  #evict(): void {
+    this.suspicious = false;
+    this.generation++;
+    while (this.#set.idle.length > 0) void this.#set.destroy(this.#set.idle[this.#set.idle.length - 1]);
+  }
+
+  async #validate(slot: Slot<T>, purpose: "borrow" | "probe" | "keepalive"): Promise<void> {
+    let alive: boolean;
+    try {
+      alive = await validateWithin(this.#factory, slot.connection, this.#clock, this.#options.validationTimeoutMs);
+    } finally {
+      if (purpose === "borrow") this.borrowChecks--;
+      if (purpose === "probe") this.#probing = false;
+    }
     this.#counters.validations++;
-    if (!this.#open.slots.has(slot)) return;
+    // Closed meanwhile (pool closed, or the generation evicted while it was being checked).
+    if (slot.place !== "validating") return;
     if (alive) {
+      this.suspicious = false;
       const now = this.#clock.now();
       slot.generation = this.generation;
       slot.checkedAt = now;
       slot.keepaliveAt = this.keepaliveAt(now);
-      return this.#host.returnSlot(slot);
+      this.#host.returnSlot(slot);
+      return;
     }
     this.#counters.validationFailures++;
-    await this.#open.destroy(slot);
-    // A suspect failed too: the server restarted, so every older idle connection is dead as well.
-    if (suspect) {
-      for (const other of [...this.#open.idle]) if (other.generation < this.generation) void this.#open.destroy(other);
-    }
+    void this.#set.destroy(slot);
+    // Failing while already suspicious: a second connection is dead, the server went away.
+    if (this.suspicious) this.#evict();
+    else this.suspect();
+    this.#host.checkFailed();
   }
 }

@@ -1,20 +1,23 @@
 /**
- * The pool's record of one open connection.
+ * The pool's record of one connection it opened.
  *
  * @module
  */
 
 import type { AgentRecord } from "./agents.ts";
 
-/** Where a connection is in its life. */
+/** Where an open connection is in its life, as `pool.connections()` reports it. */
 export type ConnectionState = "idle" | "used" | "resetting" | "validating";
 
-/** One open connection and its bookkeeping. Internal: users see {@linkcode ConnectionInfo}. */
+/** The collection a connection is in: its state. `closing` ones are no longer open. */
+export type Place = ConnectionState | "closing";
+
+/** One connection and its bookkeeping. Internal: users see {@linkcode ConnectionInfo}. */
 export class Slot<T> {
   readonly id: number;
   readonly connection: T;
   readonly createdAt: number;
-  /** Which batch this connection belongs to: after a fatal error, older generations are suspect. */
+  /** Which batch this connection belongs to: older generations are retired (the server went away). */
   generation: number;
   /** Retire at or after this time (jittered max lifetime). */
   expiresAt: number;
@@ -25,9 +28,12 @@ export class Slot<T> {
   holdReported = false;
   /** Acquire stack of the current lease, when `captureStacks` is on. */
   stack: string | undefined = undefined;
-  state: ConnectionState = "idle";
-  /** Created above `maxConnections`; closed first when the pool shrinks back. */
-  overflow: boolean;
+  /** The collection it is in (null before it joins one and after it closed). Changed only by `ConnectionSet.move`. */
+  place: Place | null = null;
+  /** Its index in that collection (O(1) removal). */
+  index = -1;
+  /** Its close finished: it is in no collection any more. */
+  closed = false;
   agent: AgentRecord | null = null;
   heldSince = 0;
   lastUsedAt: number;
@@ -36,25 +42,16 @@ export class Slot<T> {
   uses = 0;
   /** The live handle of the current lease, so the pool can fence it on reclaim. */
   lease: unknown = undefined;
-  /** Index in the idle stack, -1 when not idle (lets the housekeeper remove it in O(1)). */
-  idleIndex = -1;
+  /** A `factory.cancel` in flight: the connection goes to no other lease before it settles. */
+  cancelling: Promise<void> | undefined = undefined;
 
-  constructor(
-    id: number,
-    connection: T,
-    createdAt: number,
-    generation: number,
-    overflow: boolean,
-    expiresAt: number,
-    keepaliveAt: number,
-  ) {
+  constructor(id: number, connection: T, createdAt: number, generation: number, expiresAt: number, keepaliveAt: number) {
     this.id = id;
     this.connection = connection;
     this.createdAt = createdAt;
     this.lastUsedAt = createdAt;
     this.checkedAt = createdAt;
     this.generation = generation;
-    this.overflow = overflow;
     this.expiresAt = expiresAt;
     this.keepaliveAt = keepaliveAt;
   }
@@ -70,7 +67,7 @@ export interface ConnectionInfo {
   readonly state: ConnectionState;
   /** The holding agent, or null when not held. */
   readonly agentId: string | null;
-  /** True when the connection is one of the `overflow` extras above `maxConnections`. */
+  /** True for the newest connections beyond `maxConnections` (the first to go when the pool shrinks). */
   readonly overflow: boolean;
   readonly createdAt: number;
   readonly ageMs: number;

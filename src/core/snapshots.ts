@@ -7,23 +7,33 @@
  */
 
 import type { AgentRecord } from "./agents.ts";
+import type { ConnectionSet } from "./connections.ts";
+import type { PoolCounters } from "./counters.ts";
 import type { PoolHealth } from "./health.ts";
 import type { LatencySummary } from "./metrics.ts";
 import type { ConnectionInfo, Slot } from "./slot.ts";
 
-/** Pool-wide counts and lifetime counters, as `pool.stats()` returns them. */
+/**
+ * Pool-wide counts and lifetime counters, as `pool.stats()` returns them. Every count is the size
+ * of one collection of connections (or waiters); none is kept by hand. The invariants that hold
+ * between them are written down in invariants.ts.
+ */
 export interface PoolStats {
-  /** Open connections (idle + used + resetting/validating). */
+  /** Open connections: idle + used + validating + resetting. */
   readonly total: number;
   readonly idle: number;
   readonly used: number;
+  /** Being checked (for a borrower, a keepalive, or after a fatal error). */
+  readonly validating: number;
+  /** Being reset after a release (or waiting for a hold-policy cancel to settle). */
+  readonly resetting: number;
   /** Acquires waiting. */
   readonly pending: number;
-  /** Connections being opened. */
+  /** Connections being opened, abandoned creates included (each may still open a session). */
   readonly creating: number;
   /** Connections being closed (they still count against the cap). */
   readonly closing: number;
-  /** Open connections above `maxConnections`. */
+  /** Open connections above `maxConnections`: `max(0, total - maxConnections)`. */
   readonly overflow: number;
   readonly minConnections: number;
   readonly maxConnections: number;
@@ -75,6 +85,64 @@ export interface HoldInfo {
   readonly stack?: string;
 }
 
+/** What {@linkcode statsView} reads. */
+export interface StatsSources {
+  readonly set: ConnectionSet<unknown>;
+  readonly agents: Iterable<AgentRecord>;
+  readonly pending: number;
+  readonly creating: number;
+  readonly options: { readonly minConnections: number; readonly maxConnections: number; readonly overflow: number; readonly leakDetectionMs: number };
+  readonly counters: PoolCounters;
+  readonly health: PoolHealth;
+  readonly now: number;
+  readonly closed: boolean;
+  readonly latency: LatencySummary | undefined;
+}
+
+/** Builds `pool.stats()`: every count derived from a collection. */
+export function statsView(s: StatsSources): PoolStats {
+  let activeAgents = 0;
+  for (const agent of s.agents) if (agent.held > 0 || agent.pending > 0) activeAgents++;
+  const { set, options } = s;
+  const total = set.open;
+  return {
+    total,
+    idle: set.idle.length,
+    used: set.used.length,
+    validating: set.validating.length,
+    resetting: set.resetting.length,
+    pending: s.pending,
+    creating: s.creating,
+    closing: set.closing.length,
+    overflow: Math.max(0, total - options.maxConnections),
+    minConnections: options.minConnections,
+    maxConnections: options.maxConnections,
+    cap: options.maxConnections + options.overflow,
+    activeAgents,
+    ...s.counters,
+    health: s.health,
+    longestHolds: longestHolds(set.used, s.now, options.leakDetectionMs, 10),
+    closed: s.closed,
+    latency: s.latency,
+  };
+}
+
+/** Builds `pool.agents()`; `longestHeldMs` comes from the connections in use. */
+export function agentsView(agents: Iterable<AgentRecord>, used: readonly Slot<unknown>[], now: number): AgentInfo[] {
+  const longest = new Map<AgentRecord, number>();
+  for (const slot of used) {
+    if (slot.agent !== null) longest.set(slot.agent, Math.max(longest.get(slot.agent) ?? 0, now - slot.heldSince));
+  }
+  return [...agents].map((agent) => agentInfo(agent, longest.get(agent) ?? 0));
+}
+
+/** Builds `pool.connections()`, by id; the newest beyond `maxConnections` are the overflow ones. */
+export function connectionsView(set: ConnectionSet<unknown>, maxConnections: number, now: number, epoch: number): ConnectionInfo[] {
+  const slots = [...set.slots()].sort((a, b) => a.id - b.id);
+  const firstOverflow = Math.max(maxConnections, 0);
+  return slots.map((slot, i) => connectionInfo(slot, now, epoch, i >= firstOverflow));
+}
+
 /** The current leases, longest first. */
 export function longestHolds(slots: Iterable<Slot<unknown>>, now: number, leakMs: number, limit: number): HoldInfo[] {
   const holds: HoldInfo[] = [];
@@ -108,6 +176,8 @@ export interface AgentInfo {
   readonly leaks: number;
   readonly reclaimed: number;
   readonly revoked: boolean;
+  /** Connections it may hold at once (Infinity: no quota). */
+  readonly quota: number;
   /** How long its longest current hold has lasted (0 when it holds nothing). */
   readonly longestHeldMs: number;
 }
@@ -129,24 +199,25 @@ export function agentInfo(agent: AgentRecord, longestHeldMs: number): AgentInfo 
     leaks: agent.leaks,
     reclaimed: agent.reclaimed,
     revoked: agent.revoked,
+    quota: agent.quota,
     longestHeldMs,
   };
 }
 
 /** Builds a {@linkcode ConnectionInfo}; `epoch` converts the pool clock to epoch milliseconds. */
-export function connectionInfo(slot: Slot<unknown>, now: number, epoch: number): ConnectionInfo {
+export function connectionInfo(slot: Slot<unknown>, now: number, epoch: number, overflow: boolean): ConnectionInfo {
   const held = slot.agent !== null;
   return {
     id: slot.id,
-    state: slot.state,
+    state: slot.place as ConnectionInfo["state"],
     agentId: slot.agent?.agentId ?? null,
-    overflow: slot.overflow,
+    overflow,
     createdAt: Math.round(epoch + slot.createdAt),
     ageMs: now - slot.createdAt,
     uses: slot.uses,
     heldSince: held ? Math.round(epoch + slot.heldSince) : null,
     heldMs: held ? now - slot.heldSince : 0,
-    idleMs: slot.state === "idle" ? now - slot.lastUsedAt : 0,
+    idleMs: slot.place === "idle" ? now - slot.lastUsedAt : 0,
   };
 }
 
@@ -175,6 +246,11 @@ export function topHolders(slots: Iterable<Slot<unknown>>, now: number, limit: n
 
 /** The counts an error message states: cheap to gather, whatever the number of agents. */
 export type StateCounts = Pick<PoolStats, "total" | "cap" | "maxConnections" | "used" | "idle" | "pending" | "creating">;
+
+/** The counts an error message states, read straight from the collections. */
+export function stateCounts(set: ConnectionSet<unknown>, cap: number, maxConnections: number, pending: number, creating: number): StateCounts {
+  return { total: set.open, cap, maxConnections, used: set.used.length, idle: set.idle.length, pending, creating };
+}
 
 /** "total 30/30 (cap), used 30, idle 0, pending 12, creating 0; top holders: a ×5 (longest 2.1 s)" */
 export function describeState(stats: StateCounts, holders: Holder[]): string {

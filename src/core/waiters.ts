@@ -8,6 +8,7 @@
  */
 
 import type { AgentRecord } from "./agents.ts";
+import type { Ancestry } from "./deadlock.ts";
 import type { Deadline } from "./deadlines.ts";
 
 /** One pending acquire. Resolved or rejected exactly once, by the pool. */
@@ -25,6 +26,8 @@ export class Waiter implements Deadline {
   readonly signal: AbortSignal | undefined;
   /** The abort listener, kept to remove it once the waiter settles. */
   onAbort: (() => void) | undefined = undefined;
+  /** The leases of this pool the acquire runs inside (null for none): the wait-for graph's edges. */
+  ancestry: Ancestry | null = null;
   /** The caller's acquire stack (with `captureStacks`), taken when it started waiting. */
   stack: string | undefined = undefined;
 

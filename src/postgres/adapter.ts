@@ -7,7 +7,6 @@
  */
 
 import type postgres from "postgres";
-import { DEFAULT_AGENT_ID } from "../core/agents.ts";
 import type { AsyncConnectionPool } from "../core/pool.ts";
 import type { PooledConnection } from "../core/handle.ts";
 import { type ConnectionState, markDiscard, type Sql, stateOf } from "./connection_state.ts";
@@ -123,16 +122,18 @@ export class PooledDatabaseAdapter {
   async transaction<R>(fn: (tx: TransactionSql) => R | Promise<R>, options?: TransactionOptions): Promise<Awaited<R>> {
     if (typeof fn !== "function") invalidOption("type", "run transaction", "fn", "a function", fn);
     const what = "run transaction";
-    const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkInteger(what, "maxRetries", options.maxRetries);
-    const handle = await this.#acquire(agentId, options);
+    const handle = await this.#acquire(options);
+    const agentId = handle.agentId;
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
         try {
-          return await this.#attempt(handle, fn, beginText, agentId, signal);
+          // The lease is the parent of acquires made inside fn (nested-acquire detection).
+          const current = handle;
+          return await this.#pool.withLease(current, () => this.#attempt(current, fn, beginText, agentId, signal));
         } catch (error) {
           if (attempt >= maxRetries || !isRetryableError(error) || signal?.aborted) throw error;
           await retryDelay(attempt, this.#retryBaseMs, this.#retryMaxMs, signal);
@@ -145,18 +146,19 @@ export class PooledDatabaseAdapter {
   }
 
   /**
-   * A connection held for `agentId`. One whose session ended while idle (the pool discards it on
-   * release) is swapped for another: postgres.js would silently reconnect it behind our back.
+   * A connection held for `options.agentId` (without one, the pool takes the call tree's:
+   * withAgent / an outer use(), else "default"). One whose session ended while idle (the pool
+   * discards it on release) is swapped for another: postgres.js would silently reconnect it
+   * behind our back.
    */
-  async #acquire(
-    agentId: string | undefined,
-    options: { signal?: AbortSignal; timeoutMs?: number } | undefined,
-  ): Promise<PooledConnection<Sql>> {
-    const request = { agentId, signal: options?.signal, timeoutMs: options?.timeoutMs };
-    let handle = await this.#pool.acquire(request);
+  async #acquire(options: { agentId?: string; signal?: AbortSignal; timeoutMs?: number } | undefined): Promise<PooledConnection<Sql>> {
+    const signal = options?.signal;
+    const timeoutMs = options?.timeoutMs;
+    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs });
     for (let tries = 1; tries < 3 && stateOf(handle.connection).broken; tries++) {
+      const agentId = handle.agentId; // the same agent as the first acquire resolved
       await handle.release();
-      handle = await this.#pool.acquire(request);
+      handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
     }
     return handle;
   }
@@ -254,15 +256,15 @@ export class PooledDatabaseAdapter {
     const [fn, options] = (typeof a === "function" ? [a, b] : [b, a]) as [(sql: QuerySql) => R, QueryOptions?];
     if (typeof fn !== "function") invalidOption("type", "run query", "fn", "a function", fn);
     const signal = options?.signal;
-    const agentId = options?.agentId ?? DEFAULT_AGENT_ID;
-    const handle = await this.#acquire(agentId, options);
+    const handle = await this.#acquire(options);
+    const agentId = handle.agentId;
     // The scope records what `fn` runs: a BEGIN it left open is rolled back on release.
     const conn = rawSql(handle.connection);
     const state = stateOf(conn);
     const scope = new Scope(conn, state, agentId, handle.id, null, signal !== undefined);
     try {
       signal?.throwIfAborted();
-      const value = fn(scope.sql);
+      const value = this.#pool.withLease(handle, () => fn(scope.sql));
       const pending = Array.isArray(value) ? Promise.all(value) : value;
       return (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
     } catch (error) {
@@ -295,8 +297,7 @@ export class PooledDatabaseAdapter {
 
   async #statement(strings: TemplateStringsArray, values: unknown[], options?: QueryOptions): Promise<postgres.RowList<postgres.Row[]>> {
     const signal = options?.signal;
-    const agentId = options?.agentId;
-    const handle = await this.#acquire(agentId, options);
+    const handle = await this.#acquire(options);
     const conn = handle.connection;
     const state = stateOf(conn);
     try {

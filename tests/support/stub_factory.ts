@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import type { ConnectionFactory } from "../../src/core/factory.ts";
-import type { PoolOptions } from "../../src/core/options.ts";
+import type { PoolOptions, TuningOptions } from "../../src/core/options.ts";
+import { invariantViolations } from "../../src/core/invariants.ts";
 import { AsyncConnectionPool } from "../../src/core/pool.ts";
 import { ManualClock } from "./manual_clock.ts";
 
@@ -51,6 +52,14 @@ export interface StubOptions {
   reset?: (connection: StubConnection) => void | Promise<void>;
   createMode?: CreateMode;
   destroyMode?: "immediate" | "deferred";
+  /** Deferred creates ignore their aborted signal (a driver stuck in a connect). */
+  ignoreAbort?: boolean;
+  /** Give the factory a `validate` hook; it answers with this function's result. */
+  validate?: (connection: StubConnection) => boolean | Promise<boolean>;
+  /** Give the factory a `cancel` hook. */
+  cancel?: (connection: StubConnection) => void | Promise<void>;
+  /** Give the factory an `isFatal` hook. */
+  isFatal?: (error: unknown) => boolean;
 }
 
 /**
@@ -81,6 +90,9 @@ export class StubFactory {
   destroyCalls = 0;
   destroyed = 0;
   resetCalls = 0;
+  validateCalls = 0;
+  cancelCalls = 0;
+  ignoreAbort: boolean;
   /** Creates started and not yet settled. */
   inFlightCreates = 0;
   peakInFlightCreates = 0;
@@ -101,11 +113,27 @@ export class StubFactory {
     this.createMode = options.createMode ?? "immediate";
     this.destroyMode = options.destroyMode ?? "immediate";
     this.resetImpl = options.reset;
+    this.ignoreAbort = options.ignoreAbort ?? false;
     const factory: ConnectionFactory<StubConnection> = {
       create: (signal) => this.#create(signal),
       destroy: (connection) => this.#destroy(connection),
     };
     if (options.reset !== undefined) factory.reset = (connection) => this.#reset(connection);
+    const { validate, cancel, isFatal } = options;
+    if (validate !== undefined) {
+      factory.validate = (connection) => {
+        this.validateCalls++;
+        if (connection.destroyed) this.violations.push(`validate of destroyed connection ${connection.id}`);
+        return validate(connection);
+      };
+    }
+    if (cancel !== undefined) {
+      factory.cancel = (connection) => {
+        this.cancelCalls++;
+        return cancel(connection);
+      };
+    }
+    if (isFatal !== undefined) factory.isFatal = isFatal;
     this.factory = factory;
   }
 
@@ -192,13 +220,13 @@ export class StubFactory {
         resolve: () => settle(true),
         reject: (error = new Error(`connect ECONNREFUSED (stub create #${this.createCalls})`)) => settle(false, error),
       };
-      if (signal.aborted) {
+      if (signal.aborted && !this.ignoreAbort) {
         queueMicrotask(() => {
           settle(false, signal.reason);
         });
         return;
       }
-      signal.addEventListener("abort", onAbort, { once: true });
+      if (!this.ignoreAbort) signal.addEventListener("abort", onAbort, { once: true });
       if (fail) {
         const error = new Error(`connect ECONNREFUSED (stub create #${this.createCalls})`);
         queueMicrotask(() => {
@@ -266,7 +294,7 @@ export interface TestPool {
  * options override.
  */
 export function makePool(
-  options: Partial<PoolOptions<StubConnection>> = {},
+  options: Partial<PoolOptions<StubConnection> & TuningOptions> = {},
   stubOptions: StubOptions = {},
 ): TestPool {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
@@ -325,11 +353,13 @@ export function assertConsistent({ pool, stub }: { pool: AsyncConnectionPool<Stu
   const byState = (state: string): number => conns.filter((c) => c.state === state).length;
   assert.equal(byState("idle"), s.idle, "idle connections");
   assert.equal(byState("used"), s.used, "used connections");
+  assert.equal(byState("validating"), s.validating, "validating connections");
+  assert.equal(byState("resetting"), s.resetting, "resetting connections");
   assert.equal(conns.filter((c) => c.agentId !== null).length, s.used, "connections with a holder");
   assert.equal(conns.filter((c) => c.overflow).length, s.overflow, "overflow connections");
   assert.equal(agents.reduce((n, a) => n + a.held, 0), s.used, "sum of agents' held === used");
   assert.equal(agents.reduce((n, a) => n + a.pending, 0), s.pending, "sum of agents' pending === pending");
-  assert.ok(s.total + s.creating + s.closing <= s.cap, `total+creating+closing ${s.total}+${s.creating}+${s.closing} <= cap ${s.cap}`);
+  assert.deepEqual(invariantViolations(s), [], "the pool's invariants hold (src/core/invariants.ts)");
   assert.ok(s.overflow <= s.cap - s.maxConnections, "overflow <= option");
   assert.ok(stub.live <= s.cap, `stub live ${stub.live} <= cap ${s.cap}`);
   assert.deepEqual(stub.violations, [], "stub saw no violation");

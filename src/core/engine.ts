@@ -1,0 +1,436 @@
+/**
+ * The pool's machinery behind {@linkcode AsyncConnectionPool}: one borrow path (acquire → the
+ * fast path, or #wait) and one return path (release → #return), every state change in
+ * `ConnectionSet.move`. Internal: users see the pool class.
+ *
+ * @module
+ */
+
+import { type AgentRecord, AgentRegistry, DEFAULT_AGENT_ID } from "./agents.ts";
+import type { Clock } from "./clock.ts";
+import { ConnectionSet } from "./connections.ts";
+import type { AgentContext } from "./context.ts";
+import { newCounters, type PoolCounters } from "./counters.ts";
+import { ancestryOf } from "./deadlock.ts";
+import { type ExhaustedReason, PoolClosedError } from "./errors.ts";
+import { exhaustedError } from "./exhausted.ts";
+import type { ConnectionFactory } from "./factory.ts";
+import { Filler } from "./filler.ts";
+import { Governor } from "./governance.ts";
+import { PooledConnection, type ReleaseLease } from "./handle.ts";
+import { Housekeeper, housekeepingIntervalMs, sweep } from "./housekeeper.ts";
+import type { PoolMetrics } from "./metrics.ts";
+import { checkDuration, type ResolvedPoolOptions } from "./options.ts";
+import { Recovery } from "./recovery.ts";
+import { Slot } from "./slot.ts";
+import { stateCounts, topHolders } from "./snapshots.ts";
+import type { AcquireOptions } from "./pool.ts";
+import { type NestedRefusal, WaitingRoom } from "./waiting_room.ts";
+import type { Waiter } from "./waiters.ts";
+
+const RESOLVED: Promise<void> = Promise.resolve();
+/** Agents that hold and wait for nothing are forgotten beyond this many, oldest first. */
+const MAX_IDLE_AGENTS = 10_000;
+
+const NO_GRAPH = Object.freeze({ used: [] as readonly Slot<unknown>[], capacityComing: true });
+
+/**
+ * State and machinery of one pool. `owner` is the public pool object: it issues the handles.
+ *
+ * @example
+ * ```ts
+ * const engine = new PoolEngine(pool, resolvePoolOptions({ factory }), guardedMetrics, emit);
+ * const handle = await engine.acquire({ agentId: "a" });
+ * ```
+ */
+export class PoolEngine<T> {
+  readonly set: ConnectionSet<T>;
+  readonly agents: AgentRegistry;
+  readonly room: WaitingRoom;
+  readonly filler: Filler<T>;
+  readonly recovery: Recovery<T>;
+  readonly governor: Governor<T>;
+  readonly counters: PoolCounters = newCounters();
+  readonly metrics: PoolMetrics;
+  readonly context: AgentContext | undefined;
+  readonly cap: number;
+  closed = false;
+  #owner: object;
+  #options: ResolvedPoolOptions<T>;
+  #factory: ConnectionFactory<T>;
+  #clock: Clock;
+  #max: number;
+  #captureStacks: boolean;
+  #preciseTiming: boolean;
+  #closeOverflowAtOnce: boolean;
+  /** The factory has isFatal or isBroken. */
+  #deathHooks: boolean;
+  #housekeeper: Housekeeper;
+  #emit: (type: string, detail: unknown) => void;
+  #nextId = 1;
+  /** Clock of the borrow/return fast path: the real one, or with `preciseTiming: false` the coarse time below. */
+  #leaseNow: () => number;
+  /** The last time any slow path or the housekeeper read the clock. */
+  #coarseNow: number;
+  #releaseLease: ReleaseLease = (_handle, lease, error) => this.#release(lease as Slot<T>, error);
+
+  constructor(owner: object, o: ResolvedPoolOptions<T>, metrics: PoolMetrics, emit: (type: string, detail: unknown) => void) {
+    this.#owner = owner;
+    this.#options = o;
+    this.#factory = o.factory;
+    this.#clock = o.clock;
+    this.metrics = metrics;
+    this.context = o.context;
+    this.#emit = emit;
+    this.#max = o.maxConnections;
+    this.cap = o.maxConnections + o.overflow;
+    this.#captureStacks = o.captureStacks;
+    this.#preciseTiming = o.preciseTiming;
+    this.#closeOverflowAtOnce = o.overflowIdleMs === 0;
+    this.#deathHooks = o.factory.isFatal !== undefined || o.factory.isBroken !== undefined;
+    this.#coarseNow = o.clock.now();
+    this.#leaseNow = o.preciseTiming ? () => o.clock.now() : () => this.#coarseNow;
+    this.agents = new AgentRegistry(o.quotaOf);
+    this.set = new ConnectionSet(o.factory, {
+      closed: () => {
+        this.counters.destroyed++;
+        this.recovery.updateHealth(this.closed);
+        this.filler.kick();
+        metrics.destroyed();
+      },
+      failed: (error, slot) => emit("error", { error, connectionId: slot.id, during: "destroy" }),
+    });
+    this.room = new WaitingRoom(o.clock, this.counters, {
+      errorFor: (reason, agent, waitedMs, nested) => this.#exhaustedError(reason, agent, waitedMs, nested),
+      expiryReason: (agent) =>
+        agent.held >= agent.quota ? "agent_quota" : this.recovery.unavailable(this.cap) ? "unavailable" : "timeout",
+      rejected: (agentId, reason) => metrics.rejected(agentId, reason),
+    });
+    this.filler = new Filler(o.factory, o.clock, {
+      deficit: (creating, active) => this.#deficit(creating, active),
+      adopt: (connection, createMs) => this.#adopt(connection, createMs),
+      createFailed: (error, failures) => {
+        this.counters.createErrors++;
+        this.recovery.suspect();
+        this.recovery.updateHealth(this.closed);
+        metrics.createFailed(error);
+        emit("createerror", { error, failures });
+      },
+    }, o);
+    this.recovery = new Recovery(o, this.set, this.counters, this.filler, {
+      returnSlot: (slot) => void this.#return(slot),
+      checkFailed: () => {
+        this.serveFromIdle();
+        this.filler.kick();
+      },
+      emit,
+    });
+    this.governor = new Governor(o, this.agents, this.set, this.counters, {
+      reclaimLease: (slot) => {
+        const agentId = slot.agent!.agentId;
+        metrics.released(agentId, this.#endLease(slot, this.#clock.now(), true));
+      },
+      refuseWaiters: (agent) => this.room.refuseAll(agent),
+      check: (slot) => this.recovery.check(slot, "keepalive"),
+      metrics,
+      emit,
+    });
+    this.#housekeeper = new Housekeeper(o.clock, housekeepingIntervalMs(o), () => this.#sweep());
+    this.#housekeeper.start();
+    this.filler.kick();
+  }
+
+  /** The borrow path: the fast path when a connection is idle and nobody waits ahead, else #wait. */
+  acquire(options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+    if (this.closed) return Promise.reject(new PoolClosedError());
+    const agentId = options?.agentId ?? this.context?.get()?.agentId ?? DEFAULT_AGENT_ID;
+    if (typeof agentId !== "string" || agentId === "") {
+      return Promise.reject(
+        new TypeError(`Cannot acquire as 'agentId' must be a non-empty string: current value is ${String(agentId)}`),
+      );
+    }
+    const agent = this.agents.find(agentId) ?? this.#newAgent(agentId);
+    if (agent instanceof Error) return Promise.reject(agent); // a bad agentQuotas value for this agent
+    // The fast path: an idle connection, nobody of this agent ahead, below its quota. A timeoutMs
+    // that #wait would refuse (not a positive number) sends the call there.
+    const timeoutMs = options?.timeoutMs;
+    if (
+      this.set.idle.length > 0 && agent.pending === 0 && agent.held < agent.quota && !agent.revoked &&
+      (timeoutMs === undefined || (typeof timeoutMs === "number" && timeoutMs > 0))
+    ) {
+      if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+      const now = this.#leaseNow();
+      const slot = this.#takeIdle(now);
+      if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
+    }
+    return this.#wait(agent, options);
+  }
+
+  /** A first acquire of `agentId`: its record, or the error of a bad `agentQuotas` value (kept off the fast path). */
+  #newAgent(agentId: string): AgentRecord | Error {
+    try {
+      return this.agents.get(agentId);
+    } catch (error) {
+      return error instanceof Error ? error : new RangeError(String(error));
+    }
+  }
+
+  /** Closes: waiters rejected, idle connections and creates closed, timers cleared. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.#housekeeper.stop();
+    this.room.close(this.agents.values(), new PoolClosedError("The pool was closed while this acquire waited"));
+    while (this.set.idle.length > 0) void this.set.destroy(this.set.idle[this.set.idle.length - 1]);
+    await this.filler.close();
+    await this.set.settle();
+    this.recovery.updateHealth(true);
+  }
+
+  #lease(slot: Slot<T>, agent: AgentRecord, waitMs: number, now: number, stack?: string): PooledConnection<T> {
+    this.set.move(slot, "used");
+    slot.agent = agent;
+    slot.heldSince = now;
+    slot.uses++;
+    this.counters.acquired++;
+    agent.acquired++;
+    if (++agent.held >= agent.quota) this.room.queue.leave(agent);
+    if (waitMs > 0) {
+      agent.totalWaitMs += waitMs;
+      if (waitMs > agent.maxWaitMs) agent.maxWaitMs = waitMs;
+    }
+    const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
+    slot.lease = handle;
+    // A waiter's stack was taken when it called acquire(); here we may be in a hand-off (a release
+    // or a create), whose stack would name the pool's internals instead of the caller.
+    if (this.#captureStacks) slot.stack = stack ?? new Error("acquired here").stack;
+    this.metrics.acquired(agent.agentId, waitMs);
+    return handle;
+  }
+
+  /**
+   * The top idle connection if it can be handed out as is. Expired or broken ones are closed on
+   * the way; null when none is left or the top one must be checked first (see serveFromIdle).
+   */
+  #takeIdle(now: number): Slot<T> | null {
+    const idle = this.set.idle;
+    while (idle.length > 0) {
+      const slot = idle[idle.length - 1];
+      if (now >= slot.expiresAt || this.#dead(slot, undefined)) {
+        void this.set.destroy(slot);
+      } else {
+        // Inline of recovery.needsCheck (the fast path): idle too long, or the pool is suspicious.
+        const recovery = this.recovery;
+        return now - slot.checkedAt > recovery.validateAfterIdleMs || recovery.suspicious ? (recovery.needsCheck(slot, now) ? null : slot) : slot;
+      }
+    }
+    return null;
+  }
+
+  #wait(agent: AgentRecord, options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let timeoutMs = this.#options.acquireTimeoutMs;
+    if (options?.timeoutMs !== undefined) {
+      try {
+        timeoutMs = checkDuration("timeoutMs", options.timeoutMs, true, "acquire");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (agent.revoked) return Promise.reject(this.room.refuse("revoked", agent));
+    const ancestry = ancestryOf(this.context?.get()?.lease, this.#owner);
+    if (this.room.queue.size >= this.#options.maxWaiting) return Promise.reject(this.room.refuse("queue_full", agent));
+    const now = (this.#coarseNow = this.#clock.now());
+    const graph = ancestry === null ? NO_GRAPH : { used: this.set.used, capacityComing: this.set.capacityComing(this.cap, this.filler.creating) };
+    return this.room.wait(agent, now, timeoutMs, signal, ancestry, graph, this.#captureStacks, this.#onQueued);
+  }
+
+  /** A waiter joined: serve it from idle connections (checking one for it if need be), or create. */
+  #onQueued = (): void => {
+    this.serveFromIdle();
+    this.filler.kick();
+  };
+
+  #exhaustedError(reason: ExhaustedReason, agent: AgentRecord, waitedMs: number, nested?: NestedRefusal): Error {
+    return exhaustedError(reason, agent, waitedMs, {
+      // Not stats(): a burst of timeouts must not walk every agent once per failed waiter.
+      stats: stateCounts(this.set, this.cap, this.#max, this.room.queue.size, this.filler.creating),
+      holders: topHolders(this.set.used, this.#clock.now(), 3),
+      maxWaiting: this.#options.maxWaiting,
+      failure: this.recovery.failure,
+      nested,
+    });
+  }
+
+  /** The return path: end the lease, then retire, reset or hand the connection on. */
+  #release(slot: Slot<T>, error: unknown): Promise<void> {
+    const now = this.#leaseNow();
+    const agent = slot.agent!;
+    let done = RESOLVED;
+    const fatal = this.#dead(slot, error);
+    const heldMs = this.#endLease(slot, now, false);
+    if (fatal) {
+      // Dead: out of circulation now, closed in the background (close() still waits for it). The
+      // caller, who already has its error, must not wait for the driver to give up on a reset
+      // socket (postgres.js on Bun: the whole endTimeoutMs, 5 s, after pg_terminate_backend).
+      void this.set.destroy(slot);
+      this.recovery.onFatal();
+    } else if (now >= slot.expiresAt) {
+      this.recovery.suspicious = false; // it came back alive: the server is there
+      done = this.set.destroy(slot);
+    } else {
+      this.recovery.suspicious = false;
+      slot.checkedAt = now;
+      done = slot.cancelling !== undefined || this.#factory.reset !== undefined
+        ? this.#reset(slot, now)
+        : this.#return(slot, this.#preciseTiming ? now : undefined);
+    }
+    if (agent.head !== null && this.set.idle.length > 0) this.serveFromIdle();
+    this.metrics.released(agent.agentId, heldMs);
+    if (error !== undefined) this.metrics.errored?.(agent.agentId, error);
+    return done;
+  }
+
+  /**
+   * Is the connection gone: `error` fatal (`isFatal`) or the connection known broken (`isBroken`)?
+   * A hook that throws counts as yes (reported on `error`), never as a throw out of release().
+   */
+  #dead(slot: Slot<T>, error: unknown): boolean {
+    if (!this.#deathHooks) return false;
+    try {
+      return (error !== undefined && this.#factory.isFatal?.(error) === true) || this.#factory.isBroken?.(slot.connection) === true;
+    } catch (hookError) {
+      this.#emit("error", { error: hookError, connectionId: slot.id, during: "factory.isFatal / factory.isBroken" });
+      return true;
+    }
+  }
+
+  /** The agent no longer holds `slot` (released, or with `reclaimed` taken back by the pool); returns the hold time. */
+  #endLease(slot: Slot<T>, now: number, reclaimed: boolean): number {
+    const agent = slot.agent!;
+    const heldMs = now - slot.heldSince;
+    slot.agent = null;
+    slot.lease = undefined;
+    slot.stack = undefined;
+    slot.leakReported = slot.holdReported = false;
+    slot.lastUsedAt = now;
+    agent.held--;
+    agent.totalHoldMs += heldMs;
+    if (heldMs > agent.maxHoldMs) agent.maxHoldMs = heldMs;
+    if (reclaimed) {
+      agent.reclaimed++;
+      this.counters.reclaimed++;
+    } else {
+      this.counters.released++;
+    }
+    // Below its quota again: its waiters rejoin the rotation (served by this connection or an idle one).
+    if (agent.head !== null) this.room.queue.admit(agent);
+    return heldMs;
+  }
+
+  /** A reset (or a hold-policy cancel) runs before the connection may serve another lease. */
+  #reset(slot: Slot<T>, now: number): Promise<void> {
+    let pending: Promise<void> | void = undefined;
+    if (slot.cancelling === undefined) {
+      try {
+        pending = this.#factory.reset!(slot.connection);
+      } catch (error) {
+        return this.#resetFailed(slot, error);
+      }
+      // A reset that finished synchronously hands the connection on at once, like no reset.
+      if (pending === undefined) return this.#return(slot, this.#preciseTiming ? now : undefined);
+    }
+    this.set.move(slot, "resetting");
+    return this.set.track(this.#finishReset(slot, pending));
+  }
+
+  async #finishReset(slot: Slot<T>, pending: Promise<void> | void): Promise<void> {
+    try {
+      if (slot.cancelling !== undefined) {
+        await slot.cancelling;
+        pending = this.#factory.reset?.(slot.connection);
+      }
+      await pending;
+    } catch (error) {
+      return this.#resetFailed(slot, error);
+    }
+    if (slot.place === "resetting") await this.#return(slot);
+  }
+
+  #resetFailed(slot: Slot<T>, error: unknown): Promise<void> {
+    const done = this.set.destroy(slot);
+    this.#emit("error", { error, connectionId: slot.id, during: "reset" });
+    return done;
+  }
+
+  /** A free connection goes to the next waiter, else is closed if above max, else idles. */
+  #return(slot: Slot<T>, now?: number): Promise<void> {
+    if (this.closed || slot.generation < this.recovery.generation) return this.set.destroy(slot);
+    const waiter = this.room.queue.shift();
+    if (waiter !== null) {
+      this.#handOff(slot, waiter, now);
+      return RESOLVED;
+    }
+    // Above the steady size: close now, or let the housekeeper close it after overflowIdleMs.
+    if (this.#closeOverflowAtOnce && this.set.open > this.#max) return this.set.destroy(slot);
+    this.set.move(slot, "idle");
+    return RESOLVED;
+  }
+
+  #handOff(slot: Slot<T>, waiter: Waiter, at?: number): void {
+    this.room.settle(waiter);
+    const now = (this.#coarseNow = at ?? this.#clock.now());
+    const handle = this.#lease(slot, waiter.agent, now - waiter.enqueuedAt, now, waiter.stack);
+    this.room.queue.admit(waiter.agent);
+    waiter.resolve(handle);
+  }
+
+  /**
+   * Hands idle connections to waiters in the rotation until one or the other runs out. One that
+   * must be checked first is validated for the waiter (one check per waiter, never one per idle
+   * connection); it comes back through #return, or is closed and the next one is taken.
+   */
+  serveFromIdle(): void {
+    const idle = this.set.idle;
+    const queue = this.room.queue;
+    while (!this.closed && !queue.rotationEmpty && idle.length > 0) {
+      const now = this.#clock.now();
+      const slot = this.#takeIdle(now);
+      if (slot !== null) {
+        this.#handOff(slot, queue.shift()!, now);
+      } else if (idle.length > 0 && this.recovery.borrowChecks < queue.takeable) {
+        this.recovery.check(idle[idle.length - 1], "borrow");
+      } else {
+        return;
+      }
+    }
+  }
+
+  #sweep(): void {
+    if (this.closed) return;
+    sweep(this.governor.sweepHost(), (this.#coarseNow = this.#clock.now()));
+    if (this.agents.size > MAX_IDLE_AGENTS) this.agents.prune(MAX_IDLE_AGENTS);
+    this.filler.kick();
+  }
+
+  /** How many creates to start: demand not met by open connections and active creates, within the cap. */
+  #deficit(creating: number, active: number): number {
+    const set = this.set;
+    const open = set.open;
+    const wanted = Math.min(this.cap, Math.max(this.#options.minConnections, set.used.length + this.room.queue.takeable));
+    const room = this.cap - open - creating - set.closing.length;
+    return Math.min(room, wanted - open - active);
+  }
+
+  #adopt(connection: T, createMs: number): void {
+    this.counters.created++;
+    const now = this.#clock.now();
+    const recovery = this.recovery;
+    // Jittered lifetime and keepalive: connections opened together are not retired together.
+    const slot = new Slot(this.#nextId++, connection, now, recovery.generation, recovery.expiresAt(now), recovery.keepaliveAt(now));
+    this.set.move(slot, "idle"); // open from now on; #return hands it on, keeps or closes it
+    void this.#return(slot);
+    recovery.updateHealth(this.closed);
+    this.metrics.created(createMs);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Runs a TypeScript entry point of this repository as a child process on the runtime running the
+ * test (Node through tsx, Deno, Bun) and collects its exit code and output.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { runtimeId } from "../../src/cli/runtime_info.ts";
+
+/** The repository root. */
+export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
+
+/** What a finished child printed and how it exited. */
+export interface ScriptResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `script` (a path from the repository root) with `args`; `env` is added to this process's.
+ *
+ * @example
+ * ```ts
+ * const { code, stderr } = await runScript("src/cli/main.ts", ["stress", "--agents", "many"]);
+ * ```
+ */
+export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<ScriptResult> {
+  const file = join(ROOT, script);
+  const argv = runtimeId() === "deno" ? ["run", "-A", file, ...args] : runtimeId() === "bun" ? [file, ...args] : ["--import", "tsx", file, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
