@@ -105,10 +105,12 @@ export class ServerWatch {
   /** Reads the current count once. */
   async read(): Promise<number> {
     const [row] = await this.#sql<{ mine: number; active: number; all: number }[]>`
-      select count(*) filter (where application_name = ${this.#app})::integer as mine,
-             count(*) filter (where application_name = ${this.#app} and state = 'active')::integer as active,
+      select count(*) filter (where mine)::integer as mine,
+             count(*) filter (where mine and state = 'active')::integer as active,
              count(*) filter (where backend_type = 'client backend')::integer as all
-      from pg_stat_activity`;
+      -- Inside a transaction a pooled session is named '<app>:<agent>' (the per-transaction agent tag).
+      from (select *, application_name = ${this.#app} or starts_with(application_name, ${this.#app + ":"}) as mine
+            from pg_stat_activity) as sessions`;
     this.lastOkAt = performance.now();
     this.lastError = undefined;
     this.last = row.mine;
