@@ -17,6 +17,7 @@ const storage = new AsyncLocalStorage<AgentFrame>();
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool, asyncAgentContext } from "agentpool";
  * const pool = new AsyncConnectionPool({ factory, context: asyncAgentContext });
  * ```
@@ -35,6 +36,7 @@ setDefaultAgentContext(asyncAgentContext);
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * import { withAgent } from "agentpool";
  * await withAgent("planner-1", () => pool.use((sql) => sql`select 1`)); // planner-1's lease
  * ```

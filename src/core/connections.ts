@@ -25,6 +25,7 @@ export interface ClosingHooks<T> {
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * const set = new ConnectionSet(factory, { closed: () => {}, failed: console.error });
  * set.move(slot, "idle");
  * await set.destroy(slot);

@@ -66,7 +66,7 @@ let installed: AgentContext | undefined;
  *
  * @example
  * ```ts
- * import { setDefaultAgentContext } from "agentpool";
+ * import { setDefaultAgentContext } from "./context.ts";
  * setDefaultAgentContext(undefined); // pools created from now on have no context
  * ```
  */
@@ -79,7 +79,7 @@ export function setDefaultAgentContext(context: AgentContext | undefined): void 
  *
  * @example
  * ```ts
- * import { defaultAgentContext } from "agentpool";
+ * import { defaultAgentContext } from "./context.ts";
  * console.log(defaultAgentContext() !== undefined);
  * ```
  */

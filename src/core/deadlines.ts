@@ -31,7 +31,8 @@ export interface Deadline {
  *
  * @example
  * ```ts
- * import { DeadlineTimer, systemClock } from "agentpool";
+ * import { systemClock } from "agentpool";
+ * import { DeadlineTimer } from "./deadlines.ts";
  * const timer = new DeadlineTimer(systemClock, (entry) => console.log("expired", entry));
  * timer.add({ deadlineAt: systemClock.now() + 100, heapIndex: -1 });
  * ```

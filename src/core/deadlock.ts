@@ -35,6 +35,7 @@ export interface ChildWaiter {
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * const ancestry = ancestryOf(context.get()?.lease, pool);
  * ```
  */

@@ -39,6 +39,8 @@ const NO_GRAPH = Object.freeze({ used: [] as readonly Slot<unknown>[], capacityC
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * const engine = new PoolEngine(pool, resolvePoolOptions({ factory }), guardedMetrics, emit);
  * const handle = await engine.acquire({ agentId: "a" });
  * ```

@@ -62,6 +62,7 @@ export class PoolError extends Error {
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * import { ConnectionPoolExhaustedError } from "agentpool";
  * try {
  *   await pool.acquire({ agentId: "planner-1", timeoutMs: 100 });
@@ -90,6 +91,7 @@ export class ConnectionPoolExhaustedError extends PoolError {
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * import { PoolClosedError } from "agentpool";
  * await pool.close();
  * await pool.acquire({ agentId: "a" }).catch((e) => e instanceof PoolClosedError); // true

@@ -41,6 +41,7 @@ export interface FillerOptions {
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * const filler = new Filler(factory, systemClock, host, options);
  * filler.kick(); // call whenever demand may have grown or capacity was freed
  * await filler.close();

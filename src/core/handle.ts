@@ -20,6 +20,7 @@ export type ReleaseLease = (handle: PooledConnection<unknown>, lease: unknown, e
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * await using handle = await pool.acquire({ agentId: "planner-1" });
  * await handle.connection`select 1`;
  * // released here, even on throw

@@ -24,7 +24,7 @@ export interface HealthInputs {
  *
  * @example
  * ```ts
- * import { healthOf } from "agentpool";
+ * import { healthOf } from "./health.ts";
  * healthOf({ failing: true, open: 0, closed: false }); // "down"
  * ```
  */

@@ -34,7 +34,7 @@ function buildBounds(): Float64Array {
  *
  * @example
  * ```ts
- * import { HISTOGRAM_BOUNDS_MS } from "agentpool";
+ * import { HISTOGRAM_BOUNDS_MS } from "./histogram.ts";
  * HISTOGRAM_BOUNDS_MS.includes(2.5); // true
  * ```
  */
@@ -49,7 +49,7 @@ const N = BOUNDS.length;
  *
  * @example
  * ```ts
- * import { EXPORT_BOUNDS_MS } from "agentpool";
+ * import { EXPORT_BOUNDS_MS } from "./histogram.ts";
  * EXPORT_BOUNDS_MS.map((ms) => ms / 1000); // seconds, as Prometheus `le` labels
  * ```
  */
@@ -76,7 +76,7 @@ export interface HistogramSnapshot {
  *
  * @example
  * ```ts
- * import { Histogram } from "agentpool";
+ * import { Histogram } from "./histogram.ts";
  * const h = new Histogram();
  * for (const ms of [0, 1, 2, 3, 100]) h.record(ms);
  * h.summary(); // { count: 5, p50: ~2, p99: ~100, p999: ~100, max: 100, mean: 21.2 }

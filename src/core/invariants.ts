@@ -40,7 +40,8 @@ export type InvariantInputs = Pick<
  *
  * @example
  * ```ts
- * import { unaccountedLeases } from "agentpool";
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+ * import { unaccountedLeases } from "./invariants.ts";
  * unaccountedLeases(pool.stats()); // 0
  * ```
  */
@@ -53,7 +54,8 @@ export function unaccountedLeases(stats: Pick<PoolStats, "acquired" | "released"
  *
  * @example
  * ```ts
- * import { invariantViolations } from "agentpool";
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+ * import { invariantViolations } from "./invariants.ts";
  * const broken = invariantViolations(pool.stats());
  * if (broken.length > 0) console.error(broken);
  * ```

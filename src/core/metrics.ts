@@ -67,6 +67,7 @@ export interface LatencySummary {
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool, noopMetrics } from "agentpool";
  * const pool = new AsyncConnectionPool({ factory, metrics: noopMetrics });
  * ```

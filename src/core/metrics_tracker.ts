@@ -15,7 +15,8 @@ import type { LatencySummary, PoolMetrics } from "./metrics.ts";
  *
  * @example
  * ```ts
- * import { createMetrics, OTHER_AGENT } from "agentpool";
+ * import { createMetrics } from "agentpool";
+ * import { OTHER_AGENT } from "./metrics_tracker.ts";
  * const m = createMetrics({ maxAgents: 0 });
  * m.acquired("planner-1", 0);
  * m.agentSeries()[0].agent === OTHER_AGENT; // true
@@ -112,6 +113,7 @@ const REFUSED_AT_DEADLINE: ReadonlySet<ExhaustedReason> = new Set(["timeout", "a
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool, createMetrics } from "agentpool";
  * const metrics = createMetrics({ maxAgents: 50 });
  * const pool = new AsyncConnectionPool({ factory, metrics });
@@ -264,6 +266,7 @@ export class MetricsTracker implements PoolMetrics {
  *
  * @example Fill `pool.stats().latency`
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool, createMetrics } from "agentpool";
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * console.log(pool.stats().latency?.wait); // { count, p50, p99, p999, max, mean }
@@ -278,7 +281,9 @@ export function createMetrics(options?: MetricsOptions): MetricsTracker {
  *
  * @example
  * ```ts
- * import { AsyncConnectionPool, createMetrics, trackerOf } from "agentpool";
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
+ * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { trackerOf } from "./metrics_tracker.ts";
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * trackerOf(pool)?.agentSeries();
  * ```

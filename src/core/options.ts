@@ -18,6 +18,7 @@ import { noopMetrics } from "./metrics.ts";
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import type { PoolOptions } from "agentpool";
  * const options: PoolOptions<unknown> = {
  *   factory,
@@ -286,6 +287,7 @@ export function checkQuota(option: string, value: unknown, subject: Subject = "c
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * resolvePoolOptions({ factory, maxConnections: 0 }); // throws RangeError naming 'maxConnections'
  * ```
  */

@@ -37,6 +37,7 @@ export interface AcquireOptions {
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool } from "agentpool";
  * const pool = new AsyncConnectionPool({ factory, minConnections: 2, maxConnections: 10 });
  * {
@@ -100,6 +101,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
    * const rows = await pool.use((sql) => sql`select 1 as one`, { agentId: "planner-1" });
    * ```
    */
@@ -128,6 +130,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
    * const handle = await pool.acquire({ agentId: "planner-1" });
    * try {
    *   await pool.withLease(handle, () => work(handle.connection));
@@ -187,6 +190,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
    * pool.setAgentQuota("researcher", 3, () => "global budget 'prod' allows researcher 3");
    * pool.setAgentQuota("researcher", undefined); // back to agentQuotas / maxPerAgent
    * ```
@@ -221,6 +225,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
    * await pool.revoke("runaway-7");
    * pool.readmit("runaway-7");
    * ```
@@ -240,6 +245,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
    * const run = new AbortController();
    * pool.revokeOnAbort("planner-1", run.signal);
    * run.abort(); // planner-1's waits fail, its connections are reclaimed

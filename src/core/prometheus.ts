@@ -15,6 +15,7 @@ import type { PoolStats } from "./snapshots.ts";
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * import type { ObservedPool } from "agentpool";
  * const observed: ObservedPool = pool;
  * ```
@@ -29,6 +30,7 @@ export interface ObservedPool {
  *
  * @example
  * ```ts
+ * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
  * new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
  * ```
@@ -42,7 +44,7 @@ type Labels = Readonly<Record<string, string>>;
  *
  * @example
  * ```ts
- * import { escapeLabelValue } from "agentpool";
+ * import { escapeLabelValue } from "./prometheus.ts";
  * escapeLabelValue('say "hi"\n'); // 'say \\"hi\\"\\n'
  * ```
  */
@@ -105,6 +107,7 @@ class Exposition {
  *
  * @example Serve it
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool, createMetrics, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics(), name: "main" });
  * const response = new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });

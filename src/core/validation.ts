@@ -15,6 +15,7 @@ import { PoolError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * const alive = await validateWithin(factory, connection, systemClock, 2000);
  * ```
  */
