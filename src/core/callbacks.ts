@@ -17,6 +17,7 @@ export type ReportFailure = (error: unknown, during: string) => void;
  *
  * @example
  * ```ts
+ * declare const userMetrics: Parameters<typeof guardMetrics>[0];
  * const safe = guardMetrics(userMetrics, (error, during) => console.error(during, error));
  * safe.acquired("a", 0); // never throws
  * ```
@@ -61,6 +62,9 @@ type Wrapped = (event: Event) => void;
  *
  * @example
  * ```ts
+ * declare const report: ConstructorParameters<typeof GuardedListeners>[0];
+ * declare const target: EventTarget;
+ * declare const listener: (event: Event) => void;
  * const listeners = new GuardedListeners(report);
  * target.addEventListener("leak", listeners.wrap("leak", listener, false));
  * ```

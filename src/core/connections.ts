@@ -25,6 +25,7 @@ export interface ClosingHooks<T> {
  *
  * @example
  * ```ts
+ * declare const slot: Parameters<typeof set.move>[0];
  * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * const set = new ConnectionSet(factory, { closed: () => {}, failed: console.error });
  * set.move(slot, "idle");

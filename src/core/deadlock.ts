@@ -35,6 +35,7 @@ export interface ChildWaiter {
  *
  * @example
  * ```ts
+ * declare const context: { get(): { lease?: Parameters<typeof ancestryOf>[0] } | undefined };
  * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * const ancestry = ancestryOf(context.get()?.lease, pool);
  * ```
@@ -65,6 +66,10 @@ function forEachLiveAncestor(ancestry: Ancestry | null, visit: (slot: Slot<unkno
  *
  * @example
  * ```ts
+ * declare const newChild: Parameters<typeof stuckWaiters>[0];
+ * declare const pendingChildren: Parameters<typeof stuckWaiters>[1];
+ * declare const set: { used: Parameters<typeof stuckWaiters>[2] };
+ * declare function refuse(child: typeof newChild, cycle: NonNullable<ReturnType<typeof stuckWaiters>>): void;
  * const cycle = stuckWaiters(newChild, pendingChildren, set.used, false);
  * if (cycle !== null) refuse(newChild, cycle);
  * ```

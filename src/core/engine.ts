@@ -39,6 +39,9 @@ const NO_GRAPH = Object.freeze({ used: [] as readonly Slot<unknown>[], capacityC
  *
  * @example
  * ```ts
+ * import { resolvePoolOptions } from "./options.ts";
+ * declare const guardedMetrics: ConstructorParameters<typeof PoolEngine>[2];
+ * declare const emit: ConstructorParameters<typeof PoolEngine>[3];
  * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
  * const engine = new PoolEngine(pool, resolvePoolOptions({ factory }), guardedMetrics, emit);

@@ -35,6 +35,7 @@ export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object
  *
  * @example Branch on the code
  * ```ts
+ * declare const handle: import("agentpool").PooledConnection<unknown>;
  * import { PoolError } from "agentpool";
  * try {
  *   await handle.release();

@@ -25,6 +25,8 @@ export interface ExhaustionContext {
  *
  * @example
  * ```ts
+ * declare const agent: Parameters<typeof exhaustedError>[1];
+ * declare const context: Parameters<typeof exhaustedError>[3];
  * const error = exhaustedError("timeout", agent, 5000, context);
  * error.message; // "Timed out after 5.0 s waiting ... (total 30/30 ...; top holders: ...)"
  * ```

@@ -41,6 +41,9 @@ export interface FillerOptions {
  *
  * @example
  * ```ts
+ * import { systemClock } from "agentpool";
+ * declare const host: ConstructorParameters<typeof Filler>[2];
+ * declare const options: ConstructorParameters<typeof Filler>[3];
  * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * const filler = new Filler(factory, systemClock, host, options);
  * filler.kick(); // call whenever demand may have grown or capacity was freed

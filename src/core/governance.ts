@@ -32,6 +32,7 @@ export interface GovernorHost<T> {
  *
  * @example
  * ```ts
+ * declare const governor: Governor<unknown>;
  * governor.setAgentPolicy("runaway-7", { maxHoldMs: 30_000, action: "reclaim" });
  * await governor.revoke("runaway-7");
  * ```

@@ -40,6 +40,8 @@ export interface SweepHost<T> {
  *
  * @example
  * ```ts
+ * declare const host: Parameters<typeof sweep>[0];
+ * declare const clock: import("agentpool").Clock;
  * sweep(host, clock.now());
  * ```
  */
@@ -89,6 +91,7 @@ const MIN_INTERVAL_MS = 10;
  *
  * @example
  * ```ts
+ * declare const options: Parameters<typeof housekeepingIntervalMs>[0];
  * housekeepingIntervalMs(options); // 1000 with the defaults; 25 with leakDetectionMs: 100
  * ```
  */
@@ -106,6 +109,8 @@ export function housekeepingIntervalMs(options: ResolvedPoolOptions<unknown>): n
  *
  * @example
  * ```ts
+ * import { systemClock } from "agentpool";
+ * declare const host: Parameters<typeof sweep>[0];
  * const housekeeper = new Housekeeper(systemClock, 1000, () => sweep(host, systemClock.now()));
  * housekeeper.start();
  * housekeeper.stop();

@@ -37,6 +37,8 @@ export interface AcquireOptions {
  *
  * @example
  * ```ts
+ * declare function use(connection: unknown): void;
+ * declare function query(connection: unknown): Promise<unknown>;
  * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * import { AsyncConnectionPool } from "agentpool";
  * const pool = new AsyncConnectionPool({ factory, minConnections: 2, maxConnections: 10 });
@@ -130,6 +132,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
+   * declare function work(connection: unknown): Promise<void>;
    * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
    * const handle = await pool.acquire({ agentId: "planner-1" });
    * try {

@@ -42,6 +42,8 @@ export interface RecoveryHost<T> {
  *
  * @example
  * ```ts
+ * declare const recovery: Recovery<unknown>;
+ * declare const slot: Parameters<Recovery<unknown>["check"]>[0];
  * recovery.check(slot, "borrow"); // validate for a borrower, then return it to service or close it
  * recovery.onFatal();         // one session died: suspicious, one probe
  * recovery.updateHealth(false);

@@ -15,6 +15,8 @@ import { PoolError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import { systemClock } from "agentpool";
+ * declare const connection: import("agentpool").Sql;
  * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
  * const alive = await validateWithin(factory, connection, systemClock, 2000);
  * ```

@@ -54,6 +54,7 @@ export class Waiter implements Deadline {
  *
  * @example
  * ```ts
+ * declare const waiter: Parameters<typeof queue.enqueue>[0];
  * const queue = new FairQueue((agent) => agent.held < 3);
  * queue.enqueue(waiter);
  * const next = queue.shift(); // oldest waiter of the next agent in rotation

@@ -36,6 +36,10 @@ export interface WaitingRoomHost {
  *
  * @example
  * ```ts
+ * declare const clock: import("agentpool").Clock;
+ * declare const counters: ConstructorParameters<typeof WaitingRoom>[1];
+ * declare const host: ConstructorParameters<typeof WaitingRoom>[2];
+ * declare const waiter: Parameters<typeof room.enqueue>[0];
  * const room = new WaitingRoom(clock, counters, host);
  * room.enqueue(waiter, 5000);
  * const next = room.queue.shift();
