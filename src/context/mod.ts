@@ -17,8 +17,8 @@ const storage = new AsyncLocalStorage<AgentFrame>();
  *
  * @example
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool, asyncAgentContext } from "agentpool";
+ * import { AsyncConnectionPool, asyncAgentContext, type ConnectionFactory } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, context: asyncAgentContext });
  * ```
  */
@@ -36,9 +36,9 @@ setDefaultAgentContext(asyncAgentContext);
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
- * import { withAgent } from "agentpool";
- * await withAgent("planner-1", () => pool.use((sql) => sql`select 1`)); // planner-1's lease
+ * import { type AsyncConnectionPool, withAgent } from "agentpool";
+ * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
+ * await withAgent("planner-1", () => pool.use((conn) => conn.query("select 1"))); // planner-1's lease
  * ```
  */
 export function withAgent<R>(agentId: string, fn: () => R): R {

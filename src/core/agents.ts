@@ -8,10 +8,27 @@
 
 import type { Waiter } from "./waiters.ts";
 
-/** The agent id used when `acquire()` is called without one. */
+/**
+ * The agent id used when `acquire()` is called without one.
+ *
+ * @example
+ * ```ts
+ * import type { AsyncConnectionPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
+ * await using handle = await pool.acquire(); // held by DEFAULT_AGENT_ID, "default"
+ * ```
+ */
 export const DEFAULT_AGENT_ID = "default";
 
-/** One agent's live state and counters. Mutated only by the pool. */
+/**
+ * One agent's live state and counters. Mutated only by the pool.
+ *
+ * @example
+ * ```ts
+ * const agent = new AgentRecord("planner-1", 3); // may hold 3 connections at once
+ * agent.held; // 0
+ * ```
+ */
 export class AgentRecord {
   readonly agentId: string;
   /** Connections held right now. */

@@ -17,8 +17,8 @@ export type ReportFailure = (error: unknown, during: string) => void;
  *
  * @example
  * ```ts
- * declare const userMetrics: Parameters<typeof guardMetrics>[0];
- * const safe = guardMetrics(userMetrics, (error, during) => console.error(during, error));
+ * import { createMetrics } from "./metrics_tracker.ts";
+ * const safe = guardMetrics(createMetrics(), (error, during) => console.error(during, error));
  * safe.acquired("a", 0); // never throws
  * ```
  */
@@ -62,11 +62,10 @@ type Wrapped = (event: Event) => void;
  *
  * @example
  * ```ts
- * declare const report: ConstructorParameters<typeof GuardedListeners>[0];
- * declare const target: EventTarget;
- * declare const listener: (event: Event) => void;
- * const listeners = new GuardedListeners(report);
- * target.addEventListener("leak", listeners.wrap("leak", listener, false));
+ * const listeners = new GuardedListeners((error, during) => console.error(during, error));
+ * const target = new EventTarget();
+ * target.addEventListener("leak", listeners.wrap("leak", () => { throw new Error("oops"); }, false));
+ * target.dispatchEvent(new Event("leak")); // reported, not thrown
  * ```
  */
 export class GuardedListeners {

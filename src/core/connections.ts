@@ -25,8 +25,10 @@ export interface ClosingHooks<T> {
  *
  * @example
  * ```ts
- * declare const slot: Parameters<typeof set.move>[0];
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
+ * import type { ConnectionFactory } from "./factory.ts";
+ * import type { Slot } from "./slot.ts";
+ * declare const factory: ConnectionFactory<unknown>;
+ * declare const slot: Slot<unknown>; // a freshly created connection
  * const set = new ConnectionSet(factory, { closed: () => {}, failed: console.error });
  * set.move(slot, "idle");
  * await set.destroy(slot);

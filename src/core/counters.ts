@@ -21,7 +21,15 @@ export interface PoolCounters {
   reclaimed: number;
 }
 
-/** Fresh, all-zero counters. */
+/**
+ * Fresh, all-zero counters.
+ *
+ * @example
+ * ```ts
+ * const counters = newCounters();
+ * counters.acquired; // 0
+ * ```
+ */
 export function newCounters(): PoolCounters {
   return {
     acquired: 0,

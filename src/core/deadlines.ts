@@ -32,8 +32,8 @@ export interface Deadline {
  * @example
  * ```ts
  * import { systemClock } from "agentpool";
- * import { DeadlineTimer } from "./deadlines.ts";
- * const timer = new DeadlineTimer(systemClock, (entry) => console.log("expired", entry));
+ * import { type Deadline, DeadlineTimer } from "./deadlines.ts";
+ * const timer = new DeadlineTimer(systemClock, (entry: Deadline) => console.log("expired", entry));
  * timer.add({ deadlineAt: systemClock.now() + 100, heapIndex: -1 });
  * ```
  */

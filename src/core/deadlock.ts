@@ -35,8 +35,9 @@ export interface ChildWaiter {
  *
  * @example
  * ```ts
- * declare const context: { get(): { lease?: Parameters<typeof ancestryOf>[0] } | undefined };
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+ * import type { AgentContext } from "./context.ts";
+ * declare const context: AgentContext;
+ * declare const pool: object; // the pool the leases must belong to
  * const ancestry = ancestryOf(context.get()?.lease, pool);
  * ```
  */
@@ -66,12 +67,12 @@ function forEachLiveAncestor(ancestry: Ancestry | null, visit: (slot: Slot<unkno
  *
  * @example
  * ```ts
- * declare const newChild: Parameters<typeof stuckWaiters>[0];
- * declare const pendingChildren: Parameters<typeof stuckWaiters>[1];
- * declare const set: { used: Parameters<typeof stuckWaiters>[2] };
- * declare function refuse(child: typeof newChild, cycle: NonNullable<ReturnType<typeof stuckWaiters>>): void;
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const newChild: ChildWaiter;
+ * declare const pendingChildren: ChildWaiter[];
+ * declare const set: ConnectionSet<unknown>;
  * const cycle = stuckWaiters(newChild, pendingChildren, set.used, false);
- * if (cycle !== null) refuse(newChild, cycle);
+ * if (cycle !== null) console.error("nested acquire would wait forever:", cycle);
  * ```
  */
 export function stuckWaiters<W extends ChildWaiter>(

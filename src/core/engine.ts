@@ -39,12 +39,12 @@ const NO_GRAPH = Object.freeze({ used: [] as readonly Slot<unknown>[], capacityC
  *
  * @example
  * ```ts
+ * import { type ConnectionFactory, noopMetrics } from "agentpool";
  * import { resolvePoolOptions } from "./options.ts";
- * declare const guardedMetrics: ConstructorParameters<typeof PoolEngine>[2];
- * declare const emit: ConstructorParameters<typeof PoolEngine>[3];
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
- * const engine = new PoolEngine(pool, resolvePoolOptions({ factory }), guardedMetrics, emit);
+ * declare const factory: ConnectionFactory<unknown>;
+ * const owner = new EventTarget(); // the public pool object
+ * const emit = (type: string, detail: unknown) => owner.dispatchEvent(new CustomEvent(type, { detail }));
+ * const engine = new PoolEngine(owner, resolvePoolOptions({ factory }), noopMetrics, emit);
  * const handle = await engine.acquire({ agentId: "a" });
  * ```
  */

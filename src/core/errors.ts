@@ -20,7 +20,17 @@ export type ExhaustedReason =
   /** The wait reached its deadline while connections could not be opened: `cause` says why. */
   | "unavailable";
 
-/** Stable codes of {@linkcode ConnectionPoolExhaustedError}, one per {@linkcode ExhaustedReason}. */
+/**
+ * Stable codes of {@linkcode ConnectionPoolExhaustedError}, one per {@linkcode ExhaustedReason}.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPoolExhaustedError } from "agentpool";
+ * import { EXHAUSTED_CODES } from "./errors.ts";
+ * declare const error: unknown;
+ * if (error instanceof ConnectionPoolExhaustedError && error.code === EXHAUSTED_CODES.timeout) console.warn("pool busy");
+ * ```
+ */
 export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object.freeze({
   timeout: "ACQUIRE_TIMEOUT",
   agent_quota: "AGENT_QUOTA_TIMEOUT",
@@ -35,8 +45,8 @@ export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object
  *
  * @example Branch on the code
  * ```ts
- * declare const handle: import("agentpool").PooledConnection<unknown>;
- * import { PoolError } from "agentpool";
+ * import { type PooledConnection, PoolError } from "agentpool";
+ * declare const handle: PooledConnection<unknown>;
  * try {
  *   await handle.release();
  * } catch (error) {
@@ -63,8 +73,8 @@ export class PoolError extends Error {
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
- * import { ConnectionPoolExhaustedError } from "agentpool";
+ * import { type AsyncConnectionPool, ConnectionPoolExhaustedError } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * try {
  *   await pool.acquire({ agentId: "planner-1", timeoutMs: 100 });
  * } catch (error) {
@@ -92,10 +102,10 @@ export class ConnectionPoolExhaustedError extends PoolError {
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
- * import { PoolClosedError } from "agentpool";
+ * import { type AsyncConnectionPool, PoolClosedError } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * await pool.close();
- * await pool.acquire({ agentId: "a" }).catch((e) => e instanceof PoolClosedError); // true
+ * await pool.acquire({ agentId: "a" }).catch((e: unknown) => e instanceof PoolClosedError); // true
  * ```
  */
 export class PoolClosedError extends PoolError {

@@ -25,9 +25,9 @@ export interface ExhaustionContext {
  *
  * @example
  * ```ts
- * declare const agent: Parameters<typeof exhaustedError>[1];
- * declare const context: Parameters<typeof exhaustedError>[3];
- * const error = exhaustedError("timeout", agent, 5000, context);
+ * import { AgentRecord } from "./agents.ts";
+ * declare const context: ExhaustionContext; // the pool's counts and top holders right now
+ * const error = exhaustedError("timeout", new AgentRecord("planner-1", Infinity), 5000, context);
  * error.message; // "Timed out after 5.0 s waiting ... (total 30/30 ...; top holders: ...)"
  * ```
  */

@@ -41,10 +41,15 @@ export interface FillerOptions {
  *
  * @example
  * ```ts
- * import { systemClock } from "agentpool";
- * declare const host: ConstructorParameters<typeof Filler>[2];
- * declare const options: ConstructorParameters<typeof Filler>[3];
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
+ * import { type ConnectionFactory, systemClock } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
+ * declare const host: FillerHost<unknown>; // the pool: how many to open, where new ones go
+ * const options: FillerOptions = {
+ *   createTimeoutMs: 5000,
+ *   createConcurrency: 2,
+ *   createRetryInitialMs: 100,
+ *   createRetryMaxMs: 5000,
+ * };
  * const filler = new Filler(factory, systemClock, host, options);
  * filler.kick(); // call whenever demand may have grown or capacity was freed
  * await filler.close();

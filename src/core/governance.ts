@@ -32,7 +32,7 @@ export interface GovernorHost<T> {
  *
  * @example
  * ```ts
- * declare const governor: Governor<unknown>;
+ * declare const governor: Governor<unknown>; // one per pool, made by its engine
  * governor.setAgentPolicy("runaway-7", { maxHoldMs: 30_000, action: "reclaim" });
  * await governor.revoke("runaway-7");
  * ```

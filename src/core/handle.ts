@@ -20,9 +20,10 @@ export type ReleaseLease = (handle: PooledConnection<unknown>, lease: unknown, e
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+ * import type { AsyncConnectionPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
  * await using handle = await pool.acquire({ agentId: "planner-1" });
- * await handle.connection`select 1`;
+ * await handle.connection.query("select 1");
  * // released here, even on throw
  * ```
  */

@@ -50,7 +50,7 @@ const N = BOUNDS.length;
  * @example
  * ```ts
  * import { EXPORT_BOUNDS_MS } from "./histogram.ts";
- * EXPORT_BOUNDS_MS.map((ms) => ms / 1000); // seconds, as Prometheus `le` labels
+ * EXPORT_BOUNDS_MS.map((ms: number) => ms / 1000); // seconds, as Prometheus `le` labels
  * ```
  */
 export const EXPORT_BOUNDS_MS: readonly number[] = Object.freeze([

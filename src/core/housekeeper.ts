@@ -40,9 +40,9 @@ export interface SweepHost<T> {
  *
  * @example
  * ```ts
- * declare const host: Parameters<typeof sweep>[0];
- * declare const clock: import("agentpool").Clock;
- * sweep(host, clock.now());
+ * import { systemClock } from "agentpool";
+ * declare const host: SweepHost<unknown>; // the pool's connections, agents and options
+ * sweep(host, systemClock.now());
  * ```
  */
 export function sweep<T>(host: SweepHost<T>, now: number): void {
@@ -91,8 +91,11 @@ const MIN_INTERVAL_MS = 10;
  *
  * @example
  * ```ts
- * declare const options: Parameters<typeof housekeepingIntervalMs>[0];
- * housekeepingIntervalMs(options); // 1000 with the defaults; 25 with leakDetectionMs: 100
+ * import type { ConnectionFactory } from "agentpool";
+ * import { resolvePoolOptions } from "./options.ts";
+ * declare const factory: ConnectionFactory<unknown>;
+ * housekeepingIntervalMs(resolvePoolOptions({ factory })); // 1000 with the defaults
+ * housekeepingIntervalMs(resolvePoolOptions({ factory, leakDetectionMs: 100 })); // 25
  * ```
  */
 export function housekeepingIntervalMs(options: ResolvedPoolOptions<unknown>): number {
@@ -110,7 +113,7 @@ export function housekeepingIntervalMs(options: ResolvedPoolOptions<unknown>): n
  * @example
  * ```ts
  * import { systemClock } from "agentpool";
- * declare const host: Parameters<typeof sweep>[0];
+ * declare const host: SweepHost<unknown>;
  * const housekeeper = new Housekeeper(systemClock, 1000, () => sweep(host, systemClock.now()));
  * housekeeper.start();
  * housekeeper.stop();

@@ -40,8 +40,9 @@ export type InvariantInputs = Pick<
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+ * import type { AsyncConnectionPool } from "agentpool";
  * import { unaccountedLeases } from "./invariants.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * unaccountedLeases(pool.stats()); // 0
  * ```
  */
@@ -54,8 +55,9 @@ export function unaccountedLeases(stats: Pick<PoolStats, "acquired" | "released"
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+ * import type { AsyncConnectionPool } from "agentpool";
  * import { invariantViolations } from "./invariants.ts";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const broken = invariantViolations(pool.stats());
  * if (broken.length > 0) console.error(broken);
  * ```

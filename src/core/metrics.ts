@@ -67,8 +67,8 @@ export interface LatencySummary {
  *
  * @example
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool, noopMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, noopMetrics } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: noopMetrics });
  * ```
  */

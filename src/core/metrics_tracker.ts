@@ -113,8 +113,8 @@ const REFUSED_AT_DEADLINE: ReadonlySet<ExhaustedReason> = new Set(["timeout", "a
  *
  * @example
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const metrics = createMetrics({ maxAgents: 50 });
  * const pool = new AsyncConnectionPool({ factory, metrics });
  * await pool.use(() => {}, { agentId: "planner-1" });
@@ -266,8 +266,8 @@ export class MetricsTracker implements PoolMetrics {
  *
  * @example Fill `pool.stats().latency`
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * console.log(pool.stats().latency?.wait); // { count, p50, p99, p999, max, mean }
  * ```
@@ -281,9 +281,9 @@ export function createMetrics(options?: MetricsOptions): MetricsTracker {
  *
  * @example
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool, createMetrics } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
  * import { trackerOf } from "./metrics_tracker.ts";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics() });
  * trackerOf(pool)?.agentSeries();
  * ```

@@ -18,8 +18,8 @@ import { noopMetrics } from "./metrics.ts";
  *
  * @example
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import type { PoolOptions } from "agentpool";
+ * import type { ConnectionFactory, PoolOptions } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const options: PoolOptions<unknown> = {
  *   factory,
  *   minConnections: 5,
@@ -170,7 +170,15 @@ export interface ResolvedPoolOptions<T> {
   readonly name: string;
 }
 
-/** The documented defaults. */
+/**
+ * The documented defaults.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_POOL_OPTIONS } from "agentpool";
+ * DEFAULT_POOL_OPTIONS.maxConnections; // 20
+ * ```
+ */
 export const DEFAULT_POOL_OPTIONS = Object.freeze({
   minConnections: 5,
   maxConnections: 20,
@@ -203,12 +211,30 @@ function fail(kind: CheckKind, option: string, rule: string, value: unknown, sub
   invalidOption(kind, subject, option, rule, value);
 }
 
-/** Checks an integer option of the pool: a number, whole, at least `min`; `Infinity` only when allowed. */
+/**
+ * Checks an integer option: a number, whole, at least `min`; `Infinity` only when allowed.
+ *
+ * @example
+ * ```ts
+ * import { checkInteger } from "./options.ts";
+ * checkInteger("maxConnections", 10, 1); // 10
+ * checkInteger("maxConnections", 0, 1); // throws RangeError naming 'maxConnections'
+ * ```
+ */
 export function checkInteger(option: string, value: unknown, min: number, allowInfinity = false): number {
   return checkIntegerOption("create pool", option, value, { min, allowInfinity });
 }
 
-/** Checks a duration option: a positive number of milliseconds; `Infinity` only when allowed. */
+/**
+ * Checks a duration option: a positive number of milliseconds; `Infinity` only when allowed.
+ *
+ * @example
+ * ```ts
+ * import { checkDuration } from "./options.ts";
+ * checkDuration("acquireTimeoutMs", 5000); // 5000
+ * checkDuration("acquireTimeoutMs", Infinity, true); // Infinity
+ * ```
+ */
 export function checkDuration(
   option: string,
   value: unknown,
@@ -218,7 +244,15 @@ export function checkDuration(
   return checkDurationOption(subject, option, value, allowInfinity);
 }
 
-/** Checks a duration that may be switched off: 0 (off), a positive number, or Infinity. */
+/**
+ * Checks a duration that may be switched off: 0 (off), a positive number, or Infinity.
+ *
+ * @example
+ * ```ts
+ * import { checkOptionalDuration } from "./options.ts";
+ * checkOptionalDuration("leakDetectionMs", 0); // 0: off
+ * ```
+ */
 export function checkOptionalDuration(option: string, value: unknown): number {
   const rule = "0 (off), a positive number of milliseconds, or Infinity";
   if (typeof value !== "number") fail("type", option, rule, value);
@@ -287,7 +321,9 @@ export function checkQuota(option: string, value: unknown, subject: Subject = "c
  *
  * @example
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
+ * import type { ConnectionFactory } from "agentpool";
+ * import { resolvePoolOptions } from "./options.ts";
+ * declare const factory: ConnectionFactory<unknown>;
  * resolvePoolOptions({ factory, maxConnections: 0 }); // throws RangeError naming 'maxConnections'
  * ```
  */

@@ -37,16 +37,15 @@ export interface AcquireOptions {
  *
  * @example
  * ```ts
- * declare function use(connection: unknown): void;
- * declare function query(connection: unknown): Promise<unknown>;
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory } from "agentpool";
+ * type Conn = { query(text: string): Promise<unknown[]> };
+ * declare const factory: ConnectionFactory<Conn>; // e.g. postgresFactory(url)
  * const pool = new AsyncConnectionPool({ factory, minConnections: 2, maxConnections: 10 });
  * {
  *   await using handle = await pool.acquire({ agentId: "planner-1" });
- *   use(handle.connection);
+ *   await handle.connection.query("select 1");
  * }
- * await pool.use((conn) => query(conn), { agentId: "critic-2" });
+ * await pool.use((conn) => conn.query("select 2"), { agentId: "critic-2" });
  * console.log(pool.stats(), pool.agents());
  * await pool.close();
  * ```
@@ -103,8 +102,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
-   * const rows = await pool.use((sql) => sql`select 1 as one`, { agentId: "planner-1" });
+   * import type { AsyncConnectionPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
+ * const rows = await pool.use((conn) => conn.query("select 1 as one"), { agentId: "planner-1" });
    * ```
    */
   async use<R>(
@@ -132,11 +132,11 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * declare function work(connection: unknown): Promise<void>;
-   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+   * import type { AsyncConnectionPool } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
    * const handle = await pool.acquire({ agentId: "planner-1" });
    * try {
-   *   await pool.withLease(handle, () => work(handle.connection));
+   *   await pool.withLease(handle, () => handle.connection.query("select 1"));
    * } finally {
    *   await handle.release();
    * }
@@ -193,8 +193,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
-   * pool.setAgentQuota("researcher", 3, () => "global budget 'prod' allows researcher 3");
+   * import type { AsyncConnectionPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
+ * pool.setAgentQuota("researcher", 3, () => "global budget 'prod' allows researcher 3");
    * pool.setAgentQuota("researcher", undefined); // back to agentQuotas / maxPerAgent
    * ```
    */
@@ -228,7 +229,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+   * import type { AsyncConnectionPool } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
    * await pool.revoke("runaway-7");
    * pool.readmit("runaway-7");
    * ```
@@ -248,7 +250,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
    *
    * @example
    * ```ts
-   * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
+   * import type { AsyncConnectionPool } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
    * const run = new AbortController();
    * pool.revokeOnAbort("planner-1", run.signal);
    * run.abort(); // planner-1's waits fail, its connections are reclaimed

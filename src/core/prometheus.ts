@@ -15,8 +15,8 @@ import type { PoolStats } from "./snapshots.ts";
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
- * import type { ObservedPool } from "agentpool";
+ * import type { AsyncConnectionPool, ObservedPool } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * const observed: ObservedPool = pool;
  * ```
  */
@@ -30,8 +30,8 @@ export interface ObservedPool {
  *
  * @example
  * ```ts
- * declare const pool: import("agentpool").AsyncConnectionPool<import("agentpool").Sql>;
- * import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * import { type AsyncConnectionPool, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * declare const pool: AsyncConnectionPool<unknown>;
  * new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
  * ```
  */
@@ -107,8 +107,9 @@ class Exposition {
  *
  * @example Serve it
  * ```ts
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * import { AsyncConnectionPool, createMetrics, PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * import { AsyncConnectionPool, type ConnectionFactory, createMetrics } from "agentpool";
+ * import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "agentpool";
+ * declare const factory: ConnectionFactory<unknown>;
  * const pool = new AsyncConnectionPool({ factory, metrics: createMetrics(), name: "main" });
  * const response = new Response(prometheusText(pool), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
  * // db_client_connection_count{state="idle",pool_name="main"} 5

@@ -42,8 +42,9 @@ export interface RecoveryHost<T> {
  *
  * @example
  * ```ts
- * declare const recovery: Recovery<unknown>;
- * declare const slot: Parameters<Recovery<unknown>["check"]>[0];
+ * import type { Slot } from "./slot.ts";
+ * declare const recovery: Recovery<unknown>; // one per pool, made by its engine
+ * declare const slot: Slot<unknown>; // an idle connection
  * recovery.check(slot, "borrow"); // validate for a borrower, then return it to service or close it
  * recovery.onFatal();         // one session died: suspicious, one probe
  * recovery.updateHealth(false);

@@ -12,7 +12,16 @@ export type ConnectionState = "idle" | "used" | "resetting" | "validating";
 /** The collection a connection is in: its state. `closing` ones are no longer open. */
 export type Place = ConnectionState | "closing";
 
-/** One connection and its bookkeeping. Internal: users see {@linkcode ConnectionInfo}. */
+/**
+ * One connection and its bookkeeping. Internal: users see {@linkcode ConnectionInfo}.
+ *
+ * @example
+ * ```ts
+ * const now = 0;
+ * const slot = new Slot(1, { pid: 4242 }, now, 0, now + 1_800_000, now + 120_000);
+ * slot.connection.pid; // 4242
+ * ```
+ */
 export class Slot<T> {
   readonly id: number;
   readonly connection: T;

@@ -99,7 +99,15 @@ export interface StatsSources {
   readonly latency: LatencySummary | undefined;
 }
 
-/** Builds `pool.stats()`: every count derived from a collection. */
+/**
+ * Builds `pool.stats()`: every count derived from a collection.
+ *
+ * @example
+ * ```ts
+ * declare const sources: StatsSources; // the pool's collections, counters and options
+ * statsView(sources).total; // open connections
+ * ```
+ */
 export function statsView(s: StatsSources): PoolStats {
   let activeAgents = 0;
   for (const agent of s.agents) if (agent.held > 0 || agent.pending > 0) activeAgents++;
@@ -127,7 +135,17 @@ export function statsView(s: StatsSources): PoolStats {
   };
 }
 
-/** Builds `pool.agents()`; `longestHeldMs` comes from the connections in use. */
+/**
+ * Builds `pool.agents()`; `longestHeldMs` comes from the connections in use.
+ *
+ * @example
+ * ```ts
+ * import { AgentRegistry } from "./agents.ts";
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const set: ConnectionSet<unknown>; // the pool's connections
+ * agentsView(new AgentRegistry().values(), set.used, 0); // [{ agentId, held, ... }]
+ * ```
+ */
 export function agentsView(agents: Iterable<AgentRecord>, used: readonly Slot<unknown>[], now: number): AgentInfo[] {
   const longest = new Map<AgentRecord, number>();
   for (const slot of used) {
@@ -136,14 +154,32 @@ export function agentsView(agents: Iterable<AgentRecord>, used: readonly Slot<un
   return [...agents].map((agent) => agentInfo(agent, longest.get(agent) ?? 0));
 }
 
-/** Builds `pool.connections()`, by id; the newest beyond `maxConnections` are the overflow ones. */
+/**
+ * Builds `pool.connections()`, by id; the newest beyond `maxConnections` are the overflow ones.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const set: ConnectionSet<unknown>; // the pool's connections
+ * connectionsView(set, 20, performance.now(), Date.now() - performance.now()); // [{ id, state, ... }]
+ * ```
+ */
 export function connectionsView(set: ConnectionSet<unknown>, maxConnections: number, now: number, epoch: number): ConnectionInfo[] {
   const slots = [...set.slots()].sort((a, b) => a.id - b.id);
   const firstOverflow = Math.max(maxConnections, 0);
   return slots.map((slot, i) => connectionInfo(slot, now, epoch, i >= firstOverflow));
 }
 
-/** The current leases, longest first. */
+/**
+ * The current leases, longest first.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const set: ConnectionSet<unknown>; // the pool's connections
+ * longestHolds(set.used, performance.now(), 60_000, 10); // [{ agentId, connectionId, heldMs, leaked }]
+ * ```
+ */
 export function longestHolds(slots: Iterable<Slot<unknown>>, now: number, leakMs: number, limit: number): HoldInfo[] {
   const holds: HoldInfo[] = [];
   for (const slot of slots) {
@@ -182,7 +218,15 @@ export interface AgentInfo {
   readonly longestHeldMs: number;
 }
 
-/** Builds an {@linkcode AgentInfo}; `longestHeldMs` comes from the open connections. */
+/**
+ * Builds an {@linkcode AgentInfo}; `longestHeldMs` comes from the open connections.
+ *
+ * @example
+ * ```ts
+ * import { AgentRecord } from "./agents.ts";
+ * agentInfo(new AgentRecord("planner-1", 3), 0).quota; // 3
+ * ```
+ */
 export function agentInfo(agent: AgentRecord, longestHeldMs: number): AgentInfo {
   return {
     agentId: agent.agentId,
@@ -204,7 +248,16 @@ export function agentInfo(agent: AgentRecord, longestHeldMs: number): AgentInfo 
   };
 }
 
-/** Builds a {@linkcode ConnectionInfo}; `epoch` converts the pool clock to epoch milliseconds. */
+/**
+ * Builds a {@linkcode ConnectionInfo}; `epoch` converts the pool clock to epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { Slot } from "./slot.ts";
+ * const slot = new Slot(1, {}, 0, 0, Infinity, Infinity);
+ * connectionInfo(slot, 500, Date.now(), false).ageMs; // 500
+ * ```
+ */
 export function connectionInfo(slot: Slot<unknown>, now: number, epoch: number, overflow: boolean): ConnectionInfo {
   const held = slot.agent !== null;
   return {
@@ -228,7 +281,16 @@ export interface Holder {
   readonly longestHeldMs: number;
 }
 
-/** The agents holding the most connections (ties: longest hold first). */
+/**
+ * The agents holding the most connections (ties: longest hold first).
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const set: ConnectionSet<unknown>; // the pool's connections
+ * topHolders(set.used, performance.now(), 3); // [{ agentId: "a", held: 5, longestHeldMs: 2100 }, ...]
+ * ```
+ */
 export function topHolders(slots: Iterable<Slot<unknown>>, now: number, limit: number): Holder[] {
   const byAgent = new Map<string, { held: number; longestHeldMs: number }>();
   for (const slot of slots) {
@@ -247,12 +309,30 @@ export function topHolders(slots: Iterable<Slot<unknown>>, now: number, limit: n
 /** The counts an error message states: cheap to gather, whatever the number of agents. */
 export type StateCounts = Pick<PoolStats, "total" | "cap" | "maxConnections" | "used" | "idle" | "pending" | "creating">;
 
-/** The counts an error message states, read straight from the collections. */
+/**
+ * The counts an error message states, read straight from the collections.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionSet } from "./connections.ts";
+ * declare const set: ConnectionSet<unknown>; // the pool's connections
+ * stateCounts(set, 30, 20, 0, 0); // { total, cap: 30, maxConnections: 20, used, idle, pending: 0, creating: 0 }
+ * ```
+ */
 export function stateCounts(set: ConnectionSet<unknown>, cap: number, maxConnections: number, pending: number, creating: number): StateCounts {
   return { total: set.open, cap, maxConnections, used: set.used.length, idle: set.idle.length, pending, creating };
 }
 
-/** "total 30/30 (cap), used 30, idle 0, pending 12, creating 0; top holders: a ×5 (longest 2.1 s)" */
+/**
+ * "total 30/30 (cap), used 30, idle 0, pending 12, creating 0; top holders: a ×5 (longest 2.1 s)"
+ *
+ * @example
+ * ```ts
+ * const counts = { total: 30, cap: 30, maxConnections: 20, used: 30, idle: 0, pending: 12, creating: 0 };
+ * describeState(counts, [{ agentId: "a", held: 5, longestHeldMs: 2100 }]);
+ * // "total 30/30 (max 20 + overflow 10), used 30, idle 0, pending 12, creating 0; top holders: 'a' ×5 (longest 2.1 s)"
+ * ```
+ */
 export function describeState(stats: StateCounts, holders: Holder[]): string {
   const counts = `total ${stats.total}/${stats.cap} (max ${stats.maxConnections} + overflow ${
     stats.cap - stats.maxConnections
@@ -262,7 +342,15 @@ export function describeState(stats: StateCounts, holders: Holder[]): string {
   return `${counts}; top holders: ${list}`;
 }
 
-/** 850 → "850 ms", 2100 → "2.1 s". */
+/**
+ * 850 → "850 ms", 2100 → "2.1 s".
+ *
+ * @example
+ * ```ts
+ * formatMs(850); // "850 ms"
+ * formatMs(2100); // "2.1 s"
+ * ```
+ */
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

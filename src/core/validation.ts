@@ -15,10 +15,15 @@ import { PoolError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { systemClock } from "agentpool";
- * declare const connection: import("agentpool").Sql;
- * declare const factory: import("agentpool").ConnectionFactory<import("agentpool").Sql>;
- * const alive = await validateWithin(factory, connection, systemClock, 2000);
+ * import { type ConnectionFactory, systemClock } from "agentpool";
+ * type Conn = { query(text: string): Promise<unknown[]> };
+ * const factory: ConnectionFactory<Conn> = {
+ *   create: () => Promise.resolve({ query: () => Promise.resolve([]) }),
+ *   destroy: () => {},
+ *   validate: async (conn) => (await conn.query("select 1")).length >= 0,
+ * };
+ * const connection = await factory.create(new AbortController().signal);
+ * const alive = await validateWithin(factory, connection, systemClock, 2000); // true
  * ```
  */
 export function validateWithin<T>(

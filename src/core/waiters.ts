@@ -11,7 +11,16 @@ import type { AgentRecord } from "./agents.ts";
 import type { Ancestry } from "./deadlock.ts";
 import type { Deadline } from "./deadlines.ts";
 
-/** One pending acquire. Resolved or rejected exactly once, by the pool. */
+/**
+ * One pending acquire. Resolved or rejected exactly once, by the pool.
+ *
+ * @example
+ * ```ts
+ * import { AgentRecord } from "./agents.ts";
+ * const waiter = new Waiter(new AgentRecord("planner-1", Infinity), 0, 5000, undefined, console.log, console.error);
+ * waiter.deadlineAt; // 5000
+ * ```
+ */
 export class Waiter implements Deadline {
   readonly agent: AgentRecord;
   readonly enqueuedAt: number;
@@ -54,8 +63,11 @@ export class Waiter implements Deadline {
  *
  * @example
  * ```ts
- * declare const waiter: Parameters<typeof queue.enqueue>[0];
+ * import { systemClock } from "agentpool";
+ * import { AgentRecord } from "./agents.ts";
  * const queue = new FairQueue((agent) => agent.held < 3);
+ * const now = systemClock.now();
+ * const waiter = new Waiter(new AgentRecord("planner-1", 3), now, now + 5000, undefined, console.log, console.error);
  * queue.enqueue(waiter);
  * const next = queue.shift(); // oldest waiter of the next agent in rotation
  * ```

@@ -36,11 +36,12 @@ export interface WaitingRoomHost {
  *
  * @example
  * ```ts
- * declare const clock: import("agentpool").Clock;
- * declare const counters: ConstructorParameters<typeof WaitingRoom>[1];
- * declare const host: ConstructorParameters<typeof WaitingRoom>[2];
- * declare const waiter: Parameters<typeof room.enqueue>[0];
- * const room = new WaitingRoom(clock, counters, host);
+ * import { systemClock } from "agentpool";
+ * import { newCounters } from "./counters.ts";
+ * import type { Waiter } from "./waiters.ts";
+ * declare const host: WaitingRoomHost; // the pool: the errors and metrics of failed waits
+ * declare const waiter: Waiter; // a pending acquire
+ * const room = new WaitingRoom(systemClock, newCounters(), host);
  * room.enqueue(waiter, 5000);
  * const next = room.queue.shift();
  * ```
