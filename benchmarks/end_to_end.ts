@@ -17,6 +17,7 @@ import process from "node:process";
 import { type BenchResult, parseBenchArgs, report, select, writeResults } from "./lib/harness.ts";
 import { openTxPeer, TX_PEERS, type TxPeer } from "./peers/pg_peers.ts";
 import { findPgbench, runPgbench } from "./peers/pgbench.ts";
+import { nearestRank } from "../src/core/percentile.ts";
 
 const AGENTS = 50;
 const CONNECTIONS = 20;
@@ -37,10 +38,6 @@ async function closedLoop(peer: TxPeer, agents: unknown[], ms: number): Promise<
   };
   await Promise.all(agents.map(worker));
   return { count, elapsedMs: performance.now() - start, acquireMs };
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** The machine's ceiling: pgbench on the same workload with as many connections (see peers/pgbench.ts). */
@@ -99,8 +96,8 @@ async function run(): Promise<void> {
       p50NsPerOp: NaN,
       p99NsPerOp: NaN,
       txPerSec: (count * 1000) / elapsedMs,
-      acquireP50Ms: percentile(acquireMs, 0.5),
-      acquireP99Ms: percentile(acquireMs, 0.99),
+      acquireP50Ms: nearestRank(acquireMs, 0.5),
+      acquireP99Ms: nearestRank(acquireMs, 0.99),
     };
     report(row);
     rows.push(row);

@@ -229,10 +229,10 @@ test("admin: POST revoke takes an agent's connections back; readmit lets it in a
   }
 });
 
-/** A hand-made pool without revoke/readmit/health: what older or custom pools look like. */
+/** A hand-made pool without revoke/readmit: what older or custom pools look like. */
 function minimalPool(stats: Partial<PoolStats>): AdminPool & EventTarget {
   const target = new EventTarget();
-  const base = { total: 0, idle: 0, used: 0, pending: 0, created: 0, closed: false } as PoolStats;
+  const base = { total: 0, idle: 0, used: 0, pending: 0, created: 0, closed: false, health: "healthy" } as PoolStats;
   return Object.assign(target, {
     options: { name: "minimal" },
     closed: stats.closed ?? false,
@@ -278,11 +278,14 @@ test("admin: health is 503 when the pool is closed, and when creates fail with n
   }
 });
 
-test("admin: without pool.health, health is derived from createerror events and closed", async () => {
-  const pool = minimalPool({});
+test("admin: health is the pool's stats().health, with the last createerror while not healthy", async () => {
+  const reported: { health: PoolStats["health"] } = { health: "healthy" };
+  const pool = minimalPool(reported);
   const app = new Hono().route("/pool", adminRouter(pool, { publicReads: true }));
   assert.equal((await app.request("/pool/health")).status, 200);
   pool.dispatchEvent(new CustomEvent("createerror", { detail: { error: new Error("no route to host"), failures: 3 } }));
+  assert.deepEqual(await body(await app.request("/pool/health")), { status: "healthy", ok: true, total: 0, used: 0, idle: 0, pending: 0 }, "the pool's verdict, not one derived here");
+  reported.health = "down";
   const down = await app.request("/pool/health");
   assert.equal(down.status, 503);
   assert.deepEqual(await body(down), { status: "down", ok: false, total: 0, used: 0, idle: 0, pending: 0, failures: 3, lastError: "Error: no route to host" });

@@ -12,7 +12,7 @@ import { parseStressArgs, UsageError } from "../src/cli/stress_args.ts";
 import { runScript } from "./support/run_script.ts";
 import { startTcpProxy } from "./support/tcp_proxy.ts";
 import { concurrencyTarget, jainIndex, type StressReport } from "../src/cli/stress_report.ts";
-import { percentile } from "../src/cli/stress_sampler.ts";
+import { nearestRank as percentile } from "../src/core/percentile.ts";
 import { databaseUrl, freePort } from "./support/db.ts";
 
 

@@ -1,6 +1,7 @@
 /**
- * The admin router's health verdict: the pool's own `health` state when it has one, else derived
- * from `closed` and the `createerror` events, plus the last connection failure (redacted).
+ * The admin router's health verdict: the pool's own `stats().health` (or `closed`), plus the last
+ * connection failure (redacted) while it is not healthy. Nothing is derived here: the pool owns
+ * the health rule.
  *
  * @module
  */
@@ -26,8 +27,22 @@ export interface HealthReport {
   readonly lastError?: string;
 }
 
+/** The last `createerror` of each watched pool: one listener per pool, however many routers. */
+const lastFailures = new WeakMap<AdminPool, { error?: unknown; failures: number }>();
+
+function watch(pool: AdminPool): void {
+  if (lastFailures.has(pool)) return;
+  const last: { error?: unknown; failures: number } = { failures: 0 };
+  lastFailures.set(pool, last);
+  pool.addEventListener("createerror", (event) => {
+    const detail = (event as CustomEvent<{ error?: unknown; failures?: number }>).detail;
+    last.error = detail?.error;
+    last.failures = detail?.failures ?? last.failures + 1;
+  });
+}
+
 /**
- * Watches a pool's `createerror` events so the health report can say why it is unhealthy.
+ * A pool's health report. Every watcher of one pool shares one `createerror` listener.
  *
  * @example
  * ```ts
@@ -40,32 +55,20 @@ export interface HealthReport {
  */
 export class HealthWatcher {
   #pool: AdminPool;
-  #lastError: unknown = undefined;
-  #failures = 0;
-  /** `stats().created` when the last failure came: a create since then means it recovered. */
-  #createdAtFailure = 0;
 
   constructor(pool: AdminPool) {
     this.#pool = pool;
-    pool.addEventListener("createerror", (event) => {
-      const detail = (event as CustomEvent<{ error?: unknown; failures?: number }>).detail;
-      this.#lastError = detail?.error;
-      this.#failures = detail?.failures ?? this.#failures + 1;
-      this.#createdAtFailure = pool.stats().created;
-    });
+    watch(pool);
   }
 
   /** The current verdict. */
   report(): HealthReport {
     const s = this.#pool.stats();
-    const failing = this.#lastError !== undefined && s.created === this.#createdAtFailure;
-    let status: HealthStatus;
-    if (s.closed) status = "closed";
-    else if (typeof this.#pool.health === "string") status = this.#pool.health as HealthStatus;
-    else status = failing ? (s.total === 0 ? "down" : "degraded") : "healthy";
+    const status: HealthStatus = s.closed || this.#pool.closed ? "closed" : s.health;
     const base = { status, ok: status === "healthy" || status === "degraded", total: s.total, used: s.used, idle: s.idle, pending: s.pending };
-    if (!failing || status === "healthy") return base;
-    return { ...base, failures: this.#failures, lastError: describe(this.#lastError) };
+    const last = lastFailures.get(this.#pool);
+    if (status === "healthy" || last?.error === undefined) return base;
+    return { ...base, failures: last.failures, lastError: describe(last.error) };
   }
 }
 

@@ -20,8 +20,6 @@ import type { AgentInfo, ConnectionInfo, PoolStats } from "../core/mod.ts";
 export interface AdminPool {
   readonly options: { readonly name: string; readonly metrics?: unknown };
   readonly closed: boolean;
-  /** `healthy` | `degraded` | `down`, when the pool reports its health. */
-  readonly health?: string;
   stats(): PoolStats;
   agents(): AgentInfo[];
   connections(): ConnectionInfo[];

@@ -15,6 +15,7 @@ import { trimTrailingSlash } from "hono/trailing-slash";
 import type { BudgetSnapshot } from "../budget/snapshot.ts";
 import type { PoolStats } from "../core/mod.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../core/prometheus.ts";
+import { type CheckKind, checkInteger, invalidOption } from "../core/checks.ts";
 import type { AdminApp, AdminError } from "./app_type.ts";
 import { DASHBOARD_CSS } from "./dashboard_css.ts";
 import { DASHBOARD_JS } from "./dashboard_js.ts";
@@ -64,17 +65,15 @@ interface Resolved {
   budget: { snapshot(): BudgetSnapshot } | undefined;
 }
 
-function invalid(kind: "type" | "range", option: string, rule: string, value: unknown): never {
-  const shown = typeof value === "string" ? JSON.stringify(option === "token" ? "***" : value) : String(value);
-  const message = `Cannot create admin router as '${option}' must be ${rule}: current value is ${shown}`;
-  throw kind === "type" ? new TypeError(message) : new RangeError(message);
+const SUBJECT = "create admin router";
+
+/** The token is a secret: a bad one is named, never shown. */
+function invalid(kind: CheckKind, option: string, rule: string, value: unknown): never {
+  invalidOption(kind, SUBJECT, option, rule, option === "token" && typeof value === "string" ? "***" : value);
 }
 
 function positiveInteger(option: string, value: unknown, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") invalid("type", option, `an integer of at least ${min}`, value);
-  if (!Number.isInteger(value) || value < min) invalid("range", option, `an integer of at least ${min}`, value);
-  return value;
+  return value === undefined ? fallback : checkInteger(SUBJECT, option, value, { min });
 }
 
 function resolveOptions(pool: AdminPool, options: AdminRouterOptions): Resolved {

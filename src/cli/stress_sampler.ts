@@ -11,6 +11,7 @@ import postgres from "postgres";
 import type { PoolStats } from "../core/snapshots.ts";
 import type { LeaseTimeline } from "./stress_split.ts";
 import type { TeamTotals } from "./workload.ts";
+import { nearestRank } from "../core/percentile.ts";
 
 /** One 100 ms sample of the pool's gauges (`t` in seconds since the start). */
 export interface GaugeSample {
@@ -44,20 +45,6 @@ export interface SecondSample {
   idle: number;
   pending: number;
   errors: number;
-}
-
-/**
- * Nearest-rank percentile of an ascending array (NaN when empty).
- *
- * @example
- * ```ts
- * percentile([1, 2, 3, 4], 0.5); // 2
- * ```
- */
-export function percentile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil(q * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
 /**
@@ -254,10 +241,10 @@ export class Sampler {
       transactions: (totals.transactions - this.#last.transactions) / dt,
       completions: (totals.completions - this.#last.completions) / dt,
       acquires: waits.length / dt,
-      waitP50: waits.length ? percentile(waits, 0.5) : 0,
-      waitP99: waits.length ? percentile(waits, 0.99) : 0,
+      waitP50: waits.length ? nearestRank(waits, 0.5) : 0,
+      waitP99: waits.length ? nearestRank(waits, 0.99) : 0,
       waitMax: waits.length ? waits[waits.length - 1] : 0,
-      poolAddedP99: poolAdded.length ? percentile(poolAdded, 0.99) : 0,
+      poolAddedP99: poolAdded.length ? nearestRank(poolAdded, 0.99) : 0,
       allHeld,
       used: avg("used"),
       idle: avg("idle"),

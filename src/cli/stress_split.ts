@@ -21,7 +21,7 @@
  */
 
 import type { AgentSeries, MetricsSink } from "../core/metrics_tracker.ts";
-import { percentile } from "./stress_sampler.ts";
+import { nearestRank } from "../core/percentile.ts";
 
 /** Exact percentiles of one kind of time, in ms. */
 export interface Percentiles {
@@ -75,9 +75,9 @@ export function summarize(values: readonly number[] | Float64Array): Percentiles
   for (const v of sorted) sum += v;
   return {
     count: sorted.length,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-    p999: percentile(sorted, 0.999),
+    p50: nearestRank(sorted, 0.5),
+    p99: nearestRank(sorted, 0.99),
+    p999: nearestRank(sorted, 0.999),
     max: sorted.length ? sorted[sorted.length - 1] : NaN,
     mean: sorted.length ? sum / sorted.length : NaN,
   };

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { percentileRank } from "./percentile.ts";
 import type { Percentiles } from "./metrics.ts";
 
 // 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 per decade: every Prometheus-style round bound is in it.
@@ -128,7 +129,7 @@ export class Histogram {
    */
   percentile(q: number): number {
     if (this.#count === 0) return 0;
-    const rank = Math.max(1, Math.ceil(q * this.#count));
+    const rank = percentileRank(q, this.#count);
     let below = 0;
     for (let i = 0; i < N + 2; i++) {
       const inBucket = this.#counts[i];

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type CheckKind, checkDuration as checkDurationOption, checkInteger as checkIntegerOption, invalidOption } from "./checks.ts";
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
 import { type AgentContext, defaultAgentContext } from "./context.ts";
@@ -206,10 +207,8 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
 /** What the check is for, as in "Cannot create pool as ..." or "Cannot acquire as ...". */
 type Subject = "create pool" | "acquire" | "set the agent quota";
 
-function fail(kind: "type" | "range", option: string, rule: string, value: unknown, subject: string = "create pool"): never {
-  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  const message = `Cannot ${subject} as '${option}' must be ${rule}: current value is ${shown}`;
-  throw kind === "type" ? new TypeError(message) : new RangeError(message);
+function fail(kind: CheckKind, option: string, rule: string, value: unknown, subject: string = "create pool"): never {
+  invalidOption(kind, subject, option, rule, value);
 }
 
 /**
@@ -223,11 +222,7 @@ function fail(kind: "type" | "range", option: string, rule: string, value: unkno
  * ```
  */
 export function checkInteger(option: string, value: unknown, min: number, allowInfinity = false): number {
-  const rule = `${min === 0 ? "a non-negative" : "a positive"} integer${allowInfinity ? " or Infinity" : ""}`;
-  if (typeof value !== "number") fail("type", option, rule, value);
-  if (value === Infinity && allowInfinity) return value;
-  if (!Number.isInteger(value) || value < min) fail("range", option, rule, value);
-  return value;
+  return checkIntegerOption("create pool", option, value, { min, allowInfinity });
 }
 
 /**
@@ -246,11 +241,7 @@ export function checkDuration(
   allowInfinity = false,
   subject: Subject = "create pool",
 ): number {
-  const rule = `a positive number of milliseconds${allowInfinity ? " or Infinity" : ""}`;
-  if (typeof value !== "number") fail("type", option, rule, value, subject);
-  if (value === Infinity && allowInfinity) return value;
-  if (!Number.isFinite(value) || value <= 0) fail("range", option, rule, value, subject);
-  return value;
+  return checkDurationOption(subject, option, value, allowInfinity);
 }
 
 /**

@@ -19,6 +19,7 @@
  */
 
 import type { Attributes, BatchObservableResult, Histogram, Meter, Observable } from "@opentelemetry/api";
+import { invalidOption } from "../core/checks.ts";
 import { EXPORT_BOUNDS_MS } from "../core/histogram.ts";
 import type { AgentSeries, MetricsSink, MetricsTracker } from "../core/metrics_tracker.ts";
 import type { ObservedPool } from "../core/prometheus.ts";
@@ -108,7 +109,7 @@ const SECONDS_BOUNDS = EXPORT_BOUNDS_MS.map((ms) => Number((ms / 1000).toPrecisi
  */
 export function bindOpenTelemetry(pool: ObservedPool, tracker: MetricsTracker, meter: MeterLike): OpenTelemetryBinding {
   if (typeof meter?.createHistogram !== "function" || typeof meter.addBatchObservableCallback !== "function") {
-    throw new TypeError(`Cannot bind OpenTelemetry as 'meter' must be an @opentelemetry/api Meter: current value is ${String(meter)}`);
+    invalidOption("type", "bind OpenTelemetry", "meter", "an @opentelemetry/api Meter", meter);
   }
   const pool_ = { [OTEL_POOL_NAME]: pool.options.name };
   const histogram = (name: string, description: string): Histogram =>

@@ -12,6 +12,7 @@ import type { PooledConnection } from "../core/handle.ts";
 import { type ConnectionState, markDiscard, type Sql, stateOf } from "./connection_state.ts";
 import { rawSql } from "./tracked_sql.ts";
 import { SessionLostError, TransactionRolledBackError } from "./errors.ts";
+import { checkInteger, invalidOption } from "../core/checks.ts";
 import { isRetryableError, retryDelay } from "./retry.ts";
 import { agentApplicationName, beginWithApplicationName } from "../session/application_name.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
@@ -19,8 +20,6 @@ import { type OpenTransaction, TransactionTracker } from "./tracker.ts";
 import {
   type AdapterOptions,
   beginStatement,
-  checkCount,
-  fail,
   type QueryOptions,
   type StatementTag,
   type TransactionOptions,
@@ -84,15 +83,15 @@ export class PooledDatabaseAdapter {
 
   /** Wraps `pool`; validates `options` (TypeError / RangeError naming the option). */
   constructor(pool: AsyncConnectionPool<Sql>, options: AdapterOptions = {}) {
-    if (typeof pool?.acquire !== "function") fail("create adapter", "pool", "an AsyncConnectionPool", pool);
+    if (typeof pool?.acquire !== "function") invalidOption("type", "create adapter", "pool", "an AsyncConnectionPool", pool);
     const what = "create adapter";
     this.#pool = pool;
-    this.#maxRetries = checkCount(what, "maxRetries", options.maxRetries ?? 3);
-    this.#retryBaseMs = checkCount(what, "retryBaseMs", options.retryBaseMs ?? 5);
-    this.#retryMaxMs = checkCount(what, "retryMaxMs", options.retryMaxMs ?? 250);
+    this.#maxRetries = checkInteger(what, "maxRetries", options.maxRetries ?? 3);
+    this.#retryBaseMs = checkInteger(what, "retryBaseMs", options.retryBaseMs ?? 5);
+    this.#retryMaxMs = checkInteger(what, "retryMaxMs", options.retryMaxMs ?? 250);
     this.#tracker = new TransactionTracker(options);
     const tag = options.tagTransactions ?? true;
-    if (typeof tag !== "boolean") fail(what, "tagTransactions", "a boolean", tag);
+    if (typeof tag !== "boolean") invalidOption("type", what, "tagTransactions", "a boolean", tag);
     this.#tagTransactions = tag;
   }
 
@@ -121,15 +120,13 @@ export class PooledDatabaseAdapter {
    * ```
    */
   async transaction<R>(fn: (tx: TransactionSql) => R | Promise<R>, options?: TransactionOptions): Promise<Awaited<R>> {
-    if (typeof fn !== "function") fail("run transaction", "fn", "a function", fn);
+    if (typeof fn !== "function") invalidOption("type", "run transaction", "fn", "a function", fn);
     const what = "run transaction";
     const signal = options?.signal;
     const beginText = beginStatement(options);
-    const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkCount(what, "maxRetries", options.maxRetries);
-    // Without an agentId the pool takes the call tree's (withAgent / an outer use()), else "default".
-    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkInteger(what, "maxRetries", options.maxRetries);
+    const handle = await this.#acquire(options);
     const agentId = handle.agentId;
-    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
@@ -149,16 +146,17 @@ export class PooledDatabaseAdapter {
   }
 
   /**
-   * A connection whose session ended while idle (the pool discards it on release) is swapped for
-   * another: postgres.js would silently reconnect it behind our back.
+   * A connection held for `options.agentId` (without one, the pool takes the call tree's:
+   * withAgent / an outer use(), else "default"). One whose session ended while idle (the pool
+   * discards it on release) is swapped for another: postgres.js would silently reconnect it
+   * behind our back.
    */
-  async #replace(
-    handle: PooledConnection<Sql>,
-    agentId: string | undefined,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-  ): Promise<PooledConnection<Sql>> {
+  async #acquire(options: { agentId?: string; signal?: AbortSignal; timeoutMs?: number } | undefined): Promise<PooledConnection<Sql>> {
+    const signal = options?.signal;
+    const timeoutMs = options?.timeoutMs;
+    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs });
     for (let tries = 1; tries < 3 && stateOf(handle.connection).broken; tries++) {
+      const agentId = handle.agentId; // the same agent as the first acquire resolved
       await handle.release();
       handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
     }
@@ -256,11 +254,10 @@ export class PooledDatabaseAdapter {
     b?: QueryOptions | ((sql: QuerySql) => R | Promise<R>),
   ): Promise<Awaited<R>> {
     const [fn, options] = (typeof a === "function" ? [a, b] : [b, a]) as [(sql: QuerySql) => R, QueryOptions?];
-    if (typeof fn !== "function") fail("run query", "fn", "a function", fn);
+    if (typeof fn !== "function") invalidOption("type", "run query", "fn", "a function", fn);
     const signal = options?.signal;
-    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    const handle = await this.#acquire(options);
     const agentId = handle.agentId;
-    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
     // The scope records what `fn` runs: a BEGIN it left open is rolled back on release.
     const conn = rawSql(handle.connection);
     const state = stateOf(conn);
@@ -300,9 +297,7 @@ export class PooledDatabaseAdapter {
 
   async #statement(strings: TemplateStringsArray, values: unknown[], options?: QueryOptions): Promise<postgres.RowList<postgres.Row[]>> {
     const signal = options?.signal;
-    const agentId = options?.agentId;
-    let handle = await this.#pool.acquire({ agentId, signal, timeoutMs: options?.timeoutMs });
-    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, agentId, signal, options?.timeoutMs);
+    const handle = await this.#acquire(options);
     const conn = handle.connection;
     const state = stateOf(conn);
     try {

@@ -15,6 +15,13 @@ import type { QuerySql, TransactionSql } from "./scope.ts";
  *
  * @example
  * ```ts
+ * import type { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
+ * declare const notes: Repository<Note>;
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
+ * declare const id: string;
+ * declare const signal: AbortSignal;
  * await notes.get("planner-1", id);                                  // own transaction
  * await notes.get({ agentId: "planner-1", signal }, id);             // cancellable
  * await adapter.transaction((tx) => notes.get(tx, id), { agentId: "planner-1" }); // joined
@@ -51,6 +58,8 @@ export function agentOf(context: DbContext): string {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * const rows = await runStatement(adapter, "scout-1", "select $1::int as n", [1]);
  * ```
  */
@@ -72,6 +81,8 @@ export function runStatement<R extends object = Record<string, unknown>>(
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await runTransaction(adapter, "planner-1", async (tx) => {
  *   await exec(tx, "select 1", []);
  * });
@@ -91,6 +102,8 @@ export function runTransaction<R>(
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * await adapter.transaction((tx) => exec(tx, "select $1::text as s", ["x"]), { agentId: "a" });
  * ```
  */

@@ -25,6 +25,8 @@ interface QueryInternals {
   executed?: unknown;
   active?: unknown;
   strings?: unknown;
+  reject?: unknown;
+  handler?: unknown;
 }
 
 /**
@@ -43,9 +45,13 @@ interface QueryInternals {
  */
 export function assertDriverInternals(query: unknown, version = "unknown"): void {
   const q = query as QueryInternals;
-  if (typeof q?.executed !== "boolean" || typeof q.active !== "boolean" || !Array.isArray(q.strings)) {
+  if (
+    typeof q?.executed !== "boolean" || typeof q.active !== "boolean" || !Array.isArray(q.strings) ||
+    typeof q.reject !== "function" || typeof q.handler !== "function" || typeof Object.getPrototypeOf(q).then !== "function"
+  ) {
     throw new Error(
-      `agentpool needs postgres.js ${SUPPORTED_DRIVER_RANGE}.x (query.executed, query.active, query.strings); ` +
+      `agentpool needs postgres.js ${SUPPORTED_DRIVER_RANGE}.x (query.executed, .active, .strings, .reject, .handler, ` +
+        `Query.prototype.then); ` +
         `the installed postgres.js (${version}) has changed them: pin postgres@~${SUPPORTED_DRIVER_RANGE}`,
     );
   }
@@ -132,4 +138,95 @@ export function onExecute<C>(query: AnyQuery, hook: (query: AnyQuery, context: C
   q[HOOK] = hook as (query: AnyQuery, context: unknown) => void;
   q[CONTEXT] = context;
   q.handler = hookedHandler;
+}
+
+type Thenable = (onFulfilled?: unknown, onRejected?: unknown) => Promise<unknown>;
+const FIRST = Symbol("agentpool.first");
+
+interface Ordered {
+  [FIRST]: AnyQuery | null;
+}
+
+function second(pair: readonly unknown[]): unknown {
+  return pair[1];
+}
+
+/** Installed as a query's `then`: settles once `first` and the query itself both did. */
+function thenAfterFirst(this: AnyQuery & Ordered, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
+  const then = Object.getPrototypeOf(this).then as Thenable; // postgres.js Query.prototype.then: sends it
+  const first = this[FIRST];
+  if (first === null) return then.call(this, onFulfilled, onRejected);
+  return Promise.all([first, then.call(this)]).then(second).then(
+    onFulfilled as (v: unknown) => unknown,
+    onRejected as (e: unknown) => unknown,
+  );
+}
+
+/**
+ * Makes `query` settle (with its own value) only once `first` settled too, so a failure of
+ * `first` surfaces on `query`. Installed on the query object: no closure per call.
+ *
+ * @example
+ * ```ts
+ * import type postgres from "postgres";
+ * declare const sql: postgres.Sql;
+ * const begin = sql`begin`;
+ * const first = sql`select 1`;
+ * settleAfter(first, begin); // awaiting `first` also waits for (and rethrows) BEGIN
+ * ```
+ */
+export function settleAfter(query: AnyQuery, first: AnyQuery): void {
+  (query as unknown as Ordered)[FIRST] = first;
+  (query as unknown as { then: unknown }).then = thenAfterFirst;
+}
+
+/**
+ * Undoes {@linkcode settleAfter}'s wait (the caller checks `first` itself); a no-op on other queries.
+ *
+ * @example
+ * ```ts
+ * import type postgres from "postgres";
+ * declare const query: postgres.PendingQuery<postgres.Row[]>;
+ * stopWaiting(query);
+ * ```
+ */
+export function stopWaiting(query: unknown): void {
+  const q = query as Partial<Ordered>;
+  if (q[FIRST] !== undefined) q[FIRST] = null;
+}
+
+const ORIGINAL_REJECT = Symbol("agentpool.reject");
+const ON_REJECT = Symbol("agentpool.onReject");
+const REJECT_CONTEXT = Symbol("agentpool.rejectContext");
+
+interface Rejecting {
+  reject: (error: unknown) => void;
+  [ORIGINAL_REJECT]: (error: unknown) => void;
+  [ON_REJECT]: (error: unknown, context: unknown) => void;
+  [REJECT_CONTEXT]: unknown;
+}
+
+/** Installed as a query's `reject`: the hook first, then postgres.js's own. */
+function hookedReject(this: Rejecting, error: unknown): void {
+  this[ON_REJECT](error, this[REJECT_CONTEXT]);
+  this[ORIGINAL_REJECT](error);
+}
+
+/**
+ * Calls `hook(error, context)` the moment postgres.js fails `query` (before its promise
+ * rejects, and before the connection's close event). Installed on the query object: no closure.
+ *
+ * @example
+ * ```ts
+ * import type postgres from "postgres";
+ * declare const query: postgres.PendingQuery<postgres.Row[]>;
+ * onReject(query, (error, label: string) => console.warn(label, error), "tx-1");
+ * ```
+ */
+export function onReject<C>(query: AnyQuery, hook: (error: unknown, context: C) => void, context: C): void {
+  const q = query as unknown as Rejecting;
+  q[ORIGINAL_REJECT] = q.reject;
+  q[ON_REJECT] = hook as (error: unknown, context: unknown) => void;
+  q[REJECT_CONTEXT] = context;
+  q.reject = hookedReject;
 }

@@ -46,6 +46,8 @@ export class DatabaseConnectionError extends PoolError {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { TransactionRolledBackError } from "agentpool";
  * await adapter.transaction(async (tx) => {
  *   await tx`select 1/0`.catch(() => {}); // swallowed, but the transaction is now aborted
@@ -69,6 +71,9 @@ export class TransactionRolledBackError extends PoolError {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
+ * declare const work: Parameters<PooledDatabaseAdapter["transaction"]>[0];
  * import { SessionLostError } from "agentpool";
  * await adapter.transaction(work, { agentId: "a" }).catch((e) => {
  *   if (e instanceof SessionLostError) return adapter.transaction(work, { agentId: "a" });
@@ -93,9 +98,10 @@ export class SessionLostError extends PoolError {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { ScopeClosedError } from "agentpool";
- * let saved;
- * await adapter.transaction((tx) => { saved = tx; }, { agentId: "a" });
+ * const saved = await adapter.transaction((tx) => tx, { agentId: "a" }); // the scope ends here
  * try { saved`select 1`; } catch (e) { console.log(e instanceof ScopeClosedError); } // true
  * ```
  */
@@ -112,6 +118,10 @@ export class ScopeClosedError extends PoolError {
  *
  * @example
  * ```ts
+ * import type { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
+ * declare const notes: Repository<Note>;
+ * declare const id: string;
  * import { StaleVersionError } from "agentpool";
  * await notes.update({ agentId: "a" }, id, { body: "x" }, { expectedVersion: 1 })
  *   .catch((e) => e instanceof StaleVersionError && e.code === "STALE_VERSION");
@@ -161,6 +171,9 @@ export type TaskErrorCode =
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
+ * declare const id: string;
  * import { TaskStateError } from "agentpool";
  * await tasks.complete("agent-2", id, { ok: true })
  *   .catch((e) => e instanceof TaskStateError && e.code === "TASK_NOT_HELD");

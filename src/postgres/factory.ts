@@ -15,6 +15,7 @@
 import postgres from "postgres";
 import type { ConnectionFactory } from "../core/factory.ts";
 import { PoolError } from "../core/errors.ts";
+import { checkDuration, invalidOption } from "../core/checks.ts";
 import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
 import { rawSql, trackedSql } from "./tracked_sql.ts";
 import { assertDriverInternals, isRunning } from "./driver_internals.ts";
@@ -106,18 +107,7 @@ const NO_TRANSACTION_WARNING = "25P01";
 /** How long an aborted create waits for a silent server before terminating the session. */
 const ABORT_GRACE_MS = 250;
 
-function fail(option: string, rule: string, value: unknown, range = false): never {
-  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  const message = `Cannot create postgres factory as '${option}' must be ${rule}: current value is ${shown}`;
-  throw range ? new RangeError(message) : new TypeError(message);
-}
-
-function checkMs(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") fail(option, "a positive number of milliseconds", value);
-  if (!Number.isFinite(value) || value <= 0) fail(option, "a positive number of milliseconds", value, true);
-  return value;
-}
+const SUBJECT = "create postgres factory";
 
 /** Builds the postgres.js options once; `urlOrOptions` is re-used for every connection. */
 function driverOptions(
@@ -129,19 +119,19 @@ function driverOptions(
   applicationName: string;
 } {
   const { applicationName = "agentpool", connectTimeoutMs, endTimeoutMs, cancelTimeoutMs, ...rest } = options;
-  if (typeof applicationName !== "string") fail("applicationName", "a string", applicationName);
+  if (typeof applicationName !== "string") invalidOption("type", SUBJECT, "applicationName", "a string", applicationName);
   const driver: postgres.Options<Record<string, postgres.PostgresType>> = {
     ...rest,
     max: 1,
     idle_timeout: 0, // the pool owns idle timeouts and lifetimes
     max_lifetime: null,
-    connect_timeout: checkMs("connectTimeoutMs", connectTimeoutMs, 10_000) / 1000,
+    connect_timeout: checkDuration(SUBJECT, "connectTimeoutMs", connectTimeoutMs ?? 10_000) / 1000,
     connection: { application_name: applicationName, ...rest.connection },
   };
   return {
     driver,
-    endTimeoutMs: checkMs("endTimeoutMs", endTimeoutMs, 5000),
-    cancelTimeoutMs: checkMs("cancelTimeoutMs", cancelTimeoutMs, 2000),
+    endTimeoutMs: checkDuration(SUBJECT, "endTimeoutMs", endTimeoutMs ?? 5000),
+    cancelTimeoutMs: checkDuration(SUBJECT, "cancelTimeoutMs", cancelTimeoutMs ?? 2000),
     applicationName,
   };
 }
@@ -201,10 +191,10 @@ export function postgresFactory(
   options?: PostgresFactoryOptions,
 ): ConnectionFactory<Sql> {
   if (typeof urlOrOptions !== "string" && (typeof urlOrOptions !== "object" || urlOrOptions === null)) {
-    fail("urlOrOptions", "a connection URL or an options object", typeof urlOrOptions);
+    invalidOption("type", SUBJECT, "urlOrOptions", "a connection URL or an options object", typeof urlOrOptions);
   }
   if (options !== undefined && (typeof options !== "object" || options === null)) {
-    fail("options", "an object", options);
+    invalidOption("type", SUBJECT, "options", "an object", options);
   }
   const url = typeof urlOrOptions === "string" ? urlOrOptions : undefined;
   const { driver, endTimeoutMs, cancelTimeoutMs } = driverOptions(url === undefined ? { ...(urlOrOptions as object), ...options } : { ...options });

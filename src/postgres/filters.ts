@@ -149,6 +149,7 @@ function conditionSql(column: string, cond: Condition<unknown>, params: Paramete
  *
  * @example
  * ```ts
+ * declare const columns: Columns;
  * const params = new Parameters();
  * whereSql({ id: { in: [1, 2] } }, columns, params); // ['"id" = any($1)']
  * ```
@@ -174,6 +175,7 @@ export function whereSql<Row>(filter: Filter<Row> | undefined, columns: Columns,
  *
  * @example
  * ```ts
+ * declare const columns: Columns;
  * orderColumns({ column: "priority", direction: "desc" }, "id", columns); // priority desc, then id
  * ```
  */
@@ -201,6 +203,8 @@ export function orderColumns<Row>(
  *
  * @example
  * ```ts
+ * declare const columns: Columns;
+ * declare const lastRow: Record<string, unknown>;
  * const order = orderColumns(["priority"], "id", columns);
  * keysetSql(order, lastRow, new Parameters()); // rows after lastRow in that order
  * ```

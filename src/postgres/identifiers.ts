@@ -5,6 +5,8 @@
  * @module
  */
 
+import { invalidOption } from "../core/checks.ts";
+
 const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
@@ -20,12 +22,10 @@ const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  */
 export function quoteIdentifier(option: string, name: unknown): string {
   if (typeof name !== "string") {
-    throw new TypeError(`Cannot use '${option}' as it must be a string identifier: current value is ${String(name)}`);
+    invalidOption("type", "use identifier", option, "a string identifier", name);
   }
   if (!PLAIN_IDENTIFIER.test(name)) {
-    throw new RangeError(
-      `Cannot use '${option}' as it must be a plain SQL identifier (letters, digits, _; at most 63): current value is ${JSON.stringify(name)}`,
-    );
+    invalidOption("range", "use identifier", option, "a plain SQL identifier (letters, digits, _; at most 63)", name);
   }
   return `"${name}"`;
 }

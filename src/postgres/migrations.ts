@@ -7,6 +7,7 @@
  */
 
 import type { PooledDatabaseAdapter } from "./adapter.ts";
+import { invalidOption } from "../core/checks.ts";
 import { quoteIdentifier } from "./identifiers.ts";
 import type { TransactionSql } from "./scope.ts";
 
@@ -33,6 +34,9 @@ export interface Migration {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
+ * declare const addNotes: Migration;
  * await migrate(adapter, { schema: "agents", migrations: [addNotes], agentId: "boot" });
  * ```
  */
@@ -52,6 +56,9 @@ export interface MigrateOptions {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
+ * declare const migrations: Migration[];
  * const { applied } = await migrate(adapter, { migrations });
  * console.log(applied.length ? `applied ${applied.join(", ")}` : "up to date");
  * ```
@@ -65,12 +72,12 @@ export interface MigrateResult {
 
 function checkMigrations(migrations: unknown): Migration[] {
   if (!Array.isArray(migrations)) {
-    throw new TypeError(`Cannot migrate as 'migrations' must be an array: current value is ${String(migrations)}`);
+    invalidOption("type", "migrate", "migrations", "an array", migrations);
   }
   const seen = new Set<number>();
   for (const m of migrations as Migration[]) {
     if (!Number.isInteger(m?.version) || m.version < 1 || seen.has(m.version)) {
-      throw new RangeError(`Cannot migrate as each 'version' must be a unique positive integer: current value is ${String(m?.version)}`);
+      invalidOption("range", "migrate", "version", "a unique positive integer", m?.version);
     }
     if (typeof m.up !== "string" && typeof m.up !== "function") {
       throw new TypeError(`Cannot migrate as 'up' of version ${m.version} must be SQL text or a function`);
@@ -86,6 +93,8 @@ function checkMigrations(migrations: unknown): Migration[] {
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { migrate } from "agentpool";
  * await migrate(adapter, {
  *   schema: "crew",

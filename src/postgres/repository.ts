@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkInteger, invalidOption } from "../core/checks.ts";
 import type { PooledDatabaseAdapter } from "./adapter.ts";
 import { type DbContext, exec, runStatement, runTransaction } from "./context.ts";
 import { StaleVersionError } from "./errors.ts";
@@ -29,7 +30,7 @@ export type AnyRow = Record<string, unknown>;
  *
  * @example
  * ```ts
- * interface Note { id: string; agent: string; body: string; version: number }
+ * type Note = { id: string; agent: string; body: string; version: number };
  * const definition: TableDefinition<Note> = {
  *   schema: "crew", table: "notes", primaryKey: "id", versionColumn: "version",
  *   columns: ["id", "agent", "body", "version"],
@@ -54,6 +55,9 @@ export interface TableDefinition<Row extends AnyRow> {
  *
  * @example
  * ```ts
+ * import type { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
+ * declare const notes: Repository<Note>;
  * const page = await notes.list("a", { where: { agent: "planner-1" }, orderBy: { column: "id", direction: "desc" }, limit: 20 });
  * const next = await notes.list("a", { where: { agent: "planner-1" }, orderBy: { column: "id", direction: "desc" }, limit: 20, after: page.at(-1) });
  * ```
@@ -76,6 +80,10 @@ export interface ListOptions<Row extends AnyRow> {
  *
  * @example
  * ```ts
+ * import type { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
+ * declare const notes: Repository<Note>;
+ * declare const id: string;
  * await notes.update("a", id, { body: "v2" }, { expectedVersion: 1 });
  * ```
  */
@@ -84,20 +92,15 @@ export interface VersionOptions {
   expectedVersion?: number;
 }
 
-function checkCount(option: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new RangeError(`Cannot list as '${option}' must be a non-negative integer: current value is ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Typed access to one table.
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { Repository } from "agentpool";
+ * type Note = { id: string; agent: string; body: string; version: number };
  * const notes = new Repository<Note>(adapter, {
  *   schema: "crew", table: "notes", primaryKey: "id", versionColumn: "version",
  *   columns: ["id", "agent", "body", "version"],
@@ -120,13 +123,13 @@ export class Repository<Row extends AnyRow> {
   /** Checks the definition (RangeError / TypeError naming the bad name). */
   constructor(adapter: PooledDatabaseAdapter, definition: TableDefinition<Row>) {
     if (typeof adapter?.transaction !== "function") {
-      throw new TypeError(`Cannot create repository as 'adapter' must be a PooledDatabaseAdapter: current value is ${String(adapter)}`);
+      invalidOption("type", "create repository", "adapter", "a PooledDatabaseAdapter", adapter);
     }
     this.#adapter = adapter;
     const d = definition;
     this.#table = `${quoteIdentifier("schema", d.schema ?? "public")}.${quoteIdentifier("table", d.table)}`;
     if (!Array.isArray(d.columns) || d.columns.length === 0) {
-      throw new TypeError(`Cannot create repository as 'columns' must be a non-empty array: current value is ${String(d.columns)}`);
+      invalidOption("type", "create repository", "columns", "a non-empty array", d.columns);
     }
     const quoted = new Map<string, string>();
     for (const column of d.columns) quoted.set(column, quoteIdentifier("columns", column));
@@ -142,7 +145,7 @@ export class Repository<Row extends AnyRow> {
     try {
       return this.#columns.get(name);
     } catch {
-      throw new RangeError(`Cannot create repository as '${option}' must be one of 'columns': current value is ${JSON.stringify(name)}`);
+      invalidOption("range", "create repository", option, "one of 'columns'", name);
     }
   }
 
@@ -152,6 +155,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const row = await notes.insert("planner-1", { id, agent: "planner-1", body: "it's \"quoted\"" });
    * ```
    */
@@ -180,6 +187,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const note = await notes.get("planner-1", id);
    * ```
    */
@@ -200,6 +211,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const updated = await notes.update("planner-1", id, { body: "v2" }, { expectedVersion: 1 });
    * ```
    */
@@ -233,6 +248,10 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
+   * declare const id: string;
    * const gone = await notes.delete("planner-1", id, { expectedVersion: 2 });
    * ```
    */
@@ -255,6 +274,9 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
    * const urgent = await notes.list("planner-1", { where: { body: { like: "%urgent%" } }, orderBy: "id", limit: 50 });
    * ```
    */
@@ -266,8 +288,8 @@ export class Repository<Row extends AnyRow> {
     let text = `select ${this.#select} from ${this.#table}`;
     if (conditions.length > 0) text += ` where ${conditions.join(" and ")}`;
     text += ` order by ${order.map((o) => `${o.quoted} ${o.desc ? "desc" : "asc"}`).join(", ")}`;
-    const limit = checkCount("limit", options.limit);
-    const offset = checkCount("offset", options.offset);
+    const limit = options.limit === undefined ? undefined : checkInteger("list", "limit", options.limit);
+    const offset = options.offset === undefined ? undefined : checkInteger("list", "offset", options.offset);
     if (limit !== undefined) text += ` limit ${params.add(limit)}`;
     if (offset !== undefined) text += ` offset ${params.add(offset)}`;
     return await runStatement<Row>(this.#adapter, context, text, params.values);
@@ -278,6 +300,9 @@ export class Repository<Row extends AnyRow> {
    *
    * @example
    * ```ts
+   * import type { Repository } from "agentpool";
+   * type Note = { id: string; agent: string; body: string; version: number };
+   * declare const notes: Repository<Note>;
    * const n = await notes.count("planner-1", { agent: "planner-1" });
    * ```
    */

@@ -36,7 +36,6 @@ export function isRetryableError(error: unknown): boolean {
  *
  * @example
  * ```ts
- * import { retryDelay } from "agentpool";
  * await retryDelay(2, 5, 200); // between 0 and 20 ms
  * ```
  */

@@ -11,7 +11,7 @@ import type postgres from "postgres";
 import { type ConnectionState, isSocketError, markBroken, type Sql } from "./connection_state.ts";
 import { ScopeClosedError, SessionLostError } from "./errors.ts";
 import { watchFile, watchQuery } from "./tracked_sql.ts";
-import { isRunning } from "./driver_internals.ts";
+import { isRunning, onReject, settleAfter, stopWaiting } from "./driver_internals.ts";
 
 /** The longest an aborted call waits for its cancel requests to be delivered. */
 const CANCEL_WAIT_MS = 2000;
@@ -62,30 +62,17 @@ export interface TransactionSql extends QuerySql {
 
 // deno-lint-ignore no-explicit-any
 type AnyQuery = postgres.PendingQuery<any>;
-type Thenable = (onFulfilled?: unknown, onRejected?: unknown) => Promise<unknown>;
 
 /** The scope behind a callable (a symbol property: the callable is a bound function). */
 const SCOPE = Symbol("agentpool.scope");
-/** The BEGIN a first statement waits for. */
-const BEGIN = Symbol("agentpool.begin");
-/** A query's own `reject`, and the connection state it belongs to (see `rejectAndMark`). */
-const REJECT = Symbol("agentpool.reject");
-const STATE = Symbol("agentpool.state");
-
-interface WatchedQuery {
-  [REJECT]: (error: unknown) => void;
-  [STATE]: ConnectionState;
-}
-
 /**
- * Installed as a transaction query's `reject`: a socket error marks the connection broken at
- * once. postgres.js fires its close event only later (on Deno, seconds after an EPIPE), and a
- * statement written in between would otherwise hang forever or, after a reconnect, run outside
- * the transaction.
+ * A transaction query's rejection hook: a socket error marks the connection broken at once.
+ * postgres.js fires its close event only later (on Deno, seconds after an EPIPE), and a statement
+ * written in between would otherwise hang forever or, after a reconnect, run outside the
+ * transaction.
  */
-function rejectAndMark(this: WatchedQuery, error: unknown): void {
-  if (isSocketError(error)) markBroken(this[STATE]);
-  this[REJECT](error);
+function markIfSocketError(error: unknown, state: ConnectionState): void {
+  if (isSocketError(error)) markBroken(state);
 }
 
 interface ScopedCallable {
@@ -93,24 +80,6 @@ interface ScopedCallable {
 }
 
 function ignore(): void {}
-
-function second(pair: readonly unknown[]): unknown {
-  return pair[1];
-}
-
-/**
- * `then` of a transaction's first statement: settles only once BEGIN and the statement both did.
- * Installed on the query object, so no closure is made per transaction.
- */
-function thenAfterBegin(this: AnyQuery & { [BEGIN]: AnyQuery | null }, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
-  const then = Object.getPrototypeOf(this).then as Thenable; // postgres.js Query.prototype.then: sends it
-  const begin = this[BEGIN];
-  if (begin === null) return then.call(this, onFulfilled, onRejected); // the adapter checks BEGIN itself
-  return Promise.all([begin, then.call(this)]).then(second).then(
-    onFulfilled as (v: unknown) => unknown,
-    onRejected as (e: unknown) => unknown,
-  );
-}
 
 /** The callable part of a scope: tagged templates issue queries, other calls make helpers. */
 function invoke(this: Scope, first: unknown, ...rest: unknown[]): unknown {
@@ -243,8 +212,7 @@ export class Scope {
    * first statement's wait for BEGIN, which costs four promises.
    */
   skipBeginWait(query: unknown): void {
-    const q = query as { [BEGIN]?: AnyQuery | null };
-    if (q[BEGIN] !== undefined) q[BEGIN] = null;
+    stopWaiting(query);
   }
 
   /**
@@ -277,15 +245,9 @@ export class Scope {
       const begin = this.conn.unsafe(this.#beginText);
       begin.catch(ignore); // sends it; its outcome is checked at COMMIT / ROLLBACK
       this.begin = begin;
-      (query as unknown as { [BEGIN]: AnyQuery })[BEGIN] = begin;
-      (query as unknown as { then: unknown }).then = thenAfterBegin;
+      settleAfter(query, begin);
     }
-    if (this.#beginText !== null) {
-      const watched = query as unknown as WatchedQuery & { reject: (error: unknown) => void };
-      watched[STATE] = this.state;
-      watched[REJECT] = watched.reject;
-      watched.reject = rejectAndMark;
-    }
+    if (this.#beginText !== null) onReject(query, markIfSocketError, this.state);
     this.count++;
     this.last = query;
     this.issued?.push(query);

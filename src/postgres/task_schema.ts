@@ -13,6 +13,8 @@ import type { Migration } from "./migrations.ts";
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { migrate, TASK_MIGRATIONS } from "agentpool";
  * await migrate(adapter, { schema: "crew", migrations: TASK_MIGRATIONS });
  * ```

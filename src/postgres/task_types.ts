@@ -19,6 +19,9 @@ export type TaskStatus = "pending" | "running" | "completed" | "failed" | "cance
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
+ * declare const id: string;
  * const t: Task | undefined = await tasks.get("planner", id);
  * if (t?.status === "running") console.log(`${t.assignedAgent} holds it until ${t.leaseExpiresAt}`);
  * ```
@@ -73,6 +76,9 @@ export interface NewTask {
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
+ * declare const id: string;
  * const kinds = (await tasks.history("planner", id)).map((e: TaskEvent) => e.kind); // ["created", "claimed", "completed"]
  * ```
  */
@@ -91,6 +97,9 @@ export interface TaskEvent {
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
+ * declare const id: string;
  * const [first]: Artifact[] = await tasks.artifacts("reviewer", id);
  * ```
  */
@@ -108,6 +117,9 @@ export interface Artifact {
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
+ * declare const root: { id: string };
  * const p: ParentProgress = await tasks.parentProgress("planner", root.id);
  * console.log(`${Math.round(p.fraction * 100)} %`);
  * ```
@@ -132,6 +144,7 @@ type Row = Record<string, unknown>;
  *
  * @example
  * ```ts
+ * declare const row: Record<string, unknown>;
  * const task = toTask(row); // snake_case row to Task
  * ```
  */
@@ -161,6 +174,7 @@ export function toTask(r: Row): Task {
  *
  * @example
  * ```ts
+ * declare const rows: Record<string, unknown>[];
  * const events = rows.map(toEvent);
  * ```
  */
@@ -173,6 +187,7 @@ export function toEvent(r: Row): TaskEvent {
  *
  * @example
  * ```ts
+ * declare const rows: Record<string, unknown>[];
  * const artifacts = rows.map(toArtifact);
  * ```
  */

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { checkInteger, invalidOption } from "../core/checks.ts";
 import type { PooledDatabaseAdapter } from "./adapter.ts";
 import { agentOf, type DbContext, runStatement } from "./context.ts";
 import { TaskStateError } from "./errors.ts";
@@ -28,6 +29,8 @@ export type { Artifact, NewTask, ParentProgress, Task, TaskEvent, TaskStatus } f
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * const tasks = new TaskRepository(adapter, { schema: "crew", leaseMs: 60_000 });
  * ```
  */
@@ -43,6 +46,8 @@ export interface TaskRepositoryOptions {
  *
  * @example
  * ```ts
+ * import type { TaskRepository } from "agentpool";
+ * declare const tasks: TaskRepository;
  * await tasks.claimNext("coder-1", { specialist: ["coder", "reviewer"], leaseMs: 10_000 });
  * ```
  */
@@ -58,18 +63,12 @@ export interface ClaimFilter {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function checkId(option: string, id: unknown): string {
-  if (typeof id !== "string" || !UUID.test(id)) {
-    throw new TypeError(`Cannot use '${option}' as it must be a task id (a UUID): current value is ${JSON.stringify(id)}`);
-  }
+  if (typeof id !== "string" || !UUID.test(id)) invalidOption("type", "use task", option, "a task id (a UUID)", id);
   return id;
 }
 
-function checkLease(value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > 2_147_483_647) {
-    throw new RangeError(`Cannot use 'leaseMs' as it must be a positive integer of milliseconds: current value is ${String(value)}`);
-  }
-  return value;
+function checkLease(subject: string, value: unknown, fallback: number): number {
+  return value === undefined ? fallback : checkInteger(subject, "leaseMs", value, { min: 1, max: 2_147_483_647 });
 }
 
 /** JSON-safe form of a failure reason (an Error keeps its name and message, never its stack). */
@@ -97,6 +96,8 @@ function checkAcyclic(batch: readonly { id: string; depends_on: string[] | null 
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * import { TaskRepository } from "agentpool";
  * const tasks = new TaskRepository(adapter, { schema: "crew" });
  * await tasks.migrate();
@@ -116,12 +117,12 @@ export class TaskRepository {
   /** Checks the options (TypeError / RangeError naming them). */
   constructor(adapter: PooledDatabaseAdapter, options: TaskRepositoryOptions = {}) {
     if (typeof adapter?.transaction !== "function") {
-      throw new TypeError(`Cannot create task repository as 'adapter' must be a PooledDatabaseAdapter: current value is ${String(adapter)}`);
+      invalidOption("type", "create task repository", "adapter", "a PooledDatabaseAdapter", adapter);
     }
     this.#adapter = adapter;
     this.#schema = options.schema ?? "agentpool";
     this.#sql = taskStatements(quoteIdentifier("schema", this.#schema));
-    this.#leaseMs = checkLease(options.leaseMs, 30_000);
+    this.#leaseMs = checkLease("create task repository", options.leaseMs, 30_000);
   }
 
   /**
@@ -129,6 +130,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * await tasks.migrate();
    * ```
    */
@@ -141,6 +144,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const t = await tasks.createTask("planner", { specialist: "coder", priority: 5, payload: { file: "a.ts" } });
    * ```
    */
@@ -155,25 +160,22 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const a = crypto.randomUUID();
    * await tasks.createTasks("planner", [{ id: a, specialist: "coder" }, { specialist: "reviewer", dependsOn: [a] }]);
    * ```
    */
   async createTasks(context: DbContext, tasks: readonly NewTask[]): Promise<Task[]> {
-    if (!Array.isArray(tasks)) throw new TypeError(`Cannot create tasks as 'tasks' must be an array: current value is ${String(tasks)}`);
+    if (!Array.isArray(tasks)) invalidOption("type", "create tasks", "tasks", "an array", tasks);
     if (tasks.length === 0) return [];
     const batch = (tasks as readonly NewTask[]).map((t: NewTask, i: number) => {
       if (typeof t !== "object" || t === null) throw new TypeError(`Cannot create task ${i} as it must be an object`);
-      const maxAttempts = t.maxAttempts ?? 3;
-      if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-        throw new RangeError(`Cannot create task ${i} as 'maxAttempts' must be a positive integer: current value is ${String(maxAttempts)}`);
-      }
-      const priority = t.priority ?? 0;
-      if (!Number.isInteger(priority) || Math.abs(priority) > 2_147_483_647) {
-        throw new RangeError(`Cannot create task ${i} as 'priority' must be an integer: current value is ${String(priority)}`);
-      }
+      const subject = `create task ${i}`;
+      const maxAttempts = checkInteger(subject, "maxAttempts", t.maxAttempts ?? 3, { min: 1 });
+      const priority = checkInteger(subject, "priority", t.priority ?? 0, { min: -2_147_483_647, max: 2_147_483_647 });
       if (t.specialist !== undefined && t.specialist !== null && typeof t.specialist !== "string") {
-        throw new TypeError(`Cannot create task ${i} as 'specialist' must be a string: current value is ${String(t.specialist)}`);
+        invalidOption("type", subject, "specialist", "a string", t.specialist);
       }
       return {
         id: t.id === undefined ? crypto.randomUUID() : checkId("id", t.id),
@@ -214,6 +216,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const task = await tasks.claimNext("coder-1", { specialist: "coder" });
    * ```
    */
@@ -224,7 +228,7 @@ export class TaskRepository {
       ? [filter.specialist]
       : [...filter.specialist];
     const parent = filter.parentId === undefined ? null : checkId("parentId", filter.parentId);
-    const lease = checkLease(filter.leaseMs, this.#leaseMs);
+    const lease = checkLease("claim task", filter.leaseMs, this.#leaseMs);
     const rows = await runStatement(this.#adapter, context, this.#sql.claim, [agentOf(context), specialists, parent, lease]);
     return rows.length === 0 ? undefined : toTask(rows[0]);
   }
@@ -234,11 +238,15 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * const timer = setInterval(() => tasks.heartbeat("coder-1", task.id), 10_000);
    * ```
    */
   heartbeat(context: DbContext, taskId: string, leaseMs?: number): Promise<Task> {
-    return this.#transition(context, taskId, this.#sql.heartbeat, [checkLease(leaseMs, this.#leaseMs)], "heartbeat");
+    return this.#transition(context, taskId, this.#sql.heartbeat, [checkLease("heartbeat task", leaseMs, this.#leaseMs)], "heartbeat");
   }
 
   /**
@@ -247,6 +255,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.complete("coder-1", task.id, { diff: "..." });
    * ```
    */
@@ -260,6 +272,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.fail("coder-1", task.id, new Error("compiler crashed"));
    * ```
    */
@@ -272,6 +288,10 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.cancel("planner", task.id);
    * ```
    */
@@ -285,6 +305,8 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
    * const recovered = await tasks.releaseExpiredLeases("sweeper");
    * ```
    */
@@ -298,6 +320,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const id: string;
    * const t = await tasks.get("planner", id);
    * ```
    */
@@ -311,6 +336,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const root: { id: string };
    * const { completed, total, done } = await tasks.parentProgress("planner", root.id);
    * ```
    */
@@ -329,6 +357,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const id: string;
    * for (const e of await tasks.history("planner", id)) console.log(e.at, e.agentId, e.kind);
    * ```
    */
@@ -342,12 +373,16 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * import type { Task } from "agentpool";
+   * declare const task: Task;
    * await tasks.addArtifact("coder-1", task.id, "patch", { diff: "..." });
    * ```
    */
   async addArtifact(context: DbContext, taskId: string, name: string, content: unknown): Promise<Artifact> {
     if (typeof name !== "string" || name === "") {
-      throw new TypeError(`Cannot add artifact as 'name' must be a non-empty string: current value is ${String(name)}`);
+      invalidOption("type", "add artifact", "name", "a non-empty string", name);
     }
     const id = checkId("taskId", taskId);
     try {
@@ -364,6 +399,9 @@ export class TaskRepository {
    *
    * @example
    * ```ts
+   * import type { TaskRepository } from "agentpool";
+   * declare const tasks: TaskRepository;
+   * declare const id: string;
    * const patches = (await tasks.artifacts("reviewer", id)).filter((a) => a.name === "patch");
    * ```
    */

@@ -6,11 +6,15 @@
  * @module
  */
 
+import { checkDuration, invalidOption } from "../core/checks.ts";
+
 /**
  * A transaction open right now (from `adapter.openTransactions()`), or one reported as slow.
  *
  * @example
  * ```ts
+ * import type { PooledDatabaseAdapter } from "agentpool";
+ * declare const adapter: PooledDatabaseAdapter;
  * for (const t of adapter.openTransactions()) console.log(t.agentId, t.connectionId, t.durationMs);
  * ```
  */
@@ -32,6 +36,8 @@ export interface OpenTransaction {
  *
  * @example
  * ```ts
+ * import { type AsyncConnectionPool, PooledDatabaseAdapter, type Sql } from "agentpool";
+ * declare const pool: AsyncConnectionPool<Sql>;
  * const adapter = new PooledDatabaseAdapter(pool, { slowTransactionMs: 1000, onSlowTransaction: console.warn });
  * ```
  */
@@ -79,12 +85,9 @@ export class TransactionTracker {
   /** Validates the options (RangeError / TypeError naming them). */
   constructor(options: TransactionTrackerOptions) {
     const { slowTransactionMs, onSlowTransaction } = options;
-    if (slowTransactionMs !== undefined && (typeof slowTransactionMs !== "number" || !(slowTransactionMs > 0))) {
-      const message = `Cannot create adapter as 'slowTransactionMs' must be a positive number of milliseconds: current value is ${String(slowTransactionMs)}`;
-      throw typeof slowTransactionMs === "number" ? new RangeError(message) : new TypeError(message);
-    }
+    if (slowTransactionMs !== undefined) checkDuration("create adapter", "slowTransactionMs", slowTransactionMs, true);
     if (onSlowTransaction !== undefined && typeof onSlowTransaction !== "function") {
-      throw new TypeError(`Cannot create adapter as 'onSlowTransaction' must be a function: current value is ${String(onSlowTransaction)}`);
+      invalidOption("type", "create adapter", "onSlowTransaction", "a function", onSlowTransaction);
     }
     this.#slowMs = Number.isFinite(slowTransactionMs) ? slowTransactionMs : undefined;
     this.#onSlow = onSlowTransaction;

@@ -7,6 +7,7 @@
 
 import type postgres from "postgres";
 import type { TransactionTrackerOptions } from "./tracker.ts";
+import { invalidOption } from "../core/checks.ts";
 
 /**
  * A transaction isolation level.
@@ -108,34 +109,6 @@ export type StatementTag = <T extends readonly object[] = postgres.Row[]>(
 ) => Promise<postgres.RowList<T>>;
 
 /**
- * Throws a TypeError (or RangeError) naming `option` and its value.
- *
- * @example
- * ```ts
- * fail("run transaction", "isolation", "one of ...", "chaos", true); // RangeError
- * ```
- */
-export function fail(what: string, option: string, rule: string, value: unknown, range = false): never {
-  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  const message = `Cannot ${what} as '${option}' must be ${rule}: current value is ${shown}`;
-  throw range ? new RangeError(message) : new TypeError(message);
-}
-
-/**
- * A non-negative integer option.
- *
- * @example
- * ```ts
- * checkCount("create adapter", "maxRetries", 3); // 3
- * ```
- */
-export function checkCount(what: string, option: string, value: unknown): number {
-  if (typeof value !== "number") fail(what, option, "a non-negative integer", value);
-  if (!Number.isInteger(value) || value < 0) fail(what, option, "a non-negative integer", value, true);
-  return value;
-}
-
-/**
  * The BEGIN statement for `options`, from a fixed vocabulary only.
  *
  * @example
@@ -149,11 +122,11 @@ export function beginStatement(options: TransactionOptions | undefined): string 
   let text = "begin";
   const { isolation, readOnly, deferrable } = options;
   if (isolation !== undefined) {
-    if (!ISOLATION_LEVELS.includes(isolation)) fail(what, "isolation", `one of ${ISOLATION_LEVELS.join(", ")}`, isolation, true);
+    if (!ISOLATION_LEVELS.includes(isolation)) invalidOption("range", what, "isolation", `one of ${ISOLATION_LEVELS.join(", ")}`, isolation);
     text += ` isolation level ${isolation}`;
   }
-  if (readOnly !== undefined && typeof readOnly !== "boolean") fail(what, "readOnly", "a boolean", readOnly);
-  if (deferrable !== undefined && typeof deferrable !== "boolean") fail(what, "deferrable", "a boolean", deferrable);
+  if (readOnly !== undefined && typeof readOnly !== "boolean") invalidOption("type", what, "readOnly", "a boolean", readOnly);
+  if (deferrable !== undefined && typeof deferrable !== "boolean") invalidOption("type", what, "deferrable", "a boolean", deferrable);
   if (readOnly) text += " read only";
   if (deferrable) text += " deferrable";
   return text;
