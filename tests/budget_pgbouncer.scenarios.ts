@@ -11,6 +11,12 @@
  * its work), SIGSTOP one past its TTL then SIGCONT (what it sends on waking is fenced: no work beside the others),
  * restart PgBouncer mid-run, terminate the control sessions. Negative control: a session-level
  * advisory-lock semaphore admits two holders of its single slot through transaction mode.
+ *
+ * NOT part of `npm test` yet (run it with `npm run test:budget-faults`): on this project's loaded
+ * 2-core machines the SIGKILL and SIGSTOP hand-over checks ("the others took the share") failed in
+ * about one run in three on Deno and Bun, when the surviving workers' renewals lagged the TTL.
+ * The observer's strict checks (never more than 3 on the server, Σgranted ≤ 3, exactly-once work)
+ * held in every run. Making the hand-over deterministic is open work of issue 15.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
