@@ -20,6 +20,7 @@ import { type ConnectionState, connectionState, newConnectionState, type Sql, tr
 import { rawSql, trackedSql } from "./tracked_sql.ts";
 import { assertDriverInternals, isRunning } from "./driver_internals.ts";
 import { ArrayTypes } from "./array_types.ts";
+import { isSessionLostCode, someCause } from "../session/fatal.ts";
 import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
 import { DatabaseConnectionError } from "./errors.ts";
 
@@ -48,30 +49,12 @@ export interface PostgresFactoryOptions
   cancelTimeoutMs?: number;
 }
 
-/** SQLSTATEs (besides class 08, connection exception) after which the session is gone. */
-const FATAL_SQLSTATES = new Set([
-  "57P01", // admin_shutdown: terminated by pg_terminate_backend or a fast shutdown
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now: starting up or shutting down
-  "57P04", // database_dropped
-  "57P05", // idle_session_timeout
-  "25P03", // idle_in_transaction_session_timeout
-]);
-
-/** postgres.js and socket codes of a dead connection. */
-const FATAL_DRIVER_CODES = new Set([
+/** postgres.js's codes of a dead connection (socket codes and SQLSTATEs: src/session/fatal.ts). */
+const FATAL_DRIVER_CODES: ReadonlySet<string> = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTCONN",
 ]);
 
 /**
@@ -89,18 +72,9 @@ const FATAL_DRIVER_CODES = new Set([
  * ```
  */
 export function isFatalPostgresError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string") {
-      if (FATAL_DRIVER_CODES.has(code) || FATAL_SQLSTATES.has(code)) return true;
-      if (/^08[0-9A-Z]{3}$/.test(code)) return true;
-    }
-    const driverCode = (current as { driverCode?: unknown }).driverCode;
-    if (typeof driverCode === "string" && FATAL_DRIVER_CODES.has(driverCode)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  const fatal = (code: unknown): boolean =>
+    typeof code === "string" && (FATAL_DRIVER_CODES.has(code) || isSessionLostCode(code));
+  return someCause(error, ({ code, driverCode }) => fatal(code) || fatal(driverCode));
 }
 
 const NO_TRANSACTION_WARNING = "25P01";
