@@ -33,8 +33,8 @@ describe("budget in the admin router", () => {
       assert.equal(researcher.held, 1);
       assert.deepEqual(researcher.holders.map((h) => [h.holder, h.held]), [["host-a:1", 1]]);
       const screen = renderMonitor(snap, { url: "http://x/pool", color: false, width: 400, rows: Infinity });
-      assert.match(screen, /^budget "prod" as host-a:1: lease granted \(\d\.\d s left\)   renewals \d+   failed 0   expiries 0$/m);
-      assert.match(screen, /^  researcher {15}limit 2  granted \d  here quota \d held 1   granted\/held by process: host-a:1\* \d\/1$/m);
+      assert.match(screen, /^budget "prod" as host-a:1: lease granted \(\d\.\d s left\) {3}renewals \d+ {3}failed 0 {3}expiries 0$/m);
+      assert.match(screen, /^ {2}researcher {15}limit 2 {2}granted \d {2}here quota \d held 1 {3}granted\/held by process: host-a:1\* \d\/1$/m);
       const without = await (await adminRouter(pool, { publicReads: true }).request("/snapshot")).json() as PoolSnapshot;
       assert.equal(without.budget, null);
       await lease.release();
