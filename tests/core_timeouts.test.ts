@@ -39,12 +39,12 @@ describe("acquire timeouts", () => {
     assert.equal(error.agentId, "coder");
     assert.equal(error.cause, undefined, "no create failed: no cause");
     const m = error.message;
-    assert.match(m, /Timed out after 5\.0 s waiting for a connection for agent 'coder'/);
+    assert.match(m, /Timed out after 5\.00 s waiting for a connection for agent 'coder'/);
     assert.match(m, /total 3\/3/);
     assert.match(m, /used 3/);
     assert.match(m, /idle 0/);
     assert.match(m, /pending 1/, "the other coder waiter is still counted when the first one fails");
-    assert.match(m, /top holders: 'planner' ×2 \(longest 7\.0 s\), 'critic' ×1 \(longest 7\.0 s\)/);
+    assert.match(m, /top holders: 'planner' ×2 \(longest 7\.00 s\), 'critic' ×1 \(longest 7\.00 s\)/);
     assert.doesNotMatch(m, /unreachable/);
     const coder = pool.agents().find((a) => a.agentId === "coder")!;
     assert.deepEqual([coder.timeouts, coder.pending, coder.acquired], [2, 0, 0]);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatDuration } from "../admin/format.ts";
+import { formatDuration } from "../core/format.ts";
 import type { PoolSnapshot } from "../admin/snapshot.ts";
 import { budgetLines } from "./monitor_budget.ts";
 

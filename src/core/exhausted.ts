@@ -7,7 +7,8 @@
 
 import type { AgentRecord } from "./agents.ts";
 import { ConnectionPoolExhaustedError, type ExhaustedReason } from "./errors.ts";
-import { describeState, formatMs, type Holder, type StateCounts } from "./snapshots.ts";
+import { formatDuration } from "./format.ts";
+import { describeState, type Holder, type StateCounts } from "./snapshots.ts";
 
 /** The pool state an exhaustion error describes. */
 export interface ExhaustionContext {
@@ -38,7 +39,7 @@ export function exhaustedError(
   context: ExhaustionContext,
 ): ConnectionPoolExhaustedError {
   const id = `'${agent.agentId}'`;
-  const waited = formatMs(waitedMs);
+  const waited = formatDuration(waitedMs);
   const what: Record<ExhaustedReason, string> = {
     timeout: `Timed out after ${waited} waiting for a connection for agent ${id}`,
     agent_quota: `Timed out after ${waited}: agent ${id} holds its quota of ${agent.quota} (${

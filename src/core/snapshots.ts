@@ -12,6 +12,7 @@ import type { PoolCounters } from "./counters.ts";
 import type { PoolHealth } from "./health.ts";
 import type { LatencySummary } from "./metrics.ts";
 import type { ConnectionInfo, Slot } from "./slot.ts";
+import { formatDuration } from "./format.ts";
 
 /**
  * Pool-wide counts and lifetime counters, as `pool.stats()` returns them. Every count is the size
@@ -338,19 +339,7 @@ export function describeState(stats: StateCounts, holders: Holder[]): string {
     stats.cap - stats.maxConnections
   }), used ${stats.used}, idle ${stats.idle}, pending ${stats.pending}, creating ${stats.creating}`;
   if (holders.length === 0) return `${counts}; no agent holds a connection`;
-  const list = holders.map((h) => `'${h.agentId}' ×${h.held} (longest ${formatMs(h.longestHeldMs)})`).join(", ");
+  const list = holders.map((h) => `'${h.agentId}' ×${h.held} (longest ${formatDuration(h.longestHeldMs)})`).join(", ");
   return `${counts}; top holders: ${list}`;
 }
 
-/**
- * 850 → "850 ms", 2100 → "2.1 s".
- *
- * @example
- * ```ts
- * formatMs(850); // "850 ms"
- * formatMs(2100); // "2.1 s"
- * ```
- */
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}

@@ -8,7 +8,7 @@
 
 import { type AxisTick, barChart, lineChart, type Point } from "../chart.ts";
 import type { PoolSnapshot } from "../snapshot.ts";
-import { formatCount } from "../format.ts";
+import { formatCount } from "../../core/format.ts";
 
 /** The history window grows with the samples: 30 s, 1, 2, 5, 10 min. */
 const SPANS_MS = [30000, 60000, 120000, 300000, 600000];

@@ -10,7 +10,7 @@
 import type { PoolSnapshot } from "../snapshot.ts";
 import { connectionsChart, waitChart } from "./charts.ts";
 import { byId, el, mountSvg } from "./dom.ts";
-import { formatCount, formatDuration } from "../format.ts";
+import { formatCount, formatDuration } from "../../core/format.ts";
 import { renderAgents, renderConnections } from "./tables.ts";
 
 const script = document.currentScript as HTMLScriptElement;

@@ -10,7 +10,7 @@
 import type { AgentInfo } from "../../core/mod.ts";
 import type { PoolSnapshot } from "../snapshot.ts";
 import { byId, clear, el } from "./dom.ts";
-import { formatCount, formatDuration } from "../format.ts";
+import { formatCount, formatDuration } from "../../core/format.ts";
 
 function setCell(td: HTMLTableCellElement, text: string, className?: string, flash = false): void {
   if (td.textContent !== text) {

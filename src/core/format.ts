@@ -1,6 +1,6 @@
 /**
- * Number formatting shared by the dashboard (in the browser) and `agentpool monitor` (in a
- * terminal), so both show a duration the same way.
+ * Number formatting shared by the pool's own messages, the dashboard (in the browser) and
+ * `agentpool monitor` (in a terminal), so all of them show a duration the same way.
  *
  * @module
  */
