@@ -9,6 +9,7 @@
 import type pg from "pg";
 import type { PoolOptions } from "../core/options.ts";
 import type { PgClientClass } from "./factory.ts";
+import { checkInteger, invalidOption } from "../core/checks.ts";
 
 /**
  * agentpool's own options the facade passes to the core pool (everything but `factory`).
@@ -158,16 +159,15 @@ function shown(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : typeof value === "function" ? "a function" : String(value);
 }
 
+/** A function is shown as "a function", never as its source. */
+const AS_FUNCTION = { toString: (): string => "a function" };
+
 function fail(key: string, rule: string, value: unknown, range = false): never {
-  const message = `Cannot create pool as '${key}' must be ${rule}: current value is ${shown(value)}`;
-  throw range ? new RangeError(message) : new TypeError(message);
+  return invalidOption(range ? "range" : "type", "create pool", key, rule, typeof value === "function" ? AS_FUNCTION : value);
 }
 
 function integer(key: string, value: unknown, min: number, allowInfinity = false): number {
-  const rule = `${min === 0 ? "a non-negative" : "a positive"} integer${allowInfinity ? " or Infinity" : ""}`;
-  if (typeof value !== "number") fail(key, rule, value);
-  if (!(allowInfinity && value === Infinity) && (!Number.isInteger(value) || value < min)) fail(key, rule, value, true);
-  return value;
+  return checkInteger("create pool", key, value, { min, allowInfinity });
 }
 
 function millis(key: string, value: unknown): number {

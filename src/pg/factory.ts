@@ -21,6 +21,7 @@ import { DatabaseConnectionError } from "../postgres/errors.ts";
 import { sendCancelRequest } from "./cancel.ts";
 import { isFatalPgError } from "./errors.ts";
 import { pgSessionState, trackPgSession } from "./session.ts";
+import { checkDuration } from "../core/checks.ts";
 
 /**
  * A node-postgres `Client` class (pg's own, or a subclass).
@@ -81,13 +82,7 @@ export interface PgFactoryOptions extends pg.ClientConfig {
 export const CLOSE_REQUESTED = "CLOSE_REQUESTED";
 
 function checkMs(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  const rule = "a positive number of milliseconds";
-  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  const message = `Cannot create pg factory as '${option}' must be ${rule}: current value is ${shown}`;
-  if (typeof value !== "number") throw new TypeError(message);
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(message);
-  return value;
+  return value === undefined ? fallback : checkDuration("create pg factory", option, value);
 }
 
 /** A connect failure, naming host, port and database only (never a password or the URL). */
