@@ -191,8 +191,8 @@ test("stress CLI: a database that goes away mid-run ends the run early with a re
     while (proxy.accepted < 3) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 2000));
     await proxy.close();
-    const { code, stdout, stderr } = await running;
-    assert.equal(code, 1, stderr.slice(-3000));
+    const { code, signal, stdout, stderr } = await running;
+    assert.equal(code, 1, `exit ${code}, signal ${signal}\n${stderr.slice(-3000)}`);
     const report = JSON.parse(stdout) as StressReport;
     assert.ok(report.database.lost !== undefined, "the report says the database went away");
     assert.ok(report.run.durationS < 60, "the window ended early");

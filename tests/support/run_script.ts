@@ -16,6 +16,8 @@ export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 /** What a finished child printed and how it exited. */
 export interface ScriptResult {
   code: number | null;
+  /** The signal that ended the child, when one did (then `code` is null). */
+  signal: string | null;
   stdout: string;
   stderr: string;
 }
@@ -38,6 +40,6 @@ export function runScript(script: string, args: string[], env: Record<string, st
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
