@@ -16,6 +16,7 @@ import { postgresFactory } from "../src/postgres/factory.ts";
 import { PooledDatabaseAdapter } from "../src/postgres/adapter.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
 import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { requireTool } from "./support/tools.ts";
 import { eventually, within } from "./support/faults.ts";
 
 let admin: postgres.Sql;
@@ -118,7 +119,7 @@ describe("only their own agent's query is cancelled while a neighbour commits", 
   test("PostgreSQL, hold policy 'cancel'", () => slowAndNeighbour(databaseUrl(), "hold policy"));
   test("PostgreSQL, AbortSignal", () => slowAndNeighbour(databaseUrl(), "signal"));
 
-  describe("through PgBouncer in transaction mode", () => {
+  requireTool("pgbouncer").describe("through PgBouncer in transaction mode", () => {
     let bouncer: PgBouncer;
     before(async () => {
       bouncer = await startPgBouncer({ upstreamUrl: databaseUrl(), poolSize: 2 });
