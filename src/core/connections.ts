@@ -71,6 +71,7 @@ export class ConnectionSet<T> {
 
   /** The one place a connection changes state: out of its collection (O(1)), into `to`. */
   move(slot: Slot<T>, to: Place): void {
+    if (slot.place === to) return; // a hand-off from release to a waiter: still used
     this.#leave(slot);
     const list = this.#list(to);
     slot.place = to;

@@ -42,15 +42,16 @@ export interface ChildWaiter {
  * ```
  */
 export function ancestryOf(link: LeaseLink | undefined, owner: object): Ancestry | null {
+  if (link === undefined) return null; // no lease above: the common case, allocation-free
   let slots: Slot<unknown>[] | null = null;
-  const leases: unknown[] = [];
+  let leases: unknown[] | null = null;
   for (; link !== undefined; link = link.parent) {
     const slot = PooledConnection.leaseOf(link.lease, owner) as Slot<unknown> | undefined;
     if (slot === undefined) continue;
     (slots ??= []).push(slot);
-    leases.push(slot.lease);
+    (leases ??= []).push(slot.lease);
   }
-  return slots === null ? null : { slots, leases };
+  return slots === null ? null : { slots, leases: leases! };
 }
 
 /** Calls `visit` for each ancestor still held by the lease it was captured with. */

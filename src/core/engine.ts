@@ -220,7 +220,7 @@ export class PoolEngine<T> {
     const idle = this.set.idle;
     while (idle.length > 0) {
       const slot = idle[idle.length - 1];
-      if (now >= slot.expiresAt || this.#dead(slot, undefined)) {
+      if (now >= slot.expiresAt || (this.#deathHooks && this.#dead(slot, undefined))) {
         void this.set.destroy(slot);
       } else {
         // Inline of recovery.needsCheck (the fast path): idle too long, or the pool is suspicious.
@@ -252,7 +252,7 @@ export class PoolEngine<T> {
 
   /** A waiter joined: serve it from idle connections (checking one for it if need be), or create. */
   #onQueued = (): void => {
-    this.serveFromIdle();
+    if (this.set.idle.length > 0) this.serveFromIdle();
     this.filler.kick();
   };
 
@@ -272,7 +272,7 @@ export class PoolEngine<T> {
     const now = this.#leaseNow();
     const agent = slot.agent!;
     let done = RESOLVED;
-    const fatal = this.#dead(slot, error);
+    const fatal = this.#deathHooks && this.#dead(slot, error);
     const heldMs = this.#endLease(slot, now, false);
     if (fatal) {
       // Dead: out of circulation now, closed in the background (close() still waits for it). The
