@@ -253,7 +253,8 @@ export class PoolEngine<T> {
   /** A waiter joined: serve it from idle connections (checking one for it if need be), or create. */
   #onQueued = (): void => {
     if (this.set.idle.length > 0) this.serveFromIdle();
-    this.filler.kick();
+    // At the cap nothing can be opened: skip the filler's demand count (this runs per queued acquire).
+    if (this.set.open + this.filler.creating + this.set.closing.length < this.cap) this.filler.kick();
   };
 
   #exhaustedError(reason: ExhaustedReason, agent: AgentRecord, waitedMs: number, nested?: NestedRefusal): Error {
