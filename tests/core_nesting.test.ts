@@ -129,6 +129,43 @@ describe("hold-and-wait detection", () => {
     await t.pool.close();
   });
 
+  test("detection stays exact after scoped leases end every way (released, thrown, revoked, plain withLease)", async () => {
+    // The borrow path reads the context only while some held lease has run a call tree; this
+    // churns that count through every way a lease ends, then checks a real deadlock is still seen.
+    const t = await fullPool(2, { acquireTimeoutMs: 5000 });
+    for (let i = 0; i < 3; i++) {
+      await t.pool.use(() => "ok", { agentId: "A" });
+      await t.pool.use(() => Promise.reject(new Error("boom")), { agentId: "A" }).catch(() => {});
+      const plain = await t.pool.acquire({ agentId: "B" });
+      await t.pool.withLease(plain, () => t.pool.withLease(plain, () => "twice")); // counted once
+      await plain.release();
+      const held = await t.pool.acquire({ agentId: "R" });
+      t.pool.withLease(held, () => undefined);
+      await t.pool.revoke("R");
+      t.pool.readmit("R");
+    }
+    assertConsistent(t);
+    const outcome = await t.pool.use(async () => {
+      return await t.pool.use(async () => {
+        const innermost = track(t.pool.use(() => "innermost"));
+        await flush();
+        return innermost;
+      }, { agentId: "A" });
+    }, { agentId: "A" });
+    assert.equal(outcome.status, "rejected", "the third nested acquire at cap 2 is refused at once");
+    nestedError(outcome.error);
+    // Without any scoped lease held, a plain waiter is never refused: it is served when B lets go.
+    const first = await t.pool.acquire({ agentId: "B" });
+    const second = await t.pool.acquire({ agentId: "B" });
+    const waiting = t.pool.acquire({ agentId: "C" });
+    await first.release();
+    const third = await waiting;
+    assert.equal(third.agentId, "C");
+    await Promise.all([second.release(), third.release()]);
+    assertConsistent(t);
+    await t.pool.close();
+  });
+
   test("agent at its own quota whose holding is the parent: refused at once while connections sit idle", async () => {
     const t = await fullPool(4, { maxPerAgent: 1 });
     const outcome = await t.pool.use(async () => {

@@ -143,8 +143,10 @@ export class AsyncConnectionPool<T> extends EventTarget {
    * ```
    */
   withLease<R>(handle: PooledConnection<T>, fn: () => R): R {
-    const context = this.#engine.context;
+    const engine = this.#engine;
+    const context = engine.context;
     if (context === undefined) return fn();
+    engine.scope(handle);
     return context.run({ agentId: handle.agentId, lease: { lease: handle, parent: context.get()?.lease } }, fn);
   }
 

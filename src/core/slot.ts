@@ -53,6 +53,8 @@ export class Slot<T> {
   lease: unknown = undefined;
   /** A `factory.cancel` in flight: the connection goes to no other lease before it settles. */
   cancelling: Promise<void> | undefined = undefined;
+  /** The current lease has run a call tree (`withLease` / `use`): acquires may be its children. */
+  scoped = false;
 
   constructor(id: number, connection: T, createdAt: number, generation: number, expiresAt: number, keepaliveAt: number) {
     this.id = id;
