@@ -1,7 +1,8 @@
 /**
  * The connections the pool opened, by state. A connection's state is the collection it is in
  * (idle, used, validating, resetting, closing) and changes only in {@linkcode ConnectionSet.move}
- * (postgres.js's `move()`); every count is a collection's length. A closing connection still
+ * (postgres.js's `move()`) and its two short paths for a lease, `lend` and `shelve`; every count
+ * is a collection's length. A closing connection still
  * counts against the cap until the driver says it is gone.
  *
  * @module
@@ -73,10 +74,25 @@ export class ConnectionSet<T> {
   move(slot: Slot<T>, to: Place): void {
     if (slot.place === to) return; // a hand-off from release to a waiter: still used
     this.#leave(slot);
-    const list = this.#list(to);
-    slot.place = to;
-    slot.index = list.length;
-    list.push(slot);
+    this.#enter(slot, to, this.#list(to));
+  }
+
+  /**
+   * `move(slot, "used")`, with the borrow's common case (the top idle connection) taken without
+   * the general lookups: this and {@linkcode shelve} run once per lease each.
+   */
+  lend(slot: Slot<T>): void {
+    const idle = this.idle;
+    if (slot.place !== "idle" || idle[idle.length - 1] !== slot) return this.move(slot, "used");
+    idle.pop();
+    this.#enter(slot, "used", this.used);
+  }
+
+  /** `move(slot, "idle")`, with the return's common case (from used) taken without the general lookups. */
+  shelve(slot: Slot<T>): void {
+    if (slot.place !== "used") return this.move(slot, "idle");
+    this.#remove(this.used, slot);
+    this.#enter(slot, "idle", this.idle);
   }
 
   /** Closes `slot`; resolves when the driver is done. A no-op when it is already closing. */
@@ -117,14 +133,24 @@ export class ConnectionSet<T> {
 
   #leave(slot: Slot<T>): void {
     if (slot.place === null) return;
-    const list = this.#list(slot.place);
+    this.#remove(this.#list(slot.place), slot);
+    slot.place = null;
+    slot.index = -1;
+  }
+
+  /** Swap-remove: the last entry takes `slot`'s index. */
+  #remove(list: Slot<T>[], slot: Slot<T>): void {
     const last = list.pop()!;
     if (last !== slot) {
       list[slot.index] = last;
       last.index = slot.index;
     }
-    slot.place = null;
-    slot.index = -1;
+  }
+
+  #enter(slot: Slot<T>, place: Place, list: Slot<T>[]): void {
+    slot.place = place;
+    slot.index = list.length;
+    list.push(slot);
   }
 
   async #close(slot: Slot<T>): Promise<void> {

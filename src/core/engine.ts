@@ -1,7 +1,7 @@
 /**
  * The pool's machinery behind {@linkcode AsyncConnectionPool}: one borrow path (acquire → the
  * fast path, or #wait) and one return path (release → #return), every state change in
- * `ConnectionSet.move`. Internal: users see the pool class.
+ * `ConnectionSet` (move, and its short paths lend and shelve). Internal: users see the pool class.
  *
  * @module
  */
@@ -198,7 +198,7 @@ export class PoolEngine<T> {
   }
 
   #lease(slot: Slot<T>, agent: AgentRecord, waitMs: number, now: number, stack?: string): PooledConnection<T> {
-    this.set.move(slot, "used");
+    this.set.lend(slot);
     slot.agent = agent;
     slot.heldSince = now;
     slot.uses++;
@@ -402,7 +402,7 @@ export class PoolEngine<T> {
     }
     // Above the steady size: close now, or let the housekeeper close it after overflowIdleMs.
     if (this.#closeOverflowAtOnce && this.set.open > this.#max) return this.set.destroy(slot);
-    this.set.move(slot, "idle");
+    this.set.shelve(slot);
     return RESOLVED;
   }
 

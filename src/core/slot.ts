@@ -37,7 +37,7 @@ export class Slot<T> {
   holdReported = false;
   /** Acquire stack of the current lease, when `captureStacks` is on. */
   stack: string | undefined = undefined;
-  /** The collection it is in (null before it joins one and after it closed). Changed only by `ConnectionSet.move`. */
+  /** The collection it is in (null before it joins one and after it closed). Changed only by `ConnectionSet` (move, lend, shelve). */
   place: Place | null = null;
   /** Its index in that collection (O(1) removal). */
   index = -1;
