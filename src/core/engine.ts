@@ -22,6 +22,7 @@ import { Housekeeper, housekeepingIntervalMs, sweep } from "./housekeeper.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import { checkDuration, type ResolvedPoolOptions } from "./options.ts";
 import { Recovery } from "./recovery.ts";
+import { Resets } from "./reset.ts";
 import { Slot } from "./slot.ts";
 import { stateCounts, topHolders } from "./snapshots.ts";
 import type { AcquireOptions } from "./pool.ts";
@@ -71,6 +72,7 @@ export class PoolEngine<T> {
   /** The factory has isFatal or isBroken. */
   #deathHooks: boolean;
   #housekeeper: Housekeeper;
+  #resets: Resets<T>;
   #emit: (type: string, detail: unknown) => void;
   #nextId = 1;
   /**
@@ -145,6 +147,10 @@ export class PoolEngine<T> {
       check: (slot) => this.recovery.check(slot, "keepalive"),
       metrics,
       emit,
+    });
+    this.#resets = new Resets(o.factory, this.set, {
+      returnSlot: (slot, now) => this.#return(slot, now),
+      failed: (error, slot) => emit("error", { error, connectionId: slot.id, during: "reset" }),
     });
     this.#housekeeper = new Housekeeper(o.clock, housekeepingIntervalMs(o), () => this.#sweep());
     this.#housekeeper.start();
@@ -306,9 +312,10 @@ export class PoolEngine<T> {
     } else {
       this.recovery.suspicious = false;
       slot.checkedAt = now;
+      const current = this.#preciseTiming ? now : undefined;
       done = slot.cancelling !== undefined || this.#factory.reset !== undefined
-        ? this.#reset(slot, now)
-        : this.#return(slot, this.#preciseTiming ? now : undefined);
+        ? this.#resets.reset(slot, current)
+        : this.#return(slot, current);
     }
     if (agent.head !== null && this.set.idle.length > 0) this.serveFromIdle();
     this.metrics.released(agent.agentId, heldMs);
@@ -355,41 +362,6 @@ export class PoolEngine<T> {
     // Below its quota again: its waiters rejoin the rotation (served by this connection or an idle one).
     if (agent.head !== null) this.room.queue.admit(agent);
     return heldMs;
-  }
-
-  /** A reset (or a hold-policy cancel) runs before the connection may serve another lease. */
-  #reset(slot: Slot<T>, now: number): Promise<void> {
-    let pending: Promise<void> | void = undefined;
-    if (slot.cancelling === undefined) {
-      try {
-        pending = this.#factory.reset!(slot.connection);
-      } catch (error) {
-        return this.#resetFailed(slot, error);
-      }
-      // A reset that finished synchronously hands the connection on at once, like no reset.
-      if (pending === undefined) return this.#return(slot, this.#preciseTiming ? now : undefined);
-    }
-    this.set.move(slot, "resetting");
-    return this.set.track(this.#finishReset(slot, pending));
-  }
-
-  async #finishReset(slot: Slot<T>, pending: Promise<void> | void): Promise<void> {
-    try {
-      if (slot.cancelling !== undefined) {
-        await slot.cancelling;
-        pending = this.#factory.reset?.(slot.connection);
-      }
-      await pending;
-    } catch (error) {
-      return this.#resetFailed(slot, error);
-    }
-    if (slot.place === "resetting") await this.#return(slot);
-  }
-
-  #resetFailed(slot: Slot<T>, error: unknown): Promise<void> {
-    const done = this.set.destroy(slot);
-    this.#emit("error", { error, connectionId: slot.id, during: "reset" });
-    return done;
   }
 
   /** A free connection goes to the next waiter, else is closed if above max, else idles. */
