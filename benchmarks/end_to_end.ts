@@ -24,9 +24,14 @@ const CONNECTIONS = 20;
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** Runs 50 workers for `ms`; returns completed transactions and the acquire latencies (ms). */
-async function closedLoop(peer: TxPeer, agents: unknown[], ms: number): Promise<{ count: number; elapsedMs: number; acquireMs: number[] }> {
+async function closedLoop(
+  peer: TxPeer,
+  agents: unknown[],
+  ms: number,
+): Promise<{ count: number; elapsedMs: number; acquireMs: number[]; cpuUs: number }> {
   const acquireMs: number[] = [];
   let count = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const until = start + ms;
   const worker = async (agent: unknown): Promise<void> => {
@@ -37,7 +42,9 @@ async function closedLoop(peer: TxPeer, agents: unknown[], ms: number): Promise<
     }
   };
   await Promise.all(agents.map(worker));
-  return { count, elapsedMs: performance.now() - start, acquireMs };
+  const elapsedMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  return { count, elapsedMs, acquireMs, cpuUs: cpu.user + cpu.system };
 }
 
 /** The machine's ceiling: pgbench on the same workload with as many connections (see peers/pgbench.ts). */
@@ -84,7 +91,7 @@ async function run(): Promise<void> {
     }
     const agents = Array.from({ length: AGENTS }, (_, i) => opened.agent(`agent-${i}`));
     await closedLoop(opened, agents, warmupMs);
-    const { count, elapsedMs, acquireMs } = await closedLoop(opened, agents, runMs);
+    const { count, elapsedMs, acquireMs, cpuUs } = await closedLoop(opened, agents, runMs);
     await opened.close();
     acquireMs.sort((a, b) => a - b);
     const row: BenchResult = {
@@ -98,6 +105,7 @@ async function run(): Promise<void> {
       txPerSec: (count * 1000) / elapsedMs,
       acquireP50Ms: nearestRank(acquireMs, 0.5),
       acquireP99Ms: nearestRank(acquireMs, 0.99),
+      clientCpuUsPerTx: cpuUs / count,
     };
     report(row);
     rows.push(row);

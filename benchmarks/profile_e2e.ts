@@ -106,7 +106,7 @@ async function profilePeer(name: TxPeerName, url: string, seconds: number): Prom
   console.error(`\n${name}: ${count} transactions in ${(elapsedMs / 1000).toFixed(1)} s = ${((count * 1000) / elapsedMs).toFixed(0)} tx/s; process CPU ${(((cpu.user + cpu.system) * 1000) / count / 1000).toFixed(1)} µs per transaction; profiled busy ${(perTx(busyUs) / 1000).toFixed(1)} µs per transaction`);
   for (const [l, us] of sorted(layers, 20)) console.error(`  ${(perTx(us) / 1000).toFixed(2).padStart(8)} µs/tx  ${((100 * us) / busyUs).toFixed(1).padStart(5)} %  ${l}`);
   console.error("  top functions:");
-  for (const [f, us] of sorted(functions, 25)) console.error(`  ${(perTx(us) / 1000).toFixed(2).padStart(8)} µs/tx  ${f}`);
+  for (const [f, us] of sorted(functions, Number(process.env.TOPN ?? 25))) console.error(`  ${(perTx(us) / 1000).toFixed(2).padStart(8)} µs/tx  ${f}`);
   return {
     peer: name,
     config: peer.config,

@@ -33,6 +33,11 @@ export interface BenchResult {
   txPerSec?: number;
   acquireP50Ms?: number;
   acquireP99Ms?: number;
+  /**
+   * End-to-end only: this process's CPU time (user + system) per transaction, µs: the pool, its
+   * driver and the loop. Barely moved by other processes competing for the cores, unlike tx/s.
+   */
+  clientCpuUsPerTx?: number;
   /** Set when the case could not run (peer missing, database unreachable). */
   skipped?: string;
 }
@@ -141,7 +146,8 @@ export function report(row: BenchResult): void {
   if (row.skipped !== undefined) return void console.error(`${what.padEnd(44)} skipped: ${row.skipped}`);
   if (row.txPerSec !== undefined) {
     const acquire = Number.isNaN(row.acquireP99Ms) ? "(no pool: no acquire)" : `acquire p50 ${row.acquireP50Ms!.toFixed(3)} ms  p99 ${row.acquireP99Ms!.toFixed(3)} ms`;
-    console.error(`${what.padEnd(44)} ${row.txPerSec.toFixed(0).padStart(8)} tx/s   ${acquire}`);
+    const cpu = row.clientCpuUsPerTx === undefined ? "" : `  client CPU ${row.clientCpuUsPerTx.toFixed(1)} µs/tx`;
+    console.error(`${what.padEnd(44)} ${row.txPerSec.toFixed(0).padStart(8)} tx/s   ${acquire}${cpu}`);
     return;
   }
   console.error(`${what.padEnd(44)} ${row.nsPerOp.toFixed(1).padStart(9)} ns/op  (p50 ${row.p50NsPerOp.toFixed(1)}, p99 ${row.p99NsPerOp.toFixed(1)}, ${row.samples} samples)`);

@@ -92,7 +92,14 @@ export function aggregate(rounds: BenchResult[][]): AggregatedResult[] {
       nsPerOp: m((r) => r.nsPerOp),
       p50NsPerOp: m((r) => r.p50NsPerOp),
       p99NsPerOp: m((r) => r.p99NsPerOp),
-      ...(e2e ? { txPerSec: m((r) => r.txPerSec), acquireP50Ms: m((r) => r.acquireP50Ms), acquireP99Ms: m((r) => r.acquireP99Ms) } : {}),
+      ...(e2e
+        ? {
+          txPerSec: m((r) => r.txPerSec),
+          acquireP50Ms: m((r) => r.acquireP50Ms),
+          acquireP99Ms: m((r) => r.acquireP99Ms),
+          ...(ran.some((r) => r.clientCpuUsPerTx !== undefined) ? { clientCpuUsPerTx: m((r) => r.clientCpuUsPerTx) } : {}),
+        }
+        : {}),
       rounds: ran.map((r) => (e2e ? r.txPerSec! : r.nsPerOp)),
     });
   }
@@ -128,7 +135,12 @@ const MISS_HINTS: Record<string, string> = {
   "e2e-vs-minimal": "round-to-round spread here is often ±20 %; compare agentpool-noreset (the pool alone) and rerun with --rounds 7",
   "e2e-noreset-vs-minimal": "pool overhead per transaction; compare the pool-only contended suite",
   "adapter-vs-begin": "compare the adapter's round trips per transaction with sql.begin()'s three",
-  "adapter-vs-pg": "compare the adapter's round trips per transaction with pg's three",
+  "adapter-vs-pg":
+    "the adapter sends BEGIN, the statement and COMMIT in one round trip (pg: three) but needs more client CPU per transaction (see the client CPU line; Node, 2026-12-01): " +
+    "postgres.js itself (a Promise-subclass Query and an Array-subclass Result per statement, new Result() ~2.5 µs on Node 20, three per transaction: a bare pipelined loop over postgres.js max:1 connections needs ~57 µs, pg-pool + pg ~43 µs), " +
+    "Node 20's AsyncLocalStorage (the agent context turns on promise hooks for every promise, ~4-7 µs), " +
+    "the SET LOCAL application_name tag (~7-10 µs client, ~5 µs server: two ParameterStatus messages) and the pool, scope and session tracking; " +
+    "on a quiet machine the client's one core is the limit, so tx/s follows client CPU"
 };
 
 /** Checks every target against one runtime's aggregated rows. */
@@ -299,10 +311,19 @@ export function markdownSummary(reports: RuntimeReport[], method: string): strin
   for (const r of reports) {
     const pgbench = find(r.results, "e2e", "pgbench");
     if (pgbench === undefined || pgbench.skipped !== undefined || !(pgbench.txPerSec! > 0)) continue;
+    // A ceiling kept from an earlier run saw another machine load: no share of it means anything.
+    if (pgbench.keptFrom !== undefined) continue;
     // Only rows of the same run: a row kept from an earlier run saw another machine load.
     const shares = r.results.filter((row) => row.suite === "e2e" && row.peer !== "pgbench" && row.skipped === undefined && row.txPerSec !== undefined && row.keptFrom === undefined)
       .map((row) => `${row.peer} ${((row.txPerSec! / pgbench.txPerSec!) * 100).toFixed(0)} %`);
     out.push(`- ${r.runtime.name}: ceiling (pgbench, same workload and connections) ${pgbench.txPerSec!.toFixed(0)} tx/s; share of it: ${shares.join(", ")}`);
+  }
+  out.push("");
+  // Client CPU per transaction: what each pool and its driver cost, barely moved by the machine's load.
+  for (const r of reports) {
+    const cpu = r.results.filter((row) => row.suite === "e2e" && row.skipped === undefined && row.clientCpuUsPerTx !== undefined && row.keptFrom === undefined)
+      .map((row) => `${row.peer} ${row.clientCpuUsPerTx!.toFixed(1)}`);
+    if (cpu.length > 0) out.push(`- ${r.runtime.name}: client CPU per transaction (this process, user + system, µs, median of rounds): ${cpu.join(", ")}`);
   }
   out.push("");
   const configs = new Map<string, string>();

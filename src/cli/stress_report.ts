@@ -102,7 +102,7 @@ export interface DatabaseSide {
   bottleneck: string;
 }
 
-/** Noise allowance of the peer criterion: agentpool's p99 may exceed the best peer's by this much. */
+/** Noise allowance of the peer criterion: what agentpool adds (p99) may exceed the best peer's by this much. */
 export const PEER_ALLOWANCE = { ratio: 1.1, ms: 0.25 };
 
 /**
@@ -125,8 +125,9 @@ export function concurrencyTarget(agents: number, cap: number): number {
 }
 
 /**
- * The best peer on the comparison workload (lowest acquire p99), if any ran. agentpool's own pg
- * `Pool` (`agentpool-pg`) is not a peer.
+ * The best peer on the comparison workload: the one that added the least to its callers' waits
+ * (lowest pool-added acquire p99), if any ran. agentpool's own pg `Pool` (`agentpool-pg`) is not a
+ * peer.
  *
  * @example
  * ```ts
@@ -136,8 +137,8 @@ export function concurrencyTarget(agents: number, cap: number): number {
  * ```
  */
 export function bestPeer(r: Pick<StressReport, "comparison">): ComparisonResult | undefined {
-  const peers = r.comparison.results.filter((c) => !c.name.startsWith("agentpool") && c.split.wait.count > 0);
-  return peers.sort((a, b) => a.split.wait.p99 - b.split.wait.p99)[0];
+  const peers = r.comparison.results.filter((c) => !c.name.startsWith("agentpool") && c.split.poolAdded.count > 0);
+  return peers.sort((a, b) => a.split.poolAdded.p99 - b.split.poolAdded.p99)[0];
 }
 
 function pct(share: number): string {
@@ -205,17 +206,22 @@ export function evaluate(r: Omit<StressReport, "criteria" | "pass">): Criterion[
     },
   ];
   const best = bestPeer(r);
-  // agentpool on its best driver binding (postgres.js, or pg through agentpool's pg Pool).
-  const ours = r.comparison.results.filter((c) => c.name.startsWith("agentpool") && c.split.wait.count > 0)
-    .sort((a, b) => a.split.wait.p99 - b.split.wait.p99)[0];
+  // agentpool on its best driver binding (postgres.js, or pg through agentpool's pg Pool). Judged on
+  // what each pool added to its waits: the raw p99 is mostly the database's (and the CPU's) on a
+  // busy machine, and flipped between runs with the load, not with the pools.
+  const ours = r.comparison.results.filter((c) => c.name.startsWith("agentpool") && c.split.poolAdded.count > 0)
+    .sort((a, b) => a.split.poolAdded.p99 - b.split.poolAdded.p99)[0];
   if (best !== undefined && ours !== undefined) {
-    const limit = Math.max(best.split.wait.p99 * PEER_ALLOWANCE.ratio, best.split.wait.p99 + PEER_ALLOWANCE.ms);
-    const cpu = (c: ComparisonResult): string => Number.isFinite(c.cpuUsPerTx) ? `, ${Math.round(c.cpuUsPerTx)} µs CPU/tx` : "";
+    const bestAdds = best.split.poolAdded.p99;
+    const limit = Math.max(bestAdds * PEER_ALLOWANCE.ratio, bestAdds + PEER_ALLOWANCE.ms);
+    const detail = (c: ComparisonResult): string =>
+      `${c.name} adds ${fmtMs(c.split.poolAdded.p99)} (raw p99 ${fmtMs(c.split.wait.p99)}` +
+      `${Number.isFinite(c.cpuUsPerTx) ? `, ${Math.round(c.cpuUsPerTx)} µs CPU/tx` : ""})`;
     criteria.push({
-      name: "acquire p99 vs the best peer",
-      pass: ours.split.wait.p99 <= limit,
-      actual: `${ours.name} ${fmtMs(ours.split.wait.p99)}${cpu(ours)}; ${best.name} ${fmtMs(best.split.wait.p99)}${cpu(best)}`,
-      limit: `<= best peer + max(10 %, 0.25 ms) = ${fmtMs(limit)}`,
+      name: "pool adds p99 vs the best peer",
+      pass: ours.split.poolAdded.p99 <= limit,
+      actual: `${detail(ours)}; ${detail(best)}`,
+      limit: `<= best peer's + max(10 %, 0.25 ms) = ${fmtMs(limit)}`,
     });
   }
   criteria.push(

@@ -40,9 +40,11 @@ export interface PoolOptions<T> {
   overflow?: number;
   /**
    * How long a connection above `maxConnections` may sit idle before it is closed. 0 closes it the
-   * moment it is returned with nobody waiting (SQLAlchemy's rule); the default 1000 keeps a burst
-   * that outlasts one transaction from paying a new connection (and its TLS/SCRAM handshake) for
-   * every wave. Closing happens on the housekeeper's next pass after that.
+   * moment it is returned with nobody waiting (SQLAlchemy's rule). The default 10000 (pg.Pool's
+   * `idleTimeoutMillis`, HikariCP's smallest `idleTimeout`) keeps burst capacity open across the
+   * lulls between bursts: with LIFO reuse the coldest connections sit idle between peaks, and a
+   * shorter linger closed them only for the next peak to wait on new connects (and their
+   * TLS/SCRAM handshakes). Closing happens on the housekeeper's next pass after that.
    */
   overflowIdleMs?: number;
   /** How long `acquire()` waits before failing. Default 5000; `Infinity` waits forever. */
@@ -183,7 +185,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   minConnections: 5,
   maxConnections: 20,
   overflow: 10,
-  overflowIdleMs: 1000,
+  overflowIdleMs: 10_000,
   acquireTimeoutMs: 5000,
   maxWaiting: 1000,
   maxPerAgent: Infinity,

@@ -17,6 +17,7 @@ import { isRetryableError, retryDelay } from "./retry.ts";
 import { agentApplicationName, beginWithApplicationName } from "../session/application_name.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
 import { type OpenTransaction, TransactionTracker } from "./tracker.ts";
+import { followQuery, outcome, QueryFailure, sendNow } from "./driver_internals.ts";
 import {
   type AdapterOptions,
   beginStatement,
@@ -30,8 +31,6 @@ export type { AdapterOptions, IsolationLevel, QueryOptions, StatementTag, Transa
 // deno-lint-ignore no-explicit-any
 type AnyQuery = postgres.PendingQuery<any>;
 
-function ignore(): void {}
-
 /** Rejects with `signal.reason` as soon as it aborts; otherwise follows `value`. */
 function raceAbort<T>(value: T | PromiseLike<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -41,6 +40,9 @@ function raceAbort<T>(value: T | PromiseLike<T>, signal: AbortSignal): Promise<T
     Promise.resolve(value).then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
+
+/** Tagged BEGIN texts kept per plain BEGIN text and base name before that cache starts over. */
+const BEGIN_TEXT_LIMIT = 4096;
 
 /** postgres.js server errors end a transaction cleanly; anything else leaves the session in doubt. */
 function isServerError(error: unknown): boolean {
@@ -80,6 +82,8 @@ export class PooledDatabaseAdapter {
   readonly #retryMaxMs: number;
   readonly #tracker: TransactionTracker;
   readonly #tagTransactions: boolean;
+  /** Tagged BEGIN texts by plain BEGIN text, base name and agent. */
+  readonly #beginTexts = new Map<string, Map<string, Map<string, string>>>();
 
   /** Wraps `pool`; validates `options` (TypeError / RangeError naming the option). */
   constructor(pool: AsyncConnectionPool<Sql>, options: AdapterOptions = {}) {
@@ -125,7 +129,8 @@ export class PooledDatabaseAdapter {
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkInteger(what, "maxRetries", options.maxRetries);
-    const handle = await this.#acquire(options);
+    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
+    if (stateOf(handle.connection).broken) handle = await this.#replace(handle, options);
     const agentId = handle.agentId;
     const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
     try {
@@ -152,9 +157,18 @@ export class PooledDatabaseAdapter {
    * behind our back.
    */
   async #acquire(options: { agentId?: string; signal?: AbortSignal; timeoutMs?: number } | undefined): Promise<PooledConnection<Sql>> {
+    const handle = await this.#pool.acquire({ agentId: options?.agentId, signal: options?.signal, timeoutMs: options?.timeoutMs });
+    return stateOf(handle.connection).broken ? this.#replace(handle, options) : handle;
+  }
+
+  /** Swaps a handle whose session ended while idle for another (see `#acquire`). */
+  async #replace(
+    first: PooledConnection<Sql>,
+    options: { signal?: AbortSignal; timeoutMs?: number } | undefined,
+  ): Promise<PooledConnection<Sql>> {
     const signal = options?.signal;
     const timeoutMs = options?.timeoutMs;
-    let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs });
+    let handle = first;
     for (let tries = 1; tries < 3 && stateOf(handle.connection).broken; tries++) {
       const agentId = handle.agentId; // the same agent as the first acquire resolved
       await handle.release();
@@ -173,32 +187,51 @@ export class PooledDatabaseAdapter {
   ): Promise<Awaited<R>> {
     const conn = rawSql(handle.connection); // the scope records the user's statements itself
     const state = stateOf(conn);
-    const base = this.#tagTransactions ? state.session.baseline("application_name") : undefined;
-    const begin = base === undefined ? beginText : beginWithApplicationName(beginText, agentApplicationName(base, agentId));
+    const begin = this.#tagTransactions ? this.#taggedBegin(beginText, state.session.baseline("application_name"), agentId) : beginText;
     const scope = new Scope(conn, state, agentId, handle.id, begin, signal !== undefined);
-    let commit: AnyQuery | null = null;
+    // COMMIT's result or failure, once it was sent (it never rejects).
+    let committed: Promise<postgres.RowList<postgres.Row[]> | QueryFailure> | null = null;
     try {
       signal?.throwIfAborted();
       const value = fn(scope.sql);
+      let pending: unknown;
       if (value === scope.last && value !== null && !state.broken) {
         // The callback handed back its last statement un-awaited: COMMIT rides along. Should that
         // statement fail, the server turns this COMMIT into a ROLLBACK.
         scope.closed = true;
-        (value as AnyQuery).execute(); // queue it now, so it is written before the COMMIT
-        scope.skipBeginWait(value);
-        commit = conn.unsafe("commit");
-        commit.catch(ignore);
+        const last = value as AnyQuery;
+        scope.skipBeginWait(last);
+        const commit = conn.unsafe("commit");
+        if (scope.unsent === 0 || (scope.unsent === 1 && !(last as { executed?: boolean }).executed)) {
+          // Nothing else of the scope is waiting to be handed over: write both now, in order.
+          sendNow(last);
+          sendNow(commit);
+        } else {
+          last.execute(); // postgres.js hands them over a microtask later, in this order
+          commit.execute();
+        }
+        committed = outcome(commit);
+        pending = followQuery(last);
+      } else {
+        pending = Array.isArray(value) ? Promise.all(value) : value;
       }
-      const pending = Array.isArray(value) ? Promise.all(value) : value;
       const result = (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
       scope.closed = true;
       if (scope.begin !== null) {
         // A COMMIT sent to an ended session would reconnect and "commit" nothing.
-        if (commit === null && state.broken) throw new SessionLostError(agentId, handle.id);
-        commit ??= conn.unsafe("commit");
-        const done = await commit;
+        if (committed === null && state.broken) throw new SessionLostError(agentId, handle.id);
+        if (committed === null) {
+          const commit = conn.unsafe("commit");
+          // Every statement of the scope was handed over: COMMIT can go now; else after them.
+          if (scope.unsent === 0) sendNow(commit);
+          else commit.execute();
+          committed = outcome(commit);
+        }
+        const done = await committed;
+        if (done instanceof QueryFailure) throw done.error;
         state.session.transactionEnded();
-        await scope.begin; // settled long ago (it was written first); rethrows a failed BEGIN
+        // BEGIN was answered before COMMIT: a failed BEGIN is the attempt's error.
+        if (scope.beginFailure !== null) throw scope.beginFailure.error;
         if (state.keyPid !== 0 && done.state.pid !== state.keyPid) throw new SessionLostError(agentId, handle.id);
         if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
       }
@@ -210,17 +243,41 @@ export class PooledDatabaseAdapter {
         if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
         throw signal.reason;
       }
-      throw await this.#rollback(conn, state, scope, commit, error);
+      throw await this.#rollback(conn, state, scope, committed, error);
     }
   }
 
+  /** `BEGIN …; SET LOCAL application_name = '<base>:<agent>'`, built once per text, base and agent. */
+  #taggedBegin(beginText: string, base: string | undefined, agentId: string): string {
+    if (base === undefined) return beginText;
+    // Nested maps, so a lookup hashes the strings it was given and builds none.
+    let byBase = this.#beginTexts.get(beginText);
+    if (byBase === undefined) this.#beginTexts.set(beginText, byBase = new Map());
+    let byAgent = byBase.get(base);
+    if (byAgent === undefined) byBase.set(base, byAgent = new Map());
+    let text = byAgent.get(agentId);
+    if (text === undefined) {
+      if (byAgent.size >= BEGIN_TEXT_LIMIT) byAgent.clear();
+      text = beginWithApplicationName(beginText, agentApplicationName(base, agentId));
+      byAgent.set(agentId, text);
+    }
+    return text;
+  }
+
   /** Ends a failed attempt; returns the error to throw. */
-  async #rollback(conn: Sql, state: ConnectionState, scope: Scope, commit: AnyQuery | null, error: unknown): Promise<unknown> {
+  async #rollback(
+    conn: Sql,
+    state: ConnectionState,
+    scope: Scope,
+    committed: Promise<unknown> | null,
+    error: unknown,
+  ): Promise<unknown> {
     if (scope.begin === null) return error; // nothing was sent
-    if (commit !== null) {
+    if (committed !== null) {
       // A COMMIT was sent: whatever it answered, the transaction is over unless the session broke.
-      const outcome = await commit.then(() => null, (e: unknown) => e);
-      if (outcome !== null && !isServerError(outcome)) markDiscard(state);
+      const done = await committed;
+      const failure = done instanceof QueryFailure ? done.error : null;
+      if (failure !== null && !isServerError(failure)) markDiscard(state);
       else state.session.transactionEnded();
       return error;
     }

@@ -230,3 +230,110 @@ export function onReject<C>(query: AnyQuery, hook: (error: unknown, context: C) 
   q[REJECT_CONTEXT] = context;
   q.reject = hookedReject;
 }
+
+/**
+ * Hands `query` to its connection now, as postgres.js's `Query.handle` does a microtask later
+ * (`executed = true; handler(query)`), so the queries written after it are written after it.
+ * Only for a query the caller owns and has finished configuring. Costs no promise: postgres.js's
+ * `handle()` is an async function that allocates three on its first call and one on each later
+ * `then` / `catch`.
+ *
+ * @example
+ * ```ts
+ * import { sendNow } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const commit = sql.unsafe("commit");
+ * sendNow(commit); // written before any query handed over after it
+ * ```
+ */
+export function sendNow(query: AnyQuery): void {
+  const q = query as unknown as { executed: boolean; handler: (query: unknown) => unknown };
+  if (q.executed) return;
+  q.executed = true;
+  q.handler(q);
+}
+
+/**
+ * A failed query's error, as the value of the promise {@linkcode outcome} returns.
+ *
+ * @example
+ * ```ts
+ * import { QueryFailure } from "./driver_internals.ts";
+ * const failed = new QueryFailure(new Error("boom"));
+ * console.log(failed.error);
+ * ```
+ */
+export class QueryFailure {
+  /** The query's rejection. */
+  readonly error: unknown;
+  /** Wraps `error`. */
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+function toFailure(error: unknown): QueryFailure {
+  return new QueryFailure(error);
+}
+
+const nativeThen = Promise.prototype.then as <T>(this: unknown, onFulfilled?: null, onRejected?: (e: unknown) => T) => Promise<unknown>;
+
+/**
+ * A plain promise of `query`'s result, or of a {@linkcode QueryFailure}: it never rejects, so it
+ * can wait unobserved. One promise, through the native `then` (a postgres.js query is a Promise
+ * subclass whose species is Promise): no `handle()` call, and `await` takes it without the
+ * thenable job it adds for a subclass. Does not send the query (see {@linkcode sendNow}).
+ *
+ * @example
+ * ```ts
+ * import { outcome, QueryFailure, sendNow } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const query = sql`select 1`;
+ * sendNow(query);
+ * const done = await outcome(query);
+ * if (done instanceof QueryFailure) throw done.error;
+ * ```
+ */
+export function outcome<T>(query: AnyQuery): Promise<T | QueryFailure> {
+  return nativeThen.call(query, null, toFailure) as Promise<T | QueryFailure>;
+}
+
+/**
+ * A plain promise that follows `query` (resolves or rejects with it), through the native `then`
+ * (see {@linkcode outcome}); for a query that is awaited at once.
+ *
+ * @example
+ * ```ts
+ * import { followQuery, sendNow } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * const query = sql`select 1`;
+ * sendNow(query);
+ * const rows = await followQuery(query);
+ * ```
+ */
+export function followQuery<T>(query: AnyQuery): Promise<T> {
+  return nativeThen.call(query) as Promise<T>;
+}
+
+/**
+ * Swallows `query`'s rejection without sending it (its outcome is read some other way); one
+ * promise, through the native `then`.
+ *
+ * @example
+ * ```ts
+ * import { ignoreRejection } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * ignoreRejection(sql.unsafe("begin"));
+ * ```
+ */
+export function ignoreRejection(query: AnyQuery): void {
+  nativeThen.call(query, null, ignoreError);
+}
+
+function ignoreError(): undefined {
+  return undefined;
+}

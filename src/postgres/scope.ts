@@ -10,8 +10,8 @@
 import type postgres from "postgres";
 import { type ConnectionState, isSocketError, markBroken, type Sql } from "./connection_state.ts";
 import { ScopeClosedError, SessionLostError } from "./errors.ts";
-import { watchFile, watchQuery } from "./tracked_sql.ts";
-import { isRunning, onReject, settleAfter, stopWaiting } from "./driver_internals.ts";
+import { noteExecuted, noteFileText } from "./tracked_sql.ts";
+import { ignoreRejection, isRunning, onExecute, onReject, QueryFailure, sendNow, settleAfter, stopWaiting } from "./driver_internals.ts";
 
 /** The longest an aborted call waits for its cancel requests to be delivered. */
 const CANCEL_WAIT_MS = 2000;
@@ -81,6 +81,18 @@ interface ScopedCallable {
 
 function ignore(): void {}
 
+/** BEGIN failed: the scope keeps the error for COMMIT / ROLLBACK, a dead socket marks the connection. */
+function beginFailed(error: unknown, scope: Scope): void {
+  scope.beginFailure = new QueryFailure(error);
+  markIfSocketError(error, scope.state);
+}
+
+/** A scope's query was handed to the connection: the bookkeeping reads it, the scope counts it. */
+function scopeExecuted(query: AnyQuery, scope: Scope): void {
+  scope.unsent--;
+  noteExecuted(query, scope.state);
+}
+
 /** The callable part of a scope: tagged templates issue queries, other calls make helpers. */
 function invoke(this: Scope, first: unknown, ...rest: unknown[]): unknown {
   const conn = this.conn as unknown as (...args: unknown[]) => unknown;
@@ -111,7 +123,7 @@ const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
   file: {
     value(this: ScopedCallable, ...args: unknown[]) {
       const scope = this[SCOPE];
-      return scope.issue(watchFile((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args), scope.state), true);
+      return scope.issue(noteFileText((scope.conn.file as (...a: unknown[]) => AnyQuery)(...args), scope.state));
     },
   },
   notify: {
@@ -173,6 +185,14 @@ export class Scope {
   readonly connectionId: number;
   /** The pending `BEGIN`, once the first statement was issued (transactions only). */
   begin: AnyQuery | null = null;
+  /** BEGIN's failure, set the moment postgres.js fails it (before any later query settles). */
+  beginFailure: QueryFailure | null = null;
+  /**
+   * Issued queries not yet handed to the connection (postgres.js hands a query over a microtask
+   * after it is first awaited or executed, and never one nobody runs). At 0 the adapter may write
+   * COMMIT at once: nothing of the scope can be written after it.
+   */
+  unsent = 0;
   /** The most recently issued query: a callback returning it lets COMMIT ride along. */
   last: unknown = null;
   /** Queries issued so far (only kept when the scope can be cancelled). */
@@ -234,16 +254,21 @@ export class Scope {
   }
 
   /** Registers a query made through this scope; the first one in a transaction brings BEGIN along. */
-  issue<Q extends AnyQuery>(query: Q, watched = false): Q {
+  issue<Q extends AnyQuery>(query: Q): Q {
     if (this.closed) throw new ScopeClosedError(this.agentId);
-    if (!watched) watchQuery(query, this.state); // the session bookkeeping reads it when it runs
+    // The session bookkeeping reads it when it runs; the scope counts what is still unsent.
+    onExecute(query, scopeExecuted, this);
+    this.unsent++;
     // postgres.js would silently reconnect and run this outside the transaction: refuse.
     if (this.state.broken && this.#beginText !== null) throw new SessionLostError(this.agentId, this.connectionId);
     if (this.begin === null && this.#beginText !== null) {
-      // BEGIN is sent now, un-awaited, so it travels with `query` in one round trip (postgres.js
-      // writes a connection's queries in order); `query` settles only once BEGIN succeeded too.
+      // BEGIN is handed to the connection now, before `query` (which postgres.js hands over a
+      // microtask after it is awaited), so both travel in one round trip; `query` settles only
+      // once BEGIN succeeded too. Its outcome is checked at COMMIT / ROLLBACK.
       const begin = this.conn.unsafe(this.#beginText);
-      begin.catch(ignore); // sends it; its outcome is checked at COMMIT / ROLLBACK
+      onReject(begin, beginFailed, this);
+      ignoreRejection(begin);
+      sendNow(begin);
       this.begin = begin;
       settleAfter(query, begin);
     }

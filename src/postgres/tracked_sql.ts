@@ -55,8 +55,20 @@ function noteText(state: ConnectionState, parts: QueryParts, depth = 0): void {
   }
 }
 
-/** Run when postgres.js executes a watched query (see `onExecute`). */
-function executed(query: AnyQuery, state: ConnectionState): void {
+/**
+ * What the bookkeeping does when postgres.js runs a query of the lease (see `onExecute`): keeps
+ * it for `factory.cancel` and reads its text. For a caller that installs its own execute hook.
+ *
+ * @example
+ * ```ts
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { noteExecuted } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * noteExecuted(sql`set role app`, newConnectionState()); // the release after it resets the role
+ * ```
+ */
+export function noteExecuted(query: AnyQuery, state: ConnectionState): void {
   const lease = state.lease;
   if (lease.length >= LEASE_LIST_LIMIT) lease.splice(0, LEASE_LIST_LIMIT / 2);
   lease.push(query);
@@ -77,7 +89,7 @@ function executed(query: AnyQuery, state: ConnectionState): void {
  * ```
  */
 export function watchQuery<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
-  onExecute(query, executed, state);
+  onExecute(query, noteExecuted, state);
   return query;
 }
 
@@ -94,8 +106,25 @@ export function watchQuery<Q extends AnyQuery>(query: Q, state: ConnectionState)
  * ```
  */
 export function watchFile<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
+  return watchQuery(noteFileText(query, state), state);
+}
+
+/**
+ * The part of {@linkcode watchFile} that reads the file's text once postgres.js has it, for a
+ * caller that installs its own execute hook.
+ *
+ * @example
+ * ```ts
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { noteFileText } from "./tracked_sql.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * noteFileText(sql.file("seed.sql"), newConnectionState());
+ * ```
+ */
+export function noteFileText<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
   onFileText(query, (text) => state.session.note(text));
-  return watchQuery(query, state);
+  return query;
 }
 
 /**

@@ -52,7 +52,6 @@ interface Entry {
   agentId: string;
   connectionId: number;
   backendPid: number | undefined;
-  startedAt: number;
   start: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -62,7 +61,7 @@ function info(entry: Entry, now: number): OpenTransaction {
     agentId: entry.agentId,
     connectionId: entry.connectionId,
     backendPid: entry.backendPid,
-    startedAt: entry.startedAt,
+    startedAt: Date.now() - (now - entry.start),
     durationMs: now - entry.start,
   };
 }
@@ -95,7 +94,8 @@ export class TransactionTracker {
 
   /** Records a transaction that starts now. */
   opened(agentId: string, connectionId: number, backendPid: number | undefined): object {
-    const entry: Entry = { agentId, connectionId, backendPid, startedAt: Date.now(), start: performance.now(), timer: undefined };
+    // One clock read per transaction: the wall-clock start is derived when someone asks.
+    const entry: Entry = { agentId, connectionId, backendPid, start: performance.now(), timer: undefined };
     if (this.#slowMs !== undefined) entry.timer = setTimeout(() => this.#report(entry), this.#slowMs);
     this.#open.add(entry);
     return entry;
