@@ -39,6 +39,8 @@ export interface PgBouncerOptions {
    * (e.g. a small pool for control traffic): `{ agentpool_ctl: 1 }`. Connect with `urlFor(alias)`.
    */
   aliases?: Readonly<Record<string, number>>;
+  /** More `[pgbouncer]` settings, e.g. `{ query_wait_timeout: 1 }` (written last, so they win). */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 /** A running PgBouncer owned by the caller: always `stop()` it (or `await using`). */
@@ -132,6 +134,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       "server_login_retry = 1",
       "log_connections = 0",
       "log_disconnections = 0",
+      ...Object.entries(options.settings ?? {}).map(([key, value]) => `${key} = ${value}`),
       "",
     ].join("\n"),
     { mode: 0o600 },
