@@ -27,7 +27,7 @@ import postgres from "postgres";
 import { PostgresBudgetStore } from "../src/postgres/budget_store.ts";
 import { observe, type Sample, startWorker, until, type Worker, type WorkerResult } from "./support/budget_cluster.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
-import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { dropBouncerRole, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
 import { requireTool } from "./support/tools.ts";
 
 const LIMIT = 3;
@@ -87,22 +87,7 @@ requireTool("pgbouncer").describe("global budget: 4 processes through PgBouncer 
 
   after(async () => {
     console.log(`budget fault figures: ${JSON.stringify(figures)}`);
-    const failures: unknown[] = [];
-    const step = async (work: () => Promise<unknown> | undefined): Promise<void> => {
-      try {
-        await work();
-      } catch (error) {
-        failures.push(error);
-      }
-    };
-    await step(() => bouncer?.stop());
-    await step(() => admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`));
-    await step(() => admin.unsafe(`drop schema if exists ${schema} cascade`));
-    await step(() => admin.unsafe(`drop schema if exists ${budgetSchema} cascade`));
-    await step(() => admin.unsafe(`drop owned by ${role} cascade`));
-    await step(() => admin.unsafe(`drop role if exists ${role}`));
-    await step(() => admin.end({ timeout: 5 }));
-    if (failures.length > 0) throw failures[0];
+    await dropBouncerRole(admin, { bouncer, role, schemas: [schema, budgetSchema] });
   });
 
   const work = (proc: string, hotTasks: number): Record<string, [number, number]> => ({

@@ -14,7 +14,7 @@ import { postgresFactory } from "../src/postgres/factory.ts";
 import { poolerLimitOf } from "../src/postgres/pooler_refusal.ts";
 import { pgFactory } from "../src/pg/factory.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
-import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { dropBouncerRole, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
 import { requireTool } from "./support/tools.ts";
 
 const MAX_CLIENTS = 3;
@@ -48,12 +48,7 @@ requireTool("pgbouncer").describe("PgBouncer at a capacity limit", () => {
     });
   });
 
-  after(async () => {
-    await bouncer?.stop();
-    await admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`).catch(() => {});
-    await admin.unsafe(`drop role if exists ${role}`);
-    await admin.end({ timeout: 5 });
-  });
+  after(() => dropBouncerRole(admin, { bouncer, role, schemas: [] }));
 
   it("max_client_conn: a capacity error, the pool stays healthy and keeps (and trusts) its connections", async () => {
     const pool = new AsyncConnectionPool({
