@@ -24,7 +24,7 @@ import { AsyncConnectionPool } from "../src/core/pool.ts";
 import { PooledDatabaseAdapter } from "../src/postgres/adapter.ts";
 import { postgresFactory } from "../src/postgres/factory.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
-import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { dropBouncerRole, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
 import { requireTool } from "./support/tools.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -92,25 +92,7 @@ requireTool("pgbouncer").describe("PgBouncer (transaction mode): several pools i
     bouncer = await startPgBouncer({ upstreamUrl: databaseUrl(), user: role, password, poolSize: POOL_SIZE });
   });
 
-  after(async () => {
-    // Every step runs even if one fails; the first failure is reported.
-    const failures: unknown[] = [];
-    const step = async (work: () => Promise<unknown> | undefined): Promise<void> => {
-      try {
-        await work();
-      } catch (error) {
-        failures.push(error);
-      }
-    };
-    await step(() => bouncer?.stop());
-    // PgBouncer is gone, so its sessions are closing; drop what the test made.
-    await step(() => admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`));
-    await step(() => admin.unsafe(`drop schema if exists ${schema} cascade`));
-    await step(() => admin.unsafe(`drop owned by ${role} cascade`)); // also revokes its CONNECT grant
-    await step(() => admin.unsafe(`drop role if exists ${role}`));
-    await step(() => admin.end({ timeout: 5 }));
-    if (failures.length > 0) throw failures[0];
-  });
+  after(() => dropBouncerRole(admin, { bouncer, role, schemas: [schema] }));
 
   it("3 processes × 8 agents × 25 transactions all commit; server sessions stay ≤ PgBouncer's pool size; agents show in pg_stat_activity", async () => {
     assert.ok(bouncer !== undefined);

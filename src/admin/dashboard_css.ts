@@ -91,6 +91,7 @@ td { padding: 7px 10px; border-bottom: 1px solid var(--grid); white-space: nowra
 tbody tr:hover td { background: var(--panel-2); }
 td.agent { font-weight: 600; max-width: 320px; overflow: hidden; text-overflow: ellipsis; }
 td.dim, .dim { color: var(--faint); }
+td.n.full { color: #ffe2a8; }
 td.changed { animation: flash .8s ease-out; }
 @keyframes flash { 0% { background: rgba(91,140,255,.16); color: #fff; } 100% { background: transparent; } }
 .tag { display: inline-block; padding: 1px 8px; border-radius: 6px; font-size: 11.5px; font-weight: 600; }

@@ -105,6 +105,18 @@ export function dashboardHtml(path: string, title: string): string {
       </div>
       <div class="more" id="agents-more" hidden></div>
     </section>
+    <section class="panel" id="budget-panel" hidden>
+      <h2>Global budget <small id="budget-note"></small></h2>
+      <div class="table-wrap">
+        <table id="budget">
+          <thead><tr>
+            <th>Agent</th><th class="n">Limit</th><th class="n">Granted</th><th class="n">Quota here</th>
+            <th class="n">Held here</th><th class="n">Wants here</th><th>Granted / held by process</th>
+          </tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+    </section>
     <section class="panel">
       <h2>Connections <small id="connections-note"></small></h2>
       <div class="conn-map" id="conn-map" aria-label="Connection slots"></div>

@@ -17,7 +17,8 @@
 import pg from "pg";
 import type { ConnectionFactory } from "../core/factory.ts";
 import { PoolError } from "../core/errors.ts";
-import { DatabaseConnectionError } from "../postgres/errors.ts";
+import { DatabaseConnectionError, PoolerCapacityError } from "../postgres/errors.ts";
+import { poolerLimitOf, retryRefusals } from "../postgres/pooler_refusal.ts";
 import { sendCancelRequest } from "./cancel.ts";
 import { isFatalPgError } from "./errors.ts";
 import { pgSessionState, trackPgSession } from "./session.ts";
@@ -94,6 +95,8 @@ function connectError(error: unknown, client: pg.Client, options: PgFactoryOptio
     if (secret) detail = detail.split(secret).join("***");
   }
   const code = typeof raw?.code === "string" ? raw.code : undefined;
+  const limit = poolerLimitOf(error);
+  if (limit !== undefined) return new PoolerCapacityError(String(client.host), String(client.port), String(client.database), limit, detail);
   return new DatabaseConnectionError(String(client.host), String(client.port), String(client.database), code, detail);
 }
 
@@ -179,38 +182,42 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
   const cancelTimeoutMs = checkMs("cancelTimeoutMs", cancelMs, 2000);
   const closeDirty = (): boolean => (typeof dirtySessions === "function" ? dirtySessions() : dirtySessions) === "close";
 
-  return {
-    async create(signal: AbortSignal): Promise<pg.Client> {
+  /** One connect; a PgBouncer capacity refusal is retried by `create` (postgres/pooler_refusal.ts). */
+  const createOnce = async (signal: AbortSignal): Promise<pg.Client> => {
+    signal.throwIfAborted();
+    const client = new Client(clientConfig);
+    const state = trackPgSession(client);
+    let connected = false;
+    // Always listened to: an error on a client nobody listens to must not crash the process.
+    client.on("error", (error: Error) => {
+      // pg follows a server's FATAL error with "Connection terminated unexpectedly": report the first.
+      const first = !state.broken;
+      state.broken = true;
+      if (connected && first) onError?.(error, client);
+    });
+    client.on("end", () => void (state.broken = true));
+    const abort = (): void => dropSocket(client);
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await client.connect();
+      connected = true;
       signal.throwIfAborted();
-      const client = new Client(clientConfig);
-      const state = trackPgSession(client);
-      let connected = false;
-      // Always listened to: an error on a client nobody listens to must not crash the process.
-      client.on("error", (error: Error) => {
-        // pg follows a server's FATAL error with "Connection terminated unexpectedly": report the first.
-        const first = !state.broken;
-        state.broken = true;
-        if (connected && first) onError?.(error, client);
-      });
-      client.on("end", () => void (state.broken = true));
-      const abort = (): void => dropSocket(client);
-      signal.addEventListener("abort", abort, { once: true });
-      try {
-        await client.connect();
-        connected = true;
-        signal.throwIfAborted();
-        await onConnect?.(client);
-        signal.throwIfAborted();
-        state.session.started(); // what the server reported so far is the baseline
-        return client;
-      } catch (error) {
-        dropSocket(client);
-        if (signal.aborted) throw signal.reason;
-        throw connected ? error : connectError(error, client, options);
-      } finally {
-        signal.removeEventListener("abort", abort);
-      }
-    },
+      await onConnect?.(client);
+      signal.throwIfAborted();
+      state.session.started(); // what the server reported so far is the baseline
+      return client;
+    } catch (error) {
+      dropSocket(client);
+      if (signal.aborted) throw signal.reason;
+      throw connected ? error : connectError(error, client, options);
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
+  };
+
+  const isRefusal = (error: unknown): boolean => error instanceof PoolerCapacityError;
+  return {
+    create: (signal: AbortSignal): Promise<pg.Client> => retryRefusals(signal, createOnce, isRefusal),
 
     async destroy(client: pg.Client): Promise<void> {
       const state = pgSessionState(client);

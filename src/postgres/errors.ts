@@ -6,6 +6,7 @@
  */
 
 import { PoolError } from "../core/errors.ts";
+import type { PoolerLimit } from "./pooler_refusal.ts";
 
 /**
  * Opening a connection failed. The message names host, port and database only: never the user's
@@ -30,13 +31,39 @@ export class DatabaseConnectionError extends PoolError {
   readonly driverCode: string | undefined;
 
   /** Created by the factory only. */
-  constructor(host: string, port: string, database: string, driverCode: string | undefined, detail: string) {
-    super("CONNECTION_FAILED", `Cannot connect to PostgreSQL at ${host}:${port}/${database}: ${detail}`);
+  constructor(host: string, port: string, database: string, driverCode: string | undefined, detail: string, code = "CONNECTION_FAILED") {
+    super(code, `Cannot connect to PostgreSQL at ${host}:${port}/${database}: ${detail}`);
     this.name = "DatabaseConnectionError";
     this.host = host;
     this.port = port;
     this.database = database;
     this.driverCode = driverCode;
+  }
+}
+
+/**
+ * A pooler in front of PostgreSQL (PgBouncer) refused the connection because it is at a capacity
+ * limit: `max_client_conn` clients already, or `query_wait_timeout` passed waiting for a server
+ * connection. Code `POOLER_CAPACITY`. The database is not down: the factory retries a refused
+ * connect for a second (backoff) before the create fails with this error, and the pool keeps the
+ * connections it has (docs/deployment.md, "Failure modes"). Still a {@linkcode DatabaseConnectionError}.
+ *
+ * @example
+ * ```ts
+ * import { PoolerCapacityError } from "agentpool";
+ * declare const error: unknown; // e.g. the `cause` of an acquire that timed out
+ * if (error instanceof PoolerCapacityError) console.warn(`raise PgBouncer's ${error.limit} or lower the pools' caps`);
+ * ```
+ */
+export class PoolerCapacityError extends DatabaseConnectionError {
+  /** The PgBouncer limit that refused the client. */
+  readonly limit: PoolerLimit;
+
+  /** Created by the factory only. */
+  constructor(host: string, port: string, database: string, limit: PoolerLimit, detail: string) {
+    super(host, port, database, "08P01", `${detail} (the pooler is at its capacity limit '${limit}'; the database is not down)`, "POOLER_CAPACITY");
+    this.name = "PoolerCapacityError";
+    this.limit = limit;
   }
 }
 

@@ -22,7 +22,8 @@ import { assertDriverInternals, isRunning } from "./driver_internals.ts";
 import { ArrayTypes } from "./array_types.ts";
 import { isSessionLostCode, someCause } from "../session/fatal.ts";
 import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
-import { DatabaseConnectionError } from "./errors.ts";
+import { DatabaseConnectionError, PoolerCapacityError } from "./errors.ts";
+import { poolerLimitOf, retryRefusals } from "./pooler_refusal.ts";
 
 /** postgres.js options the factory owns: the pool manages size and lifetimes itself. */
 type OwnedDriverOptions = "max" | "idle_timeout" | "max_lifetime" | "connect_timeout" | "onclose";
@@ -127,6 +128,8 @@ function connectError(error: unknown, url: string | undefined, sql: Sql): Databa
   const raw = error as { code?: unknown; message?: unknown };
   let detail = typeof raw?.message === "string" ? raw.message : String(error);
   for (const secret of secretsOf(url, sql)) detail = detail.split(secret).join("***");
+  const limit = poolerLimitOf(error);
+  if (limit !== undefined) return new PoolerCapacityError(host, port, o.database, limit, detail);
   return new DatabaseConnectionError(host, port, o.database, typeof raw?.code === "string" ? raw.code : undefined, detail);
 }
 
@@ -135,7 +138,9 @@ function connectError(error: unknown, url: string | undefined, sql: Sql): Databa
  * per pooled connection, connected eagerly (its `pg_backend_pid()` is read at once, see
  * `backendPid`), postgres.js's own idle timeout and lifetime turned off (the pool owns them).
  *
- * - `create(signal)` gives up on abort (the half-open connection is ended at once).
+ * - `create(signal)` gives up on abort (the half-open connection is ended at once). A PgBouncer
+ *   refusing the client at a capacity limit ({@linkcode PoolerCapacityError}) is retried with
+ *   backoff for up to a second, then the create rejects with that refusal.
  * - `validate` runs `select 1` (cancelled when the signal aborts).
  * - `reset` gives the next lease a clean session: nothing when the lease was clean, one pipelined
  *   reset string when it was not, retirement when nothing can undo it (docs/postgres.md).
@@ -218,68 +223,72 @@ export function postgresFactory(
     sent.catch(() => {}); // marked for discard: the next release closes it
   };
 
+  /** One connect; a PgBouncer capacity refusal is retried by `create` (pooler_refusal.ts). */
+  const createOnce = async (signal: AbortSignal): Promise<Sql> => {
+    signal.throwIfAborted();
+    const state = newConnectionState();
+    // postgres.js reconnects at once, in a loop, when the server (or a proxy in front of it)
+    // accepts and then closes during start-up (porsager/postgres #1193): hundreds of connects a
+    // second behind the pool's back. The first close during create fails the create instead.
+    let closedDuringStartup!: (error: Error) => void;
+    const closed = new Promise<never>((_, reject) => void (closedDuringStartup = reject));
+    closed.catch(() => {});
+    let sql: Sql;
+    let answered = false;
+    // Only until one connection has fetched the array types (array_types.ts says why).
+    const fetchTypes = arrayTypes.shouldFetch();
+    try {
+      sql = open(state, () => {
+        closedDuringStartup(Object.assign(new Error("the server closed the connection during start-up"), { code: "CONNECTION_CLOSED" }));
+      }, () => void (answered = true), fetchTypes);
+    } catch (error) {
+      // Option parsing failed (e.g. a malformed URL): report it without echoing the URL.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new TypeError(`Cannot create postgres connection: ${url ? message.split(url).join("***") : message}`);
+    }
+    trackConnection(sql, state);
+    // Once the server answers, postgres.js runs its own type query before ours, and terminating
+    // the session then rejects that internal query with nobody listening (an unhandled
+    // rejection). postgres.js terminates a macrotask after end({ timeout: 0 }), time enough for
+    // an answer to arrive, so an abort waits a short grace: a session that answers finishes its
+    // start-up and is ended gracefully below; a silent one (black-holed, hung) is terminated.
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const abort = (): void => {
+      graceTimer = setTimeout(() => {
+        if (!answered) void sql.end({ timeout: 0 }).catch(() => {});
+      }, ABORT_GRACE_MS);
+    };
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      const opening = sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
+      const result = await Promise.race([opening, closed]);
+      state.pid = result[0].pid;
+      state.keyPid = result.state.pid;
+      assertDriverInternals(opening);
+      if (fetchTypes) arrayTypes.learnFrom(sql);
+      state.session.started();
+      snapshots.set(state, snapshotDriverOptions(sql));
+      if (!signal.aborted) {
+        const pooled = trackedSql(sql, state);
+        trackConnection(pooled, state);
+        return pooled;
+      }
+    } catch (error) {
+      await sql.end({ timeout: answered ? endTimeoutMs / 1000 : 0 }).catch(() => {});
+      if (signal.aborted) throw signal.reason;
+      throw connectError(error, url, sql);
+    } finally {
+      signal.removeEventListener("abort", abort);
+      clearTimeout(graceTimer);
+    }
+    // Aborted while the session was starting: it is up now, so close it cleanly.
+    await sql.end({ timeout: endTimeoutMs / 1000 }).catch(() => {});
+    throw signal.reason;
+  };
+
+  const isRefusal = (error: unknown): boolean => error instanceof PoolerCapacityError;
   return {
-    async create(signal: AbortSignal): Promise<Sql> {
-      signal.throwIfAborted();
-      const state = newConnectionState();
-      // postgres.js reconnects at once, in a loop, when the server (or a proxy in front of it)
-      // accepts and then closes during start-up (porsager/postgres #1193): hundreds of connects a
-      // second behind the pool's back. The first close during create fails the create instead.
-      let closedDuringStartup!: (error: Error) => void;
-      const closed = new Promise<never>((_, reject) => void (closedDuringStartup = reject));
-      closed.catch(() => {});
-      let sql: Sql;
-      let answered = false;
-      // Only until one connection has fetched the array types (array_types.ts says why).
-      const fetchTypes = arrayTypes.shouldFetch();
-      try {
-        sql = open(state, () => {
-          closedDuringStartup(Object.assign(new Error("the server closed the connection during start-up"), { code: "CONNECTION_CLOSED" }));
-        }, () => void (answered = true), fetchTypes);
-      } catch (error) {
-        // Option parsing failed (e.g. a malformed URL): report it without echoing the URL.
-        const message = error instanceof Error ? error.message : String(error);
-        throw new TypeError(`Cannot create postgres connection: ${url ? message.split(url).join("***") : message}`);
-      }
-      trackConnection(sql, state);
-      // Once the server answers, postgres.js runs its own type query before ours, and terminating
-      // the session then rejects that internal query with nobody listening (an unhandled
-      // rejection). postgres.js terminates a macrotask after end({ timeout: 0 }), time enough for
-      // an answer to arrive, so an abort waits a short grace: a session that answers finishes its
-      // start-up and is ended gracefully below; a silent one (black-holed, hung) is terminated.
-      let graceTimer: ReturnType<typeof setTimeout> | undefined;
-      const abort = (): void => {
-        graceTimer = setTimeout(() => {
-          if (!answered) void sql.end({ timeout: 0 }).catch(() => {});
-        }, ABORT_GRACE_MS);
-      };
-      signal.addEventListener("abort", abort, { once: true });
-      try {
-        const opening = sql.unsafe<{ pid: number }[]>("select pg_backend_pid() as pid");
-        const result = await Promise.race([opening, closed]);
-        state.pid = result[0].pid;
-        state.keyPid = result.state.pid;
-        assertDriverInternals(opening);
-        if (fetchTypes) arrayTypes.learnFrom(sql);
-        state.session.started();
-        snapshots.set(state, snapshotDriverOptions(sql));
-        if (!signal.aborted) {
-          const pooled = trackedSql(sql, state);
-          trackConnection(pooled, state);
-          return pooled;
-        }
-      } catch (error) {
-        await sql.end({ timeout: answered ? endTimeoutMs / 1000 : 0 }).catch(() => {});
-        if (signal.aborted) throw signal.reason;
-        throw connectError(error, url, sql);
-      } finally {
-        signal.removeEventListener("abort", abort);
-        clearTimeout(graceTimer);
-      }
-      // Aborted while the session was starting: it is up now, so close it cleanly.
-      await sql.end({ timeout: endTimeoutMs / 1000 }).catch(() => {});
-      throw signal.reason;
-    },
+    create: (signal: AbortSignal): Promise<Sql> => retryRefusals(signal, createOnce, isRefusal),
 
     async destroy(sql: Sql): Promise<void> {
       const state = connectionState(sql);

@@ -29,8 +29,10 @@ export {
 export type { QuerySql, TransactionSql } from "./scope.ts";
 export type { OpenTransaction, TransactionTrackerOptions } from "./tracker.ts";
 export { isRetryableError, RETRYABLE_SQLSTATES } from "./retry.ts";
+export { type PoolerLimit, poolerLimitOf } from "./pooler_refusal.ts";
 export {
   DatabaseConnectionError,
+  PoolerCapacityError,
   ScopeClosedError,
   SessionLostError,
   StaleVersionError,

@@ -34,6 +34,8 @@ export interface Worker {
   readonly ready: Promise<void>;
   readonly done: Promise<WorkerResult | undefined>;
   signal(name: NodeJS.Signals): void;
+  /** Ends its open-ended work (OPEN_ENDED): it finishes the tasks it has, prints its result and exits. */
+  finish(): void;
 }
 
 /** Starts one worker with `node --import tsx` (the real node, whichever runtime runs the test). */
@@ -42,8 +44,9 @@ export function startWorker(env: Record<string, string>): Worker {
   const child = spawn(node, ["--import", "tsx", join(ROOT, "tests", "support", "budget_worker.ts")], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  child.stdin!.on("error", () => {}); // a killed worker's closed pipe
   let out = "";
   let err = "";
   let killed = false;
@@ -87,6 +90,9 @@ export function startWorker(env: Record<string, string>): Worker {
       if (name === "SIGKILL") killed = true;
       send(name);
     },
+    finish() {
+      if (child.exitCode === null && child.signalCode === null && child.stdin?.writable) child.stdin.end("finish\n");
+    },
   };
 }
 
@@ -102,6 +108,12 @@ export interface Sample {
   readonly granted: number;
   /** Live grants by holder. */
   readonly byHolder: Readonly<Record<string, number>>;
+  /** Live leases' wants (held + pending at their last renewal) by holder. */
+  readonly wants: Readonly<Record<string, number>>;
+  /** The database's clock when the lease table was read, epoch ms. */
+  readonly dbNowMs: number;
+  /** When each live lease expires by the database's clock (renewed_at + ttl_ms), epoch ms. */
+  readonly expiresAtMs: Readonly<Record<string, number>>;
   /** The hot agent's running transactions by process (from application_name), with their states. */
   readonly running: Readonly<Record<string, string[]>>;
 }
@@ -130,16 +142,31 @@ export function observe(
       const second = await running();
       const before = new Set(first.map((r) => r.key));
       const both = second.filter((r) => before.has(r.key));
-      const [row] = await admin.unsafe<{ leases: Record<string, number> | null }[]>(
-        `select json_object_agg(holder, granted) as leases from ${options.leaseTable}
-          where budget = $1 and agent_id = $2 and renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp()`,
+      const [row] = await admin.unsafe<
+        { leases: Record<string, number> | null; wants: Record<string, number> | null; expires: Record<string, number> | null; now_ms: number }[]
+      >(
+        `select json_object_agg(holder, granted) filter (where holder is not null) as leases,
+                json_object_agg(holder, wants) filter (where holder is not null) as wants,
+                json_object_agg(holder, extract(epoch from renewed_at + ttl_ms * interval '1 ms') * 1000)
+                  filter (where holder is not null) as expires,
+                (extract(epoch from now.t) * 1000)::float8 as now_ms
+           from (select clock_timestamp() as t) now
+           left join ${options.leaseTable}
+             on budget = $1 and agent_id = $2 and renewed_at + ttl_ms * interval '1 ms' >= now.t
+          group by now.t`,
         [options.budget, options.hotAgent],
       );
       const byHolder = row.leases ?? {};
       const granted = Object.values(byHolder).reduce((a, b) => a + b, 0);
       const byProcess: Record<string, string[]> = {};
       for (const r of both) (byProcess[r.name] ??= []).push(r.state);
-      samples.push({ at: performance.now() - started, hot: both.length, hotSingleRead: first.length, granted, byHolder, running: byProcess });
+      samples.push({ at: performance.now() - started, hot: both.length, hotSingleRead: first.length, granted,
+        byHolder,
+        wants: row.wants ?? {},
+        dbNowMs: Number(row.now_ms),
+        expiresAtMs: Object.fromEntries(Object.entries(row.expires ?? {}).map(([k, v]) => [k, Number(v)])),
+        running: byProcess,
+      });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();

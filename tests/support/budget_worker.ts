@@ -9,8 +9,10 @@
  * budget's safety margin, so work in flight when the process loses its lease ends in time.
  *
  * Env: BOUNCER_URL, CTL_URL, SCHEMA, BUDGET_SCHEMA, BUDGET, PROC, LIMITS (JSON), DEFAULT_LIMIT,
- * TICK_MS, TTL_MS, MARGIN_MS, TX_TIMEOUT_MS, SLEEP_MS, WORK (JSON {agent: [concurrency, tasks]}).
- * Prints `ready` once the first renewal ran, then one JSON line with its result; exits 0.
+ * TICK_MS, TTL_MS, MARGIN_MS, TX_TIMEOUT_MS, SLEEP_MS, WORK (JSON {agent: [concurrency, tasks]}),
+ * OPEN_ENDED (optional, comma-separated agents whose work goes on past its tasks until the line
+ * `finish` arrives on stdin or stdin closes: demand that outlasts any fault, however slow the
+ * machine). Prints `ready` once the first renewal ran, then one JSON line with its result; exits 0.
  *
  * @module
  */
@@ -33,6 +35,16 @@ const schema = env("SCHEMA");
 const txTimeout = `${Number(env("TX_TIMEOUT_MS"))}ms`;
 const sleepSeconds = Number(env("SLEEP_MS")) / 1000;
 const work = JSON.parse(env("WORK")) as Record<string, [number, number]>;
+const openEnded = new Set((process.env.OPEN_ENDED ?? "").split(",").filter((a) => a !== ""));
+let finishing = openEnded.size === 0;
+if (!finishing) {
+  let input = "";
+  const finish = (): void => void (finishing = true);
+  process.stdin.setEncoding("utf8").on("data", (s: string) => {
+    input += s;
+    if (input.includes("finish\n")) finish();
+  }).once("end", finish).once("error", finish);
+}
 
 const budgetName = env("BUDGET");
 const budgetSchema = env("BUDGET_SCHEMA");
@@ -123,7 +135,7 @@ async function task(agentId: string, n: number): Promise<void> {
 async function agentLoop(agentId: string, concurrency: number, tasks: number): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < tasks) await task(agentId, next++);
+    while (next < tasks || (openEnded.has(agentId) && !finishing)) await task(agentId, next++);
   }));
 }
 
@@ -149,5 +161,6 @@ try {
 } finally {
   await budget.stop().catch(() => {});
   await pool.close();
+  process.stdin.destroy();
 }
 process.exit(code);

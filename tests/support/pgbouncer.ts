@@ -12,6 +12,7 @@
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
+import type postgres from "postgres";
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,8 @@ export interface PgBouncerOptions {
    * (e.g. a small pool for control traffic): `{ agentpool_ctl: 1 }`. Connect with `urlFor(alias)`.
    */
   aliases?: Readonly<Record<string, number>>;
+  /** More `[pgbouncer]` settings, e.g. `{ query_wait_timeout: 1 }` (written last, so they win). */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 /** A running PgBouncer owned by the caller: always `stop()` it (or `await using`). */
@@ -132,6 +135,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       "server_login_retry = 1",
       "log_connections = 0",
       "log_disconnections = 0",
+      ...Object.entries(options.settings ?? {}).map(([key, value]) => `${key} = ${value}`),
       "",
     ].join("\n"),
     { mode: 0o600 },
@@ -209,4 +213,40 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/**
+ * The teardown of a test that gave PgBouncer its own upstream role: stops PgBouncer, ends the
+ * role's sessions, drops `schemas`, what the role owns and the role, and ends `admin`. Every step
+ * runs even if one fails; the first failure is thrown.
+ *
+ * @example
+ * ```ts
+ * import postgres from "postgres";
+ * declare const admin: postgres.Sql;
+ * declare const bouncer: PgBouncer | undefined;
+ * await dropBouncerRole(admin, { bouncer, role: "bouncer_x", schemas: ["bouncer_x"] });
+ * ```
+ */
+export async function dropBouncerRole(
+  admin: postgres.Sql,
+  options: { bouncer: PgBouncer | undefined; role: string; schemas: readonly string[] },
+): Promise<void> {
+  const { bouncer, role, schemas } = options;
+  const failures: unknown[] = [];
+  const step = async (work: () => Promise<unknown> | undefined): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      failures.push(error);
+    }
+  };
+  await step(() => bouncer?.stop());
+  // PgBouncer is gone, so its sessions are closing; drop what the test made.
+  await step(() => admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`));
+  for (const schema of schemas) await step(() => admin.unsafe(`drop schema if exists ${schema} cascade`));
+  await step(() => admin.unsafe(`drop owned by ${role} cascade`)); // also revokes its grants
+  await step(() => admin.unsafe(`drop role if exists ${role}`));
+  await step(() => admin.end({ timeout: 5 }));
+  if (failures.length > 0) throw failures[0];
 }

@@ -2,7 +2,8 @@
 /**
  * The dashboard's browser script (bundled into `assets/dashboard.js` by
  * `scripts/build_dashboard.ts`): asks for the token when reads need one, polls `snapshot`, and
- * renders the key numbers, the two charts and the tables. No framework, no CDN.
+ * renders the key numbers, the two charts and the tables (agents, global budget, connections).
+ * No framework, no CDN.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import type { PoolSnapshot } from "../snapshot.ts";
 import { connectionsChart, waitChart } from "./charts.ts";
 import { byId, el, mountSvg } from "./dom.ts";
 import { formatCount, formatDuration } from "../../core/format.ts";
-import { renderAgents, renderConnections } from "./tables.ts";
+import { renderAgents, renderBudget, renderConnections } from "./tables.ts";
 
 const script = document.currentScript as HTMLScriptElement;
 const BASE = script.src.replace(/assets\/dashboard\.js(\?.*)?$/, "");
@@ -179,6 +180,7 @@ function render(snap: PoolSnapshot): void {
   renderKpis(snap);
   renderCharts(snap);
   renderAgents(snap, token !== "", act);
+  renderBudget(snap);
   renderConnections(snap);
   previous = snap;
 }

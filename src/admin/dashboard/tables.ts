@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /**
- * The dashboard's agents and connections tables and the connection slot map, updated in place:
+ * The dashboard's agents, connections and global budget tables and the connection slot map, updated in place:
  * rows are keyed, so a row keeps its identity while its cells change; count and state cells flash
  * when they change (durations tick constantly and would only flicker, so they do not).
  *
@@ -170,5 +170,43 @@ export function renderConnections(snap: PoolSnapshot): void {
     setCell(td[6], formatDuration(c.ageMs), "n");
     if (c.overflow) tagCell(td[7], "overflow", "overflow");
     else setCell(td[7], "steady", "dim");
+  });
+}
+
+/**
+ * Renders the global budget's panel: the lease's state, and per budgeted agent the limit across
+ * processes, the sum of the grants, this process's quota, use and demand, and every process's
+ * grant and holding (`*` marks this process). Hidden when the snapshot has no budget.
+ *
+ * @example
+ * ```ts
+ * import type { PoolSnapshot } from "agentpool/hono";
+ * import { renderBudget } from "./tables.ts";
+ * declare const snap: PoolSnapshot;
+ * renderBudget(snap);
+ * ```
+ */
+export function renderBudget(snap: PoolSnapshot): void {
+  const budget = snap.budget;
+  const panel = byId("budget-panel");
+  panel.hidden = budget === null || budget === undefined;
+  if (budget === null || budget === undefined) return;
+  const left = budget.state === "granted" ? ` (${formatDuration(budget.leaseRemainingMs)} left)` : "";
+  byId("budget-note").textContent = `${JSON.stringify(budget.name)} as ${budget.holder} · lease ${budget.state}${left} · ` +
+    `${formatCount(budget.renewals)} renewals · ${formatCount(budget.renewFailures)} failed · ${formatCount(budget.expiries)} expiries` +
+    (budget.lastError === undefined ? "" : ` · last error: ${budget.lastError}`);
+  const tbody = document.querySelector<HTMLTableSectionElement>("#budget tbody");
+  if (!tbody) return;
+  syncRows(tbody, budget.agents, (a) => a.agentId, 7, (row, a) => {
+    const td = row.cells;
+    setCell(td[0], a.agentId, "agent");
+    td[0].title = a.agentId;
+    setCell(td[1], String(a.limit), "n");
+    setCell(td[2], String(a.granted), a.granted >= a.limit ? "n full" : "n", true);
+    setCell(td[3], String(a.quota), a.quota ? "n" : "n dim", true);
+    setCell(td[4], String(a.held), a.held ? "n" : "n dim", true);
+    setCell(td[5], String(a.wants), a.wants ? "n" : "n dim", true);
+    const holders = a.holders.map((h) => `${h.holder}${h.self ? "*" : ""} ${h.granted}/${h.held}`).join(" · ");
+    setCell(td[6], holders || "none", holders ? "mono" : "dim", true);
   });
 }

@@ -1,47 +1,63 @@
 /**
  * A global budget across processes through PgBouncer in transaction mode (Debian `pgbouncer`,
- * run as `postgres`): four worker processes, each its own agentpool behind one PgBouncer, agent
- * ids shared across processes, a budget of 3 for the hot agent, leases renewed through a
- * separate small PgBouncer alias. An observer on the upstream server samples pg_stat_activity
- * and the lease table every 50 ms.
+ * run as `postgres`, pointed at whichever server `npm test` runs on: embedded PostgreSQL 18 or
+ * DATABASE_URL): four worker processes, each its own agentpool behind one PgBouncer, agent ids
+ * shared across processes, a budget of 3 for the hot agent, leases renewed through a separate
+ * small PgBouncer alias. An observer on the upstream server samples pg_stat_activity and the
+ * lease table (with the database's clock) every 50 ms.
  *
  * Every scenario: no sample shows more than 3 of the hot agent's transactions at once, Σgranted
  * never exceeds 3, and every task commits exactly once (idempotent inserts + a contended counter).
- * Faults: SIGKILL a worker (its share returns within TTL + one tick; a restarted worker finishes
- * its work), SIGSTOP one past its TTL then SIGCONT (what it sends on waking is fenced: no work beside the others),
- * restart PgBouncer mid-run, terminate the control sessions. Negative control: a session-level
- * advisory-lock semaphore admits two holders of its single slot through transaction mode.
- *
- * NOT part of `npm test` yet (run it with `npm run test:budget-faults`): on this project's loaded
- * 2-core machines the SIGKILL and SIGSTOP hand-over checks ("the others took the share") failed in
- * about one run in three on Deno and Bun, when the surviving workers' renewals lagged the TTL.
- * The observer's strict checks (never more than 3 on the server, Σgranted ≤ 3, exactly-once work)
- * held in every run. Making the hand-over deterministic is open work of issue 15.
+ * The hot agent's work is open-ended: every worker wants 3 connections for it until the scenario's
+ * fault is over and the test says `finish`, so the others always have demand for a lost share.
+ * (With a fixed number of tasks the hand-over checks failed about one run in three: the survivors
+ * had finished their hot work before the victim's lease expired, typically when the victim had
+ * waited for its first grant as the fourth claimant of 3 units. The renewals did not lag.)
+ * Faults: SIGKILL a worker holding a grant (the others hold the whole limit once its lease expired
+ * by the database's clock; a restarted worker finishes its work), SIGSTOP one past its TTL then
+ * SIGCONT (what it sends on waking is fenced: no work beside the others), restart PgBouncer
+ * mid-run, terminate the control sessions. Hand-over is asserted as an ordering on the database's
+ * clock with a generous bound (3 × TTL of waiting), never as a speed. Negative control: a
+ * session-level advisory-lock semaphore admits two holders of its single slot through
+ * transaction mode.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, it } from "node:test";
 import postgres from "postgres";
 import { PostgresBudgetStore } from "../src/postgres/budget_store.ts";
 import { observe, type Sample, startWorker, until, type Worker, type WorkerResult } from "./support/budget_cluster.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
-import { type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { dropBouncerRole, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import { requireTool } from "./support/tools.ts";
 
 const LIMIT = 3;
 const TICK = 200;
 const TTL = 2000;
-const MARGIN = 800;
+const MARGIN = 1200;
+/**
+ * The worker's transaction-local `statement_timeout` and `idle_in_transaction_session_timeout`.
+ * Its transaction after the fence is 4 statements and 4 gaps, so it ends within 8 × 120 ms (plus
+ * the fence itself) < MARGIN: the budget holds strictly only when the margin bounds the *whole*
+ * transaction (docs/deployment.md, "The pause window"). With 300 ms and a margin of 800 ms one run
+ * in 18 saw 4 at once: a slow worker's transaction outlived its lease.
+ */
+const TX_TIMEOUT = 120;
 const PROCS = ["p0", "p1", "p2", "p3"];
 const SMALL = 8;
+/** Hot tasks every worker runs at least; beyond them its hot work goes on until `finish`. */
+const HOT_MIN = 10;
+/** How long a hand-over may take to be seen: generous, so a loaded machine only makes it slower. */
+const HANDOVER_WAIT_MS = 3 * TTL + 5 * TICK;
 /**
  * PgBouncer's data pool_size. Every agent here is budgeted (hot 3, the others 2 each by the
  * default limit: 3 + 2 + 2 + 4 × 1 = 11 at most), and the budgets fit in the pool, so budgeted
  * work never queues inside PgBouncer: a transaction handed out under a valid lease reaches the
- * server at once, and its time there is bounded by the transaction-local timeouts (300 ms), well
+ * server at once, and its time there is bounded by the transaction-local timeouts (TX_TIMEOUT), well
  * inside the safety margin (docs/deployment.md, "Sizing").
  */
 const POOL_SIZE = 12;
 
-describe("global budget: 4 processes through PgBouncer (transaction mode)", () => {
+requireTool("pgbouncer").describe("global budget: 4 processes through PgBouncer (transaction mode)", () => {
   const role = uniqueName("budgetpgb");
   const password = `pw_${uniqueName("p")}`;
   const schema = role;
@@ -79,22 +95,7 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
 
   after(async () => {
     console.log(`budget fault figures: ${JSON.stringify(figures)}`);
-    const failures: unknown[] = [];
-    const step = async (work: () => Promise<unknown> | undefined): Promise<void> => {
-      try {
-        await work();
-      } catch (error) {
-        failures.push(error);
-      }
-    };
-    await step(() => bouncer?.stop());
-    await step(() => admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`));
-    await step(() => admin.unsafe(`drop schema if exists ${schema} cascade`));
-    await step(() => admin.unsafe(`drop schema if exists ${budgetSchema} cascade`));
-    await step(() => admin.unsafe(`drop owned by ${role} cascade`));
-    await step(() => admin.unsafe(`drop role if exists ${role}`));
-    await step(() => admin.end({ timeout: 5 }));
-    if (failures.length > 0) throw failures[0];
+    await dropBouncerRole(admin, { bouncer, role, schemas: [schema, budgetSchema] });
   });
 
   const work = (proc: string, hotTasks: number): Record<string, [number, number]> => ({
@@ -117,28 +118,29 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
       TICK_MS: String(TICK),
       TTL_MS: String(TTL),
       MARGIN_MS: String(MARGIN),
-      TX_TIMEOUT_MS: "300",
+      TX_TIMEOUT_MS: String(TX_TIMEOUT),
       SLEEP_MS: "40",
       WORK: JSON.stringify(work(proc, hotTasks)),
+      OPEN_ENDED: "hot",
     });
   }
 
-  /** Runs a scenario: 4 workers, the observer, `fault` while they run; checks the common invariants. */
+  /** Runs a scenario: 4 workers, the observer, `fault` while they run, then `finish`; checks the common invariants. */
   async function scenario(
     label: string,
-    hotTasks: number,
     fault: (workers: Worker[], samples: Sample[], budget: string) => Promise<Worker[]>,
   ): Promise<{ results: WorkerResult[]; samples: Sample[] }> {
     const budget = `${label} ‘budget’ "${uniqueName("b")}"`;
     await admin.unsafe(`truncate ${schema}.events`);
     await admin.unsafe(`update ${schema}.counter set n = 0`);
     const observer = observe(admin, { role, hotAgent: "hot", leaseTable, budget });
-    const workers = PROCS.map((proc) => worker(proc, budget, hotTasks));
+    const workers = PROCS.map((proc) => worker(proc, budget, HOT_MIN));
     const all = [...workers];
     let results: WorkerResult[] = [];
     try {
       await Promise.all(workers.map((w) => w.ready));
       all.push(...await fault(workers, observer.samples, budget));
+      for (const w of all) w.finish();
       const settled = await Promise.all(all.map((w) => w.done));
       results = settled.filter((r): r is WorkerResult => r !== undefined);
     } finally {
@@ -148,14 +150,15 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
     const samples = observer.samples;
     const maxHot = Math.max(...samples.map((s) => s.hot));
     const maxGranted = Math.max(...samples.map((s) => s.granted));
-    const tasks = PROCS.length * (hotTasks + 3 * SMALL);
-    const [{ count }] = await admin<{ count: number }[]>`select count(*)::int as count from ${admin(schema)}.events`;
+    const rows = await admin<{ proc: string; agent: string; count: number; max: number }[]>`
+      select proc, agent, count(*)::int as count, max(n)::int as max from ${admin(schema)}.events group by proc, agent`;
     const [{ n }] = await admin<{ n: number }[]>`select n from ${admin(schema)}.counter where id = 1`;
     figures[label] = {
       samples: samples.length,
       maxHotTransactions: maxHot,
       maxHotSingleRead: Math.max(...samples.map((s) => s.hotSingleRead)),
       maxGranted,
+      hotCommitted: Object.fromEntries(results.map((r) => [r.proc, r.committed.hot])),
       failedTransactionsRetried: results.reduce((s, r) => s + r.failures, 0),
       retriedBecause: results.reduce((all, r) => {
         for (const [k, v] of Object.entries(r.errors)) all[k] = (all[k] ?? 0) + v;
@@ -174,83 +177,115 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
     assert.ok(maxHot <= LIMIT, `${label}: ${maxHot} of the hot agent's transactions ran at once (budget ${LIMIT})`);
     assert.ok(maxGranted <= LIMIT, `${label}: Σgranted reached ${maxGranted}`);
     assert.ok(maxHot >= 2, `${label}: the observer saw the hot agent run (peak ${maxHot})`);
-    assert.equal(count, tasks, `${label}: every task committed once`);
+    // Exactly once: each process's last worker ran tasks 0..k-1 of each agent (a restarted one
+    // redoes the killed one's, idempotently), and the table holds exactly those, no more.
+    assert.equal(results.length, PROCS.length, `${label}: every process's last worker printed its result`);
+    const table = new Map(rows.map((r) => [`${r.proc}/${r.agent}`, r]));
+    let tasks = 0;
+    for (const r of results) {
+      assert.ok((r.committed.hot ?? 0) >= HOT_MIN, `${label}: ${r.proc} ran at least ${HOT_MIN} hot tasks`);
+      for (const [agent, k] of Object.entries(r.committed)) {
+        assert.deepEqual(table.get(`${r.proc}/${agent}`), { proc: r.proc, agent, count: k, max: k - 1 }, `${label}: ${r.proc}/${agent} committed tasks 0..${k - 1} once each`);
+        tasks += k;
+      }
+    }
+    assert.equal(rows.reduce((s, r) => s + r.count, 0), tasks, `${label}: no task committed beyond the workers' own`);
     assert.equal(n, tasks, `${label}: no increment of the contended row was lost or doubled`);
     return { results, samples };
   }
 
+  /**
+   * Once every worker has a lease on the hot agent and the limit is fully granted to at least two
+   * of them (the first renewer's whole grant has been shared out), a worker holding part of it
+   * (waits for that, bounded).
+   */
+  async function holdingGrant(workers: Worker[], samples: Sample[]): Promise<Worker> {
+    let found: Worker | undefined;
+    const holds = (): boolean => {
+      const s = samples.at(-1);
+      if (s === undefined || s.granted !== LIMIT || !workers.every((w) => (s.wants[w.proc] ?? 0) > 0)) return false;
+      if (Object.values(s.byHolder).filter((g) => g >= 1).length < 2) return false;
+      return (found = workers.findLast((w) => (s.byHolder[w.proc] ?? 0) >= 1)) !== undefined;
+    };
+    assert.ok(await until(holds, 10_000), `every worker wants the hot agent and the limit is granted (last: ${JSON.stringify(samples.at(-1)?.byHolder)})`);
+    return found!;
+  }
+
+  /**
+   * Waits (bounded, `HANDOVER_WAIT_MS`) until a sample taken after `from` shows the victim's lease
+   * gone and the others holding the whole limit. Returns that sample and the victim's last lease
+   * expiry by the database's clock; asserts the order: never before that expiry.
+   */
+  async function handOver(
+    samples: Sample[],
+    from: number,
+    victim: string,
+  ): Promise<{ taken: Sample; expiredAtMs: number; afterExpiryMs: number }> {
+    const taken = (): Sample | undefined =>
+      samples.slice(from).find((s) => s.granted === LIMIT && s.byHolder[victim] === undefined);
+    const tookIt = await until(() => taken() !== undefined, HANDOVER_WAIT_MS);
+    // On failure: the grants (and wants) every 10th sample since the fault, to show where it stuck.
+    const timeline = (): string =>
+      samples.slice(from).filter((_, i) => i % 10 === 0).map((s) => `${Math.round(s.at)} ms ${JSON.stringify(s.byHolder)}/${JSON.stringify(s.wants)}`).join("; ");
+    assert.ok(tookIt, `the others took ${victim}'s share within ${HANDOVER_WAIT_MS} ms (grants/wants: ${timeline()})`);
+    const sample = taken()!;
+    const expiredAtMs = Math.max(...samples.slice(0, samples.indexOf(sample)).map((s) => s.expiresAtMs[victim] ?? -Infinity));
+    assert.ok(Number.isFinite(expiredAtMs), `${victim}'s lease was seen before the hand-over`);
+    // Ordering on the database's clock: the others held the whole limit only after the victim's
+    // lease had expired (the strict Σgranted ≤ limit check covers every sample in between).
+    assert.ok(sample.dbNowMs >= expiredAtMs, `hand-over at ${sample.dbNowMs} before ${victim}'s lease expired at ${expiredAtMs}`);
+    return { taken: sample, expiredAtMs, afterExpiryMs: Math.round(sample.dbNowMs - expiredAtMs) };
+  }
+
   it("steady run: the hot agent never has more than 3 transactions at once across 4 processes; all work commits", async () => {
-    const { results } = await scenario("steady", 15, () => Promise.resolve([]));
-    assert.equal(results.length, 4);
-    for (const r of results) assert.equal(r.committed.hot, 15, `${r.proc} ran all its hot tasks`);
+    await scenario("steady", () => new Promise((resolve) => setTimeout(() => resolve([]), 2000)));
   });
 
-  it("SIGKILL a worker: its share returns within the TTL and one tick; a restarted worker finishes its work", async () => {
-    await scenario("sigkill", 70, async (workers, samples, budget) => {
-      const victim = workers[3];
-      // Kill it while it holds part of the hot agent's budget.
-      assert.ok(await until(() => (samples.at(-1)?.byHolder[victim.proc] ?? 0) >= 1, 10_000), "p3 got a grant");
+  it("SIGKILL a worker: the others hold its share once its lease expired by the database's clock; a restarted worker finishes its work", async () => {
+    await scenario("sigkill", async (workers, samples, budget) => {
+      const victim = await holdingGrant(workers, samples);
       victim.signal("SIGKILL");
-      const killedAt = performance.now();
-      let last = "";
-      const othersFull = async (): Promise<boolean> => {
-        const [row] = await admin.unsafe<{ others: number; mine: number; rows: unknown }[]>(
-          `select coalesce(sum(granted) filter (where holder <> $3), 0)::int as others,
-                  coalesce(sum(granted) filter (where holder = $3), 0)::int as mine,
-                  json_agg(json_build_object('holder', holder, 'wants', wants, 'granted', granted, 'held', held)) as rows
-             from ${leaseTable}
-            where budget = $1 and agent_id = $2 and renewed_at + ttl_ms * interval '1 ms' >= clock_timestamp()`,
-          [budget, "hot", victim.proc],
-        );
-        last = JSON.stringify(row.rows);
-        return row.mine === 0 && row.others === LIMIT;
-      };
-      // On failure the message shows the live leases (wants, grants, holdings) at the last look.
-      assert.ok(await until(othersFull, 4 * TTL), `the others took the killed worker's share (live hot leases: ${last})`);
-      const returnedAfterMs = Math.round(performance.now() - killedAt);
-      figures.sigkill = { shareReturnedAfterMs: returnedAfterMs, ttlMs: TTL, tickMs: TICK };
-      // Its last renewal was at most one tick (plus that renewal's duration) before the kill.
-      assert.ok(returnedAfterMs <= TTL + 2 * TICK + 400, `share returned after ${returnedAfterMs} ms (TTL ${TTL}, tick ${TICK})`);
-      assert.ok(returnedAfterMs >= TTL - 2 * TICK, `not before its lease expired: ${returnedAfterMs} ms`);
-      // The same process restarted: idempotent tasks, so what the killed one committed is kept once.
-      return [worker(victim.proc, budget, 70)];
+      const { afterExpiryMs, expiredAtMs } = await handOver(samples, samples.length, victim.proc);
+      // By the database's clock the share came back within one TTL of the lease's expiry (expected:
+      // one tick and a renewal); the wait above already bounded it, this names the property.
+      assert.ok(afterExpiryMs <= TTL, `the share came back ${afterExpiryMs} ms after the killed worker's lease expired`);
+      // Every transaction of the killed process ended long ago (transaction-local timeouts of
+      // TX_TIMEOUT): its restarted successor redoes at least as many hot tasks, idempotently.
+      const [{ next }] = await admin<{ next: number }[]>`
+        select coalesce(max(n) + 1, 0)::int as next from ${admin(schema)}.events where proc = ${victim.proc} and agent = 'hot'`;
+      figures.sigkill = { victim: victim.proc, shareReturnedAfterExpiryMs: afterExpiryMs, leaseExpiredAtDbMs: expiredAtMs, ttlMs: TTL, tickMs: TICK };
+      return [worker(victim.proc, budget, Math.max(HOT_MIN, next))];
     });
   });
 
   it("SIGSTOP a worker past its TTL, then SIGCONT: nothing it sends after waking does work beside the others' grants; the others use its share meanwhile", async () => {
-    const { results } = await scenario("sigstop", 80, async (workers, samples) => {
-      const victim = workers[2];
-      assert.ok(await until(() => (samples.at(-1)?.byHolder[victim.proc] ?? 0) >= 1, 10_000), "p2 got a grant");
+    let stopped = "";
+    const { results } = await scenario("sigstop", async (workers, samples) => {
+      const victim = await holdingGrant(workers, samples);
+      stopped = victim.proc;
       victim.signal("SIGSTOP");
       const stoppedAt = samples.length;
-      const taken = (): Sample | undefined =>
-        samples.slice(stoppedAt).find((s) => s.granted === LIMIT && (s.byHolder[victim.proc] ?? 0) === 0);
-      // Stopped past its TTL, and (on a loaded machine the others' renewals may lag) until the
-      // others hold the whole limit, so that what it sends on waking meets their grants.
-      await new Promise((resolve) => setTimeout(resolve, TTL + 1000));
-      const tookIt = await until(() => taken() !== undefined, 10_000);
-      const during = samples.slice(stoppedAt);
-      figures.sigstop = {
-        stoppedMs: Math.round((during.at(-1)?.at ?? 0) - (during[0]?.at ?? 0)),
-        othersHeldTheWholeLimitAfterMs: tookIt ? Math.round(taken()!.at - during[0].at) : null,
-        victimLeaseAtEndOfStop: during.at(-1)?.byHolder[victim.proc] ?? 0,
-      };
-      victim.signal("SIGCONT");
-      assert.ok(tookIt, "the others took the stopped worker's share while it was stopped");
-      assert.equal(during.at(-1)?.byHolder[victim.proc] ?? 0, 0, "the stopped worker's lease expired");
+      let handed: Awaited<ReturnType<typeof handOver>>;
+      try {
+        // Stopped until its lease expired by the database's clock and the others hold the whole
+        // limit, so what it sends on waking meets their grants.
+        handed = await handOver(samples, stoppedAt, victim.proc);
+      } finally {
+        victim.signal("SIGCONT");
+      }
+      figures.sigstop = { victim: victim.proc, othersHeldTheWholeLimitAfterExpiryMs: handed.afterExpiryMs, stoppedSamples: samples.length - stoppedAt };
       return [];
     });
     // The strict check is the observer's (in scenario): never more than LIMIT of the hot agent's
     // transactions on the server, Σgranted ≤ LIMIT. A transaction the worker had admitted before
     // the stop may begin after waking (startsWithoutLease, a figure); its fenced first statement
     // then finds the lease lapsed and it does nothing (fenced), see docs/deployment.md.
-    const victim = results.find((r) => r.proc === "p2")!;
+    const victim = results.find((r) => r.proc === stopped)!;
     assert.ok(victim.budget.expiries >= 1, "the stopped worker noticed its lease ran out");
-    assert.equal(victim.committed.hot, 80, "the stopped worker finished its hot work after waking");
   });
 
   it("PgBouncer restarts mid-run: renewals and transactions fail, leases self-expire, then everything resumes", async () => {
-    const { results } = await scenario("pgbouncer-restart", 30, async () => {
+    const { results } = await scenario("pgbouncer-restart", async () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       await bouncer!.stop();
       const downAt = performance.now();
@@ -265,20 +300,28 @@ describe("global budget: 4 processes through PgBouncer (transaction mode)", () =
 
   it("the control sessions are terminated repeatedly: renewals fail, the budget still holds, work completes", async () => {
     let terminated = 0;
-    const { results } = await scenario("terminate-control", 30, async () => {
-      const until = performance.now() + TTL + 500;
-      while (performance.now() < until) {
+    let seen = "";
+    const { results } = await scenario("terminate-control", async () => {
+      // Only sessions inside a renewal: an idle server session that PgBouncer loses is replaced
+      // unseen by its clients (one run terminated only such a session and no renewal failed). For
+      // at least TTL + 500 ms, and (bounded) until one renewal's session was terminated.
+      const start = performance.now();
+      while (performance.now() - start < TTL + 500 || (terminated === 0 && performance.now() - start < 15_000)) {
         const rows = await admin.unsafe(
-          `select pg_terminate_backend(pid) from pg_stat_activity where usename = $1 and application_name like 'budget-ctl:%'`,
+          `select pg_terminate_backend(pid) from pg_stat_activity
+            where usename = $1 and application_name like 'budget-ctl:%' and state <> 'idle'`,
           [role],
         );
         terminated += rows.length;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      if (terminated === 0) {
+        seen = JSON.stringify(await admin.unsafe(`select application_name, state from pg_stat_activity where usename = $1`, [role]));
+      }
       return [];
     });
     figures["terminate-control"] = { ...(figures["terminate-control"] as object), backendsTerminated: terminated };
-    assert.ok(terminated >= 1, "control sessions were found and terminated");
+    assert.ok(terminated >= 1, `control sessions were found and terminated (the role's sessions: ${seen})`);
     assert.ok(results.reduce((s, r) => s + r.budget.renewFailures, 0) >= 1, "renewals failed");
   });
 
