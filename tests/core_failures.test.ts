@@ -5,9 +5,9 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionPoolExhaustedError, type PoolError } from "../src/core/mod.ts";
+import { ConnectionPoolExhaustedError, type PooledConnection, type PoolError } from "../src/core/mod.ts";
 import { flush } from "./support/manual_clock.ts";
-import { assertConsistent, makePool, track } from "./support/stub_factory.ts";
+import { assertConsistent, makePool, type StubConnection, track } from "./support/stub_factory.ts";
 
 const HOUSEKEEPING_MS = 1000;
 const CREATE_TIMEOUT_MS = 10_000;
@@ -132,6 +132,56 @@ describe("create failures", () => {
     assert.equal(error.code, "DATABASE_UNAVAILABLE");
     assert.equal(pool.health, "down");
     await pool.close();
+  });
+
+  test("creates refused at the server's limit (atCapacity): waiters time out with DATABASE_AT_CAPACITY, no connection is suspected", async () => {
+    // Two connections open; the third create is refused as a capacity limit (PostgreSQL's 53300,
+    // PgBouncer's max_client_conn), and so is every one after. The server is there: an outage's
+    // create failure would make the pool probe an idle connection; this one must not.
+    for (const atCapacity of [true, false]) {
+      const t = makePool({ minConnections: 3, maxConnections: 3, overflow: 0, acquireTimeoutMs: 1000, createRetryInitialMs: 100, createRetryMaxMs: 200 }, {
+        createMode: "deferred",
+        validate: () => true,
+        atCapacity: () => atCapacity,
+      });
+      const { pool, stub, clock } = t;
+      while (stub.created < 2) {
+        stub.pendingCreates[0].resolve();
+        await flush();
+      }
+      stub.createMode = "fail";
+      stub.pendingCreates[0].reject();
+      await flush();
+      assert.equal(pool.stats().idle, 2);
+      // Control: without the hook's yes, the same failure is an outage's, and one idle connection is probed.
+      assert.equal(stub.validateCalls, atCapacity ? 0 : 1, `atCapacity ${atCapacity}: checks after the refused create`);
+      const a = await pool.acquire({ agentId: "a" });
+      const b = await pool.acquire({ agentId: "b" });
+      const waiting = track(pool.acquire({ agentId: "c" }));
+      await clock.advance(999);
+      assert.equal(waiting.status, "pending", "not failed early");
+      await b.release(); // a freed connection serves the waiter
+      await flush();
+      assert.equal(waiting.status, "resolved");
+      const c = waiting.value as PooledConnection<StubConnection>;
+      const late = track(pool.acquire({ agentId: "d" }));
+      await clock.advance(1000);
+      assert.equal(late.status, "rejected");
+      const error = late.error as ConnectionPoolExhaustedError;
+      assert.equal(error.cause, stub.lastError, "the last refusal is the cause");
+      if (atCapacity) {
+        assert.equal(error.reason, "at_capacity");
+        assert.equal(error.code, "DATABASE_AT_CAPACITY");
+        assert.match(error.message, /refuses new connections at its connection limit/);
+        assert.doesNotMatch(error.message, /unreachable/);
+      } else {
+        assert.equal(error.code, "DATABASE_UNAVAILABLE");
+      }
+      await Promise.all([a.release(), c.release()]);
+      assert.equal(pool.stats().idle, 2, "both connections kept");
+      assertConsistent(t);
+      await pool.close();
+    }
   });
 
   test("a create that hangs is aborted after createTimeoutMs and counts as a failure", async () => {

@@ -11,7 +11,7 @@ import { AsyncConnectionPool } from "../src/core/pool.ts";
 import { ConnectionPoolExhaustedError } from "../src/core/errors.ts";
 import { DatabaseConnectionError, PoolerCapacityError } from "../src/postgres/errors.ts";
 import { postgresFactory } from "../src/postgres/factory.ts";
-import { poolerLimitOf } from "../src/postgres/pooler_refusal.ts";
+import { isCapacityRefusal, poolerLimitOf } from "../src/postgres/pooler_refusal.ts";
 import { pgFactory } from "../src/pg/factory.ts";
 import { databaseUrl, uniqueName } from "./support/db.ts";
 import { dropBouncerRole, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
@@ -27,6 +27,34 @@ it("poolerLimitOf: PgBouncer's capacity refusals, not its 'server is failing' an
   assert.equal(poolerLimitOf(pgb("client_login_timeout (server down)")), undefined);
   assert.equal(poolerLimitOf(Object.assign(new Error("no more connections allowed (max_client_conn)"), { code: "53300" })), undefined);
   assert.equal(poolerLimitOf(undefined), undefined);
+});
+
+it("PostgreSQL's own limit (53300, a role's CONNECTION LIMIT) is a capacity refusal to both factories", async () => {
+  const role = uniqueName("limited");
+  const admin = postgres(databaseUrl(), { max: 1, onnotice: () => {} });
+  const password = `pw_${uniqueName("p")}`;
+  await admin.unsafe(`create role ${role} login connection limit 1 password '${password}'`);
+  const url = new URL(databaseUrl());
+  url.username = role;
+  url.password = password;
+  const factories = [postgresFactory(url.href), pgFactory({ connectionString: url.href })] as const;
+  try {
+    for (const factory of factories) {
+      const first = await factory.create(AbortSignal.timeout(10_000));
+      try {
+        const error = await factory.create(AbortSignal.timeout(10_000)).then(() => undefined, (e: unknown) => e);
+        assert.ok(error instanceof DatabaseConnectionError, `got ${String(error)}`);
+        assert.equal(error.driverCode, "53300", error.message);
+        assert.equal(factory.atCapacity?.(error), true);
+      } finally {
+        await (factory.destroy as (c: unknown) => Promise<void>)(first);
+      }
+    }
+    assert.equal(isCapacityRefusal(new Error("connection refused")), false);
+  } finally {
+    await admin.unsafe(`drop role if exists ${role}`).catch(() => {});
+    await admin.end();
+  }
 });
 
 requireTool("pgbouncer").describe("PgBouncer at a capacity limit", () => {
@@ -74,8 +102,8 @@ requireTool("pgbouncer").describe("PgBouncer at a capacity limit", () => {
       assert.equal(waited.code, "ACQUIRE_TIMEOUT", waited.message);
       assert.equal(pool.health, "healthy", "a refused connect is no create failure while the create is retrying it");
       assert.equal(pool.stats().createErrors, 0);
-      // Past the retry window the refusal is the create's error, classified; the pool probes one
-      // idle connection, which PgBouncer serves: nothing is evicted.
+      // Past the retry window the refusal is the create's error, classified (factory.atCapacity):
+      // no connection is suspected or checked, nothing is evicted.
       const late = pool.acquire({ agentId: "late", timeoutMs: 5000 }).catch((e: unknown) => e as Error);
       while (createErrors.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
       const [error] = createErrors;
@@ -86,6 +114,12 @@ requireTool("pgbouncer").describe("PgBouncer at a capacity limit", () => {
       assert.equal(error.driverCode, "08P01");
       assert.match(error.message, /max_client_conn.*capacity limit.*not down/);
       assert.ok(!error.message.includes(password), "no password in the message");
+      // While refusals go on, an acquire that times out says what happened: a limit, not an outage.
+      const refused = await pool.acquire({ agentId: "late-2", timeoutMs: 200 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof ConnectionPoolExhaustedError, `got ${String(refused)}`);
+      assert.equal(refused.code, "DATABASE_AT_CAPACITY", refused.message);
+      assert.ok(refused.cause instanceof PoolerCapacityError);
+      assert.doesNotMatch(refused.message, /unreachable|unavailable/);
       for (const h of held) await h.release();
       // The waiting acquire got one of the freed connections.
       const lateHandle = await late;
@@ -112,6 +146,7 @@ requireTool("pgbouncer").describe("PgBouncer at a capacity limit", () => {
       assert.ok(error instanceof PoolerCapacityError, `create failed with ${String(error)}`);
       assert.equal(error.code, "POOLER_CAPACITY");
       assert.equal(error.limit, "max_client_conn");
+      assert.equal(factory.atCapacity?.(error), true, "the pool is told it is a limit, not an outage");
     } finally {
       for (const client of held) await factory.destroy(client);
     }

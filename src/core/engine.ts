@@ -116,7 +116,11 @@ export class PoolEngine<T> {
     this.room = new WaitingRoom(o.clock, this.counters, {
       errorFor: (reason, agent, waitedMs, nested) => this.#exhaustedError(reason, agent, waitedMs, nested),
       expiryReason: (agent) =>
-        agent.held >= agent.quota ? "agent_quota" : this.recovery.unavailable(this.cap) ? "unavailable" : "timeout",
+        agent.held >= agent.quota
+          ? "agent_quota"
+          : this.recovery.unavailable(this.cap)
+          ? (this.recovery.failure?.atCapacity ? "at_capacity" : "unavailable")
+          : "timeout",
       rejected: (agentId, reason) => metrics.rejected(agentId, reason),
     });
     this.filler = new Filler(o.factory, o.clock, {
@@ -124,7 +128,8 @@ export class PoolEngine<T> {
       adopt: (connection, createMs) => this.#adopt(connection, createMs),
       createFailed: (error, failures) => {
         this.counters.createErrors++;
-        this.recovery.suspect();
+        // A server at its connection limit is there: no reason to doubt the open connections.
+        if (!this.recovery.atCapacity(error)) this.recovery.suspect();
         this.recovery.updateHealth(this.closed);
         metrics.createFailed(error);
         emit("createerror", { error, failures });

@@ -18,7 +18,9 @@ export type ExhaustedReason =
   /** The agent was revoked: its waits are refused until it is re-admitted. */
   | "revoked"
   /** The wait reached its deadline while connections could not be opened: `cause` says why. */
-  | "unavailable";
+  | "unavailable"
+  /** The wait reached its deadline while the server refused new connections at its limit (`factory.atCapacity`). */
+  | "at_capacity";
 
 /**
  * Stable codes of {@linkcode ConnectionPoolExhaustedError}, one per {@linkcode ExhaustedReason}.
@@ -38,6 +40,7 @@ export const EXHAUSTED_CODES: Readonly<Record<ExhaustedReason, string>> = Object
   nested_acquire: "NESTED_ACQUIRE_WOULD_DEADLOCK",
   revoked: "AGENT_REVOKED",
   unavailable: "DATABASE_UNAVAILABLE",
+  at_capacity: "DATABASE_AT_CAPACITY",
 });
 
 /**

@@ -17,8 +17,8 @@ export interface ExhaustionContext {
   readonly maxWaiting: number;
   /** For `nested_acquire`: the parent lease and the cycle of waits (see deadlock.ts). */
   readonly nested?: { readonly parentId: number; readonly cycle: string };
-  /** Set while creates are failing: the last failure. */
-  readonly failure: { readonly error: unknown } | undefined;
+  /** Set while creates are failing: the last failure, and whether it was the server at its connection limit. */
+  readonly failure: { readonly error: unknown; readonly atCapacity?: boolean } | undefined;
 }
 
 /**
@@ -52,10 +52,14 @@ export function exhaustedError(
       `reuse the held connection, or acquire outside the use() callback`,
     revoked: `Refused agent ${id}: it is revoked until re-admitted`,
     unavailable: `Timed out after ${waited} waiting for a connection for agent ${id}: the database is unavailable`,
+    at_capacity: `Timed out after ${waited} waiting for a connection for agent ${id}: the database (or a pooler in front of it) ` +
+      `refuses new connections at its connection limit; raise that limit or lower the pools' caps`,
   };
   const failure = context.failure;
   const unreachable = failure === undefined
     ? ""
+    : failure.atCapacity
+    ? `; last connection refusal: ${describeError(failure.error)}`
     : `; the database is unreachable (last connection failure: ${describeError(failure.error)})`;
   const message = `${what[reason]} (${describeState(context.stats, context.holders)})${unreachable}`;
   return new ConnectionPoolExhaustedError(reason, agent.agentId, message, failure && { cause: failure.error });

@@ -33,6 +33,14 @@ export interface ConnectionFactory<T> {
    * and puts every older connection under suspicion. Without it, no error counts as fatal.
    */
   isFatal?(error: unknown): boolean;
+  /**
+   * Whether a create failure means the server (or a pooler in front of it) is at a connection
+   * limit, not gone: PostgreSQL's 53300 "too many clients", PgBouncer's `max_client_conn`. Such a
+   * failure puts no connection under suspicion, and a wait that times out meanwhile fails with
+   * `DATABASE_AT_CAPACITY` rather than `DATABASE_UNAVAILABLE`. Without it, every create failure
+   * counts as the database being unavailable.
+   */
+  atCapacity?(error: unknown): boolean;
   /** A cheap synchronous check, on release, that the connection is known dead (its socket closed). */
   isBroken?(connection: T): boolean;
   /** Cancels whatever the connection is running (e.g. `pg_cancel_backend`), for reclaim and revoke. */

@@ -64,7 +64,7 @@ export class AgentSeries {
   waitMaxMs = 0;
   holdSumMs = 0;
   holdMaxMs = 0;
-  /** Acquires that failed at their deadline (reasons `timeout`, `agent_quota`, `unavailable`). */
+  /** Acquires that failed at their deadline (reasons `timeout`, `agent_quota`, `unavailable`, `at_capacity`). */
   timeouts = 0;
   /** Acquires refused at once (`queue_full`, `nested_acquire`, `revoked`). */
   rejections = 0;
@@ -104,7 +104,7 @@ export interface MetricsSink {
 const NOOP_SINK: MetricsSink = Object.freeze({ acquired(): void {}, released(): void {}, created(): void {} });
 
 /** Reasons the pool counts as timeouts (the wait reached its deadline); the rest are refusals. */
-const REFUSED_AT_DEADLINE: ReadonlySet<ExhaustedReason> = new Set(["timeout", "agent_quota", "unavailable"]);
+const REFUSED_AT_DEADLINE: ReadonlySet<ExhaustedReason> = new Set(["timeout", "agent_quota", "unavailable", "at_capacity"]);
 
 /**
  * Collects pool measurements; pass it as the pool's `metrics` option, then read it through

@@ -93,8 +93,19 @@ export class Recovery<T> {
   }
 
   /** The last create failure while creates are failing, else undefined. */
-  get failure(): { readonly error: unknown } | undefined {
-    return this.#creation.failures > 0 ? { error: this.#creation.lastError } : undefined;
+  get failure(): { readonly error: unknown; readonly atCapacity: boolean } | undefined {
+    if (this.#creation.failures === 0) return undefined;
+    const error = this.#creation.lastError;
+    return { error, atCapacity: this.atCapacity(error) };
+  }
+
+  /** Is `error`, a create failure, the server at its connection limit (`factory.atCapacity`) rather than gone? */
+  atCapacity(error: unknown): boolean {
+    try {
+      return this.#factory.atCapacity?.(error) === true;
+    } catch {
+      return false; // a hook that throws proves nothing: treat the failure as an outage
+    }
   }
 
   /** Creates are failing and there is room under `cap`: the database, not the pool, is the limit. */

@@ -18,7 +18,7 @@ import pg from "pg";
 import type { ConnectionFactory } from "../core/factory.ts";
 import { PoolError } from "../core/errors.ts";
 import { DatabaseConnectionError, PoolerCapacityError } from "../postgres/errors.ts";
-import { poolerLimitOf, retryRefusals } from "../postgres/pooler_refusal.ts";
+import { isCapacityRefusal, poolerLimitOf, retryRefusals } from "../postgres/pooler_refusal.ts";
 import { sendCancelRequest } from "./cancel.ts";
 import { isFatalPgError } from "./errors.ts";
 import { pgSessionState, trackPgSession } from "./session.ts";
@@ -218,6 +218,7 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
   const isRefusal = (error: unknown): boolean => error instanceof PoolerCapacityError;
   return {
     create: (signal: AbortSignal): Promise<pg.Client> => retryRefusals(signal, createOnce, isRefusal),
+    atCapacity: isCapacityRefusal,
 
     async destroy(client: pg.Client): Promise<void> {
       const state = pgSessionState(client);

@@ -23,7 +23,7 @@ import { ArrayTypes } from "./array_types.ts";
 import { isSessionLostCode, someCause } from "../session/fatal.ts";
 import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
 import { DatabaseConnectionError, PoolerCapacityError } from "./errors.ts";
-import { poolerLimitOf, retryRefusals } from "./pooler_refusal.ts";
+import { isCapacityRefusal, poolerLimitOf, retryRefusals } from "./pooler_refusal.ts";
 
 /** postgres.js options the factory owns: the pool manages size and lifetimes itself. */
 type OwnedDriverOptions = "max" | "idle_timeout" | "max_lifetime" | "connect_timeout" | "onclose";
@@ -289,6 +289,7 @@ export function postgresFactory(
   const isRefusal = (error: unknown): boolean => error instanceof PoolerCapacityError;
   return {
     create: (signal: AbortSignal): Promise<Sql> => retryRefusals(signal, createOnce, isRefusal),
+    atCapacity: isCapacityRefusal,
 
     async destroy(sql: Sql): Promise<void> {
       const state = connectionState(sql);

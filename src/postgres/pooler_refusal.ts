@@ -12,6 +12,8 @@
  * @module
  */
 
+import { PoolerCapacityError } from "./errors.ts";
+
 /** Which PgBouncer limit refused the client. */
 export type PoolerLimit = "max_client_conn" | "query_wait_timeout";
 
@@ -34,6 +36,23 @@ export function poolerLimitOf(error: unknown): PoolerLimit | undefined {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (code !== "08P01" || typeof message !== "string") return undefined;
   return REFUSALS.find(([, pattern]) => pattern.test(message))?.[0];
+}
+
+/**
+ * Is `error`, a failed connect, the server or a pooler at its connection limit rather than gone:
+ * a {@linkcode PoolerCapacityError}, or PostgreSQL's own 53300 (`too_many_connections`: "sorry, too
+ * many clients already", `max_connections` or a role's `CONNECTION LIMIT`). The factories' `atCapacity`.
+ *
+ * @example
+ * ```ts
+ * import { isCapacityRefusal } from "./pooler_refusal.ts";
+ * isCapacityRefusal(Object.assign(new Error("sorry, too many clients already"), { driverCode: "53300" })); // true
+ * ```
+ */
+export function isCapacityRefusal(error: unknown): boolean {
+  if (error instanceof PoolerCapacityError) return true;
+  const { driverCode, code } = (error ?? {}) as { driverCode?: unknown; code?: unknown };
+  return driverCode === "53300" || code === "53300";
 }
 
 /** How long a refused connect is retried before the create fails with the refusal. */

@@ -60,6 +60,8 @@ export interface StubOptions {
   cancel?: (connection: StubConnection) => void | Promise<void>;
   /** Give the factory an `isFatal` hook. */
   isFatal?: (error: unknown) => boolean;
+  /** Give the factory an `atCapacity` hook (a create failure that is the server at its limit). */
+  atCapacity?: (error: unknown) => boolean;
 }
 
 /**
@@ -134,6 +136,7 @@ export class StubFactory {
       };
     }
     if (isFatal !== undefined) factory.isFatal = isFatal;
+    if (options.atCapacity !== undefined) factory.atCapacity = options.atCapacity;
     this.factory = factory;
   }
 
