@@ -194,6 +194,31 @@ describe("GlobalBudget leases", () => {
     await b.budget.stop();
   });
 
+  it("a paused process that still holds connections on waking records no grant beyond what is free (Σgranted ≤ limit)", async () => {
+    // Its two transactions were admitted under its lease and are still held when it wakes: the
+    // others took the share meanwhile. Recording granted = what it holds would lift Σgranted over
+    // the limit and let those transactions pass the first statement's fence; the grant is capped
+    // at what is free, so the fence (granted ≥ held) stops them.
+    const w = world({ hot: 2 });
+    const { a, b } = await w.pair("hot", 2);
+    assert.equal(a.pool.serve("hot") + b.pool.serve("hot"), 2);
+    const aHeld = w.table.granted("a", "hot");
+    a.clock.paused = true;
+    if (aHeld > 0) {
+      // b's transactions end while a is stopped; b wants the whole limit and takes a's expired share.
+      b.pool.finish("hot", 2 - aHeld, true);
+    }
+    await w.time.advance(2 * TTL);
+    b.pool.serve("hot");
+    a.clock.paused = false;
+    await a.clock.fireDue();
+    await w.time.advance(300); // a renews at least twice while still holding
+    assert.deepEqual(w.table.violations, [], "Σgranted stayed within the limit after every commit");
+    assert.ok(w.table.granted("a", "hot") + w.table.granted("b", "hot") <= 2);
+    await a.budget.stop();
+    await b.budget.stop();
+  });
+
   it("guardFactory: a paused process that wakes past its deadline drops its quotas at the first borrow, before its timers run", async () => {
     const w = world({ hot: 2 });
     const a = w.spawn("a");

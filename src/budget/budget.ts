@@ -295,7 +295,10 @@ export class GlobalBudget extends EventTarget {
     const rows: LeaseRow[] = [];
     for (const plan of plans) {
       const holding = held.get(plan.agentId) ?? 0;
-      const granted = Math.max(plan.quota, holding);
+      // What it holds counts as granted, so others do not grant it again, but never beyond what is
+      // free: holding more than that means its lease lapsed (a pause) and the others took the
+      // share; the first statement's fence (granted ≥ held) then stops the excess transactions.
+      const granted = Math.min(Math.max(plan.quota, holding), Math.max(plan.free, plan.quota));
       if (plan.wants === 0 && granted === 0) continue;
       rows.push({
         holder: this.options.holder,

@@ -54,5 +54,6 @@ export function guardFactory<T>(budget: LeaseCheck, factory: ConnectionFactory<T
   if (factory.reset) guarded.reset = (connection) => factory.reset!(connection);
   if (factory.isFatal) guarded.isFatal = (error) => factory.isFatal!(error);
   if (factory.cancel) guarded.cancel = (connection) => factory.cancel!(connection);
+  if (factory.atCapacity) guarded.atCapacity = (error) => factory.atCapacity!(error);
   return guarded;
 }
