@@ -138,13 +138,20 @@ describe("create failures", () => {
     // Two connections open; the third create is refused as a capacity limit (PostgreSQL's 53300,
     // PgBouncer's max_client_conn), and so is every one after. The server is there: an outage's
     // create failure would make the pool probe an idle connection; this one must not.
-    for (const atCapacity of [true, false]) {
+    // "throws": a hook that throws proves nothing: reported on `error`, the failure is an outage's.
+    for (const mode of ["yes", "no", "throws"] as const) {
+      const atCapacity = mode === "yes";
       const t = makePool({ minConnections: 3, maxConnections: 3, overflow: 0, acquireTimeoutMs: 1000, createRetryInitialMs: 100, createRetryMaxMs: 200 }, {
         createMode: "deferred",
         validate: () => true,
-        atCapacity: () => atCapacity,
+        atCapacity: () => {
+          if (mode === "throws") throw new Error("classifier broke");
+          return atCapacity;
+        },
       });
       const { pool, stub, clock } = t;
+      const reported: string[] = [];
+      pool.addEventListener("error", (e) => reported.push((e as CustomEvent<{ during: string }>).detail.during));
       while (stub.created < 2) {
         stub.pendingCreates[0].resolve();
         await flush();
@@ -154,7 +161,8 @@ describe("create failures", () => {
       await flush();
       assert.equal(pool.stats().idle, 2);
       // Control: without the hook's yes, the same failure is an outage's, and one idle connection is probed.
-      assert.equal(stub.validateCalls, atCapacity ? 0 : 1, `atCapacity ${atCapacity}: checks after the refused create`);
+      assert.equal(stub.validateCalls, atCapacity ? 0 : 1, `atCapacity ${mode}: checks after the refused create`);
+      assert.deepEqual(reported, mode === "throws" ? ["factory.atCapacity"] : []);
       const a = await pool.acquire({ agentId: "a" });
       const b = await pool.acquire({ agentId: "b" });
       const waiting = track(pool.acquire({ agentId: "c" }));

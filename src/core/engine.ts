@@ -128,8 +128,7 @@ export class PoolEngine<T> {
       adopt: (connection, createMs) => this.#adopt(connection, createMs),
       createFailed: (error, failures) => {
         this.counters.createErrors++;
-        // A server at its connection limit is there: no reason to doubt the open connections.
-        if (!this.recovery.atCapacity(error)) this.recovery.suspect();
+        this.recovery.createFailed(error);
         this.recovery.updateHealth(this.closed);
         metrics.createFailed(error);
         emit("createerror", { error, failures });
@@ -284,7 +283,7 @@ export class PoolEngine<T> {
   #onQueued = (): void => {
     if (this.set.idle.length > 0) this.serveFromIdle();
     // At the cap nothing can be opened: skip the filler's demand count (this runs per queued acquire).
-    if (this.set.open + this.filler.creating + this.set.closing.length < this.cap) this.filler.kick();
+    if (this.#roomToOpen(this.filler.creating) > 0) this.filler.kick();
   };
 
   #exhaustedError(reason: ExhaustedReason, agent: AgentRecord, waitedMs: number, nested?: NestedRefusal): Error {
@@ -331,9 +330,9 @@ export class PoolEngine<T> {
   /**
    * Is the connection gone: `error` fatal (`isFatal`) or the connection known broken (`isBroken`)?
    * A hook that throws counts as yes (reported on `error`), never as a throw out of release().
+   * Callers ask only when the factory has one of the hooks (#deathHooks), off the hot path.
    */
   #dead(slot: Slot<T>, error: unknown): boolean {
-    if (!this.#deathHooks) return false;
     try {
       return (error !== undefined && this.#factory.isFatal?.(error) === true) || this.#factory.isBroken?.(slot.connection) === true;
     } catch (hookError) {
@@ -424,8 +423,12 @@ export class PoolEngine<T> {
     const set = this.set;
     const open = set.open;
     const wanted = Math.min(this.cap, Math.max(this.#options.minConnections, set.used.length + this.room.queue.takeable));
-    const room = this.cap - open - creating - set.closing.length;
-    return Math.min(room, wanted - open - active);
+    return Math.min(this.#roomToOpen(creating), wanted - open - active);
+  }
+
+  /** Connections that may still be opened: the cap less open, creating and closing ones. */
+  #roomToOpen(creating: number): number {
+    return this.cap - this.set.open - creating - this.set.closing.length;
   }
 
   #adopt(connection: T, createMs: number): void {

@@ -68,6 +68,8 @@ export class Recovery<T> {
   #set: ConnectionSet<T>;
   #counters: PoolCounters;
   #creation: CreationStatus;
+  /** The last create failure was the server at its connection limit (see createFailed). */
+  #failureAtCapacity = false;
   #host: RecoveryHost<T>;
 
   constructor(
@@ -92,19 +94,28 @@ export class Recovery<T> {
     return this.#health;
   }
 
-  /** The last create failure while creates are failing, else undefined. */
+  /** The last create failure while creates are failing, and whether it was the server at its connection limit. */
   get failure(): { readonly error: unknown; readonly atCapacity: boolean } | undefined {
     if (this.#creation.failures === 0) return undefined;
-    const error = this.#creation.lastError;
-    return { error, atCapacity: this.atCapacity(error) };
+    return { error: this.#creation.lastError, atCapacity: this.#failureAtCapacity };
   }
 
-  /** Is `error`, a create failure, the server at its connection limit (`factory.atCapacity`) rather than gone? */
-  atCapacity(error: unknown): boolean {
+  /**
+   * A create failed. A server at its connection limit (`factory.atCapacity`) is there: no reason
+   * to doubt the open connections. Any other failure may be the server gone: become suspicious.
+   */
+  createFailed(error: unknown): void {
+    this.#failureAtCapacity = this.#atCapacity(error);
+    if (!this.#failureAtCapacity) this.suspect();
+  }
+
+  /** A hook that throws proves nothing (reported on `error`): the failure counts as an outage. */
+  #atCapacity(error: unknown): boolean {
     try {
       return this.#factory.atCapacity?.(error) === true;
-    } catch {
-      return false; // a hook that throws proves nothing: treat the failure as an outage
+    } catch (hookError) {
+      this.#host.emit("error", { error: hookError, during: "factory.atCapacity" });
+      return false;
     }
   }
 

@@ -101,22 +101,33 @@ export function onFileText(query: AnyQuery, onText: (text: string) => void): voi
   });
 }
 
-const ORIGINAL_HANDLER = Symbol("agentpool.handler");
-const HOOK = Symbol("agentpool.hook");
-const CONTEXT = Symbol("agentpool.context");
-
-interface Hooked {
-  handler: (query: unknown) => unknown;
-  [ORIGINAL_HANDLER]: (query: unknown) => unknown;
-  [HOOK]: (query: AnyQuery, context: unknown) => void;
-  [CONTEXT]: unknown;
+/**
+ * A way to run a hook before one method of a postgres.js query: `install(query, hook, context)`
+ * makes `query[method](argument)` call `hook(argument, context)` first. The originals, hook and
+ * context live on the query under symbols, with one shared function per method: no closure per
+ * query, since this is on every statement's path.
+ */
+function beforeMethod<A>(method: "handler" | "reject"): (query: AnyQuery, hook: (argument: A, context: unknown) => void, context: unknown) => void {
+  const original = Symbol(`agentpool.${method}`);
+  const hookKey = Symbol(`agentpool.${method}.hook`);
+  const contextKey = Symbol(`agentpool.${method}.context`);
+  type Hooked = Record<symbol, unknown> & Record<typeof method, (argument: A) => unknown>;
+  function intercepted(this: Hooked, argument: A): unknown {
+    (this[hookKey] as (argument: A, context: unknown) => void)(argument, this[contextKey]);
+    return (this[original] as (argument: A) => unknown).call(this, argument);
+  }
+  return (query, hook, context) => {
+    const q = query as unknown as Hooked;
+    q[original] = q[method];
+    q[hookKey] = hook;
+    q[contextKey] = context;
+    q[method] = intercepted;
+  };
 }
 
-/** Installed as a query's `handler`: postgres.js calls it once, when the query is first run. */
-function hookedHandler(this: Hooked, query: unknown): unknown {
-  this[HOOK](this as unknown as AnyQuery, this[CONTEXT]);
-  return this[ORIGINAL_HANDLER](query);
-}
+// postgres.js runs a query with `this.handler(this)` (Query.handle) and fails it with `query.reject(error)`.
+const beforeHandler = beforeMethod<AnyQuery>("handler");
+const beforeReject = beforeMethod<unknown>("reject");
 
 /**
  * Calls `hook(query, context)` when postgres.js runs `query` (awaited, `.execute()`,
@@ -133,11 +144,7 @@ function hookedHandler(this: Hooked, query: unknown): unknown {
  * ```
  */
 export function onExecute<C>(query: AnyQuery, hook: (query: AnyQuery, context: C) => void, context: C): void {
-  const q = query as unknown as Hooked;
-  q[ORIGINAL_HANDLER] = q.handler;
-  q[HOOK] = hook as (query: AnyQuery, context: unknown) => void;
-  q[CONTEXT] = context;
-  q.handler = hookedHandler;
+  beforeHandler(query, hook as (query: AnyQuery, context: unknown) => void, context);
 }
 
 type Thenable = (onFulfilled?: unknown, onRejected?: unknown) => Promise<unknown>;
@@ -195,23 +202,6 @@ export function stopWaiting(query: unknown): void {
   if (q[FIRST] !== undefined) q[FIRST] = null;
 }
 
-const ORIGINAL_REJECT = Symbol("agentpool.reject");
-const ON_REJECT = Symbol("agentpool.onReject");
-const REJECT_CONTEXT = Symbol("agentpool.rejectContext");
-
-interface Rejecting {
-  reject: (error: unknown) => void;
-  [ORIGINAL_REJECT]: (error: unknown) => void;
-  [ON_REJECT]: (error: unknown, context: unknown) => void;
-  [REJECT_CONTEXT]: unknown;
-}
-
-/** Installed as a query's `reject`: the hook first, then postgres.js's own. */
-function hookedReject(this: Rejecting, error: unknown): void {
-  this[ON_REJECT](error, this[REJECT_CONTEXT]);
-  this[ORIGINAL_REJECT](error);
-}
-
 /**
  * Calls `hook(error, context)` the moment postgres.js fails `query` (before its promise
  * rejects, and before the connection's close event). Installed on the query object: no closure.
@@ -224,11 +214,7 @@ function hookedReject(this: Rejecting, error: unknown): void {
  * ```
  */
 export function onReject<C>(query: AnyQuery, hook: (error: unknown, context: C) => void, context: C): void {
-  const q = query as unknown as Rejecting;
-  q[ORIGINAL_REJECT] = q.reject;
-  q[ON_REJECT] = hook as (error: unknown, context: unknown) => void;
-  q[REJECT_CONTEXT] = context;
-  q.reject = hookedReject;
+  beforeReject(query, hook as (error: unknown, context: unknown) => void, context);
 }
 
 /**
