@@ -215,9 +215,8 @@ export function pgFactory(config: string | PgFactoryOptions = {}): ConnectionFac
     }
   };
 
-  const isRefusal = (error: unknown): boolean => error instanceof PoolerCapacityError;
   return {
-    create: (signal: AbortSignal): Promise<pg.Client> => retryRefusals(signal, createOnce, isRefusal),
+    create: (signal: AbortSignal): Promise<pg.Client> => retryRefusals(signal, createOnce),
     atCapacity: isCapacityRefusal,
 
     async destroy(client: pg.Client): Promise<void> {

@@ -286,9 +286,8 @@ export function postgresFactory(
     throw signal.reason;
   };
 
-  const isRefusal = (error: unknown): boolean => error instanceof PoolerCapacityError;
   return {
-    create: (signal: AbortSignal): Promise<Sql> => retryRefusals(signal, createOnce, isRefusal),
+    create: (signal: AbortSignal): Promise<Sql> => retryRefusals(signal, createOnce),
     atCapacity: isCapacityRefusal,
 
     async destroy(sql: Sql): Promise<void> {

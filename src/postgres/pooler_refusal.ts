@@ -38,6 +38,11 @@ export function poolerLimitOf(error: unknown): PoolerLimit | undefined {
   return REFUSALS.find(([, pattern]) => pattern.test(message))?.[0];
 }
 
+/** The factories' connect failed because PgBouncer refused the client at a capacity limit. */
+function isPoolerRefusal(error: unknown): boolean {
+  return error instanceof PoolerCapacityError;
+}
+
 /**
  * Is `error`, a failed connect, the server or a pooler at its connection limit rather than gone:
  * a {@linkcode PoolerCapacityError}, or PostgreSQL's own 53300 (`too_many_connections`: "sorry, too
@@ -50,7 +55,7 @@ export function poolerLimitOf(error: unknown): PoolerLimit | undefined {
  * ```
  */
 export function isCapacityRefusal(error: unknown): boolean {
-  if (error instanceof PoolerCapacityError) return true;
+  if (isPoolerRefusal(error)) return true;
   const { driverCode, code } = (error ?? {}) as { driverCode?: unknown; code?: unknown };
   return driverCode === "53300" || code === "53300";
 }
@@ -59,7 +64,7 @@ export function isCapacityRefusal(error: unknown): boolean {
 export const REFUSAL_RETRY_MS = 1000;
 
 /**
- * Runs `attempt` until it succeeds, fails with an error `isRefusal` does not accept, `signal`
+ * Runs `attempt` until it succeeds, fails with an error `isRefusal` (default: a PgBouncer capacity refusal) does not accept, `signal`
  * aborts, or refusals went on for `windowMs`; between refusals it waits 25 ms doubling to 250 ms
  * (±50 % jitter). Then it throws the last refusal, so the pool learns why it could not connect. A
  * refusal shorter than the window (another process's burst at PgBouncer's limit) is no create
@@ -75,7 +80,7 @@ export const REFUSAL_RETRY_MS = 1000;
 export async function retryRefusals<T>(
   signal: AbortSignal,
   attempt: (signal: AbortSignal) => Promise<T>,
-  isRefusal: (error: unknown) => boolean,
+  isRefusal: (error: unknown) => boolean = isPoolerRefusal,
   windowMs: number = REFUSAL_RETRY_MS,
 ): Promise<T> {
   const giveUpAt = performance.now() + windowMs;
