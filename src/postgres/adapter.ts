@@ -129,6 +129,7 @@ export class PooledDatabaseAdapter {
     const signal = options?.signal;
     const beginText = beginStatement(options);
     const maxRetries = options?.maxRetries === undefined ? this.#maxRetries : checkInteger(what, "maxRetries", options.maxRetries);
+    // #acquire, inlined: the transaction path is the hot one, and this saves an async hop per call.
     let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
     if (stateOf(handle.connection).broken) handle = await this.#replace(handle, options);
     const agentId = handle.agentId;
