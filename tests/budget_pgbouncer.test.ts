@@ -42,6 +42,18 @@ const MARGIN = 1200;
  * in 18 saw 4 at once: a slow worker's transaction outlived its lease.
  */
 const TX_TIMEOUT = 120;
+/**
+ * PgBouncer's `query_timeout` (seconds). A statement with parameters on postgres.js with
+ * `prepare: false` is two exchanges: Parse/Describe, then (after the answer) Bind/Execute/Sync.
+ * Between them the backend waits for the client's next message inside the statement, where
+ * PostgreSQL ignores `statement_timeout` and does not arm `idle_in_transaction_session_timeout`:
+ * a worker frozen there kept a transaction that had passed the fence open for the whole pause
+ * (seen: `select pg_sleep($1)` active for 1993 ms, a 4th transaction beside the others' grants,
+ * about 1 run in 8). PgBouncer 1.18 closes a server connection whose client sent nothing for
+ * `query_timeout` while that connection is not idle, which covers the gap: within 0.5 s plus its
+ * 1/3 s maintenance period, < MARGIN. The renewals' 500 ms statement timeout fires first.
+ */
+const QUERY_TIMEOUT_S = 0.5;
 const PROCS = ["p0", "p1", "p2", "p3"];
 const SMALL = 8;
 /** Hot tasks every worker runs at least; beyond them its hot work goes on until `finish`. */
@@ -69,7 +81,7 @@ requireTool("pgbouncer").describe("global budget: 4 processes through PgBouncer 
   const figures: Record<string, unknown> = {};
 
   const startBouncer = async (port?: number): Promise<PgBouncer> =>
-    await startPgBouncer({ upstreamUrl: databaseUrl(), user: role, password, poolSize: POOL_SIZE, aliases: { budget_ctl: 2, one_server: 1 }, port });
+    await startPgBouncer({ upstreamUrl: databaseUrl(), user: role, password, poolSize: POOL_SIZE, aliases: { budget_ctl: 2, one_server: 1 }, port, settings: { query_timeout: QUERY_TIMEOUT_S } });
 
   before(async () => {
     admin = postgres(databaseUrl(), { max: 2, onnotice: () => {} });
