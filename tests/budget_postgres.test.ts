@@ -61,7 +61,7 @@ describe("GlobalBudget on PostgreSQL", () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it("converges to fair grants within the limit; a name of any characters is a plain value", async () => {
-    const name = `prod'); drop table ${schema}.budget_leases; --"ü`;
+    const name = `prod\\'); drop table ${schema}.budget_leases; --"ü\\`;
     const procs = ["h0", "h1", "h2"].map((h) => holder(h, name, { "hot'agent": 2 }));
     for (const p of procs) p.pool.want("hot'agent", 3);
     await Promise.all(procs.map((p) => p.budget.start(p.pool)));
@@ -87,6 +87,42 @@ describe("GlobalBudget on PostgreSQL", () => {
     for (const p of procs) p.pool.finish("hot'agent", Infinity); // the work is done: nothing held
     await Promise.all(procs.map((p) => p.budget.stop()));
     assert.deepEqual([...await committed(name)], [], "stop() returned every unused share at once");
+  });
+
+  it("once the budget's lock is held, no statement of a renewal has parameters (no exchange inside a statement while locked)", async () => {
+    // postgres.js with prepare: false sends a statement with parameters as Parse/Describe, then
+    // Bind/Execute after the answer; a renewer paused between the two would hold the lock with no
+    // server timeout running (docs/deployment.md, "The pause window").
+    const statements: { text: string; parameters: number }[] = [];
+    const name = uniqueName("nolockparams");
+    const budget = new GlobalBudget({
+      name,
+      holder: `h'\\${uniqueName("x")}`,
+      limits: { hot: 2, "other'agent": 1 },
+      store: new PostgresBudgetStore(databaseUrl(), {
+        schema,
+        postgres: { debug: (_connection: number, text: string, parameters: unknown[]) => void statements.push({ text, parameters: parameters.length }) },
+      }),
+      tickMs: TICK,
+      ttlMs: TTL,
+      safetyMarginMs: 400,
+    });
+    budgets.push(budget);
+    const pool = new QuotaPool();
+    pool.agentQuotas = budget.agentQuotas;
+    pool.want("hot", 3);
+    pool.want("other'agent", 1);
+    await budget.start(pool);
+    const first = [...statements]; // the first renewal's, before the next tick
+    const lock = first.findLastIndex((s) => s.text.includes("pg_advisory_xact_lock"));
+    assert.ok(lock >= 0, "the renewal took the lock");
+    const afterLock = first.slice(lock + 1);
+    assert.ok(afterLock.length >= 2, `the read and the write came after the lock: ${JSON.stringify(afterLock)}`);
+    assert.deepEqual(afterLock.filter((s) => s.parameters > 0), [], "every statement after the lock carries its values as literals");
+    // And the literals round-trip: the rows read back are the rows the holder wrote.
+    const rows = await admin.unsafe(`select holder, agent_id, granted from ${schema}.budget_leases where budget = $1 order by agent_id`, [name]);
+    assert.deepEqual(rows.map((r) => [r.holder, r.agent_id, r.granted]), [[budget.options.holder, "hot", 2], [budget.options.holder, "other'agent", 1]]);
+    await budget.stop();
   });
 
   it("a crashed holder's share returns after its TTL; one that stops keeps leases only for what it holds", async () => {

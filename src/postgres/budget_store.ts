@@ -9,19 +9,30 @@
  * 3. the budget decides (synchronously, in this process);
  * 4. upsert this holder's rows stamped with `clock_timestamp()`, delete its others; COMMIT.
  *
- * The budget name and agent ids travel as parameters; the schema is a quoted identifier.
+ * Once the lock is held, every statement travels without parameters (the budget name, holder and
+ * rows as literals): a statement with parameters is two exchanges on postgres.js with
+ * `prepare: false`, and a renewer paused between them would hold the lock with no server timeout
+ * running (docs/deployment.md, "The pause window"); between whole statements the transaction-local
+ * idle-in-transaction timeout ends it. The schema is a quoted identifier.
  *
  * @module
  */
 
 import type { BudgetStore, CommittedLeases, LeaseRow, RenewRequest } from "../budget/store.ts";
 import { AsyncConnectionPool } from "../core/pool.ts";
+import { sqlLiteral } from "../session/sql_literal.ts";
 import { PooledDatabaseAdapter } from "./adapter.ts";
 import { BUDGET_MIGRATIONS } from "./budget_schema.ts";
 import type { Sql } from "./connection_state.ts";
 import { postgresFactory, type PostgresFactoryOptions } from "./factory.ts";
 import { quoteIdentifier } from "./identifiers.ts";
 import { migrate, type MigrateResult } from "./migrations.ts";
+
+/** `n` for a statement's text: only a safe integer is written into SQL. */
+function wholeNumber(n: number): number {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`Cannot write a lease as ${String(n)} is not a whole number`);
+  return n;
+}
 
 /**
  * Options of {@linkcode postgresBudgetStore}.
@@ -148,44 +159,47 @@ export class PostgresBudgetStore implements BudgetStore {
       await tx`select set_config('lock_timeout', ${limit}, true),
                       set_config('statement_timeout', ${limit}, true),
                       set_config('idle_in_transaction_session_timeout', ${limit}, true)`;
+      // A pause inside this statement's two exchanges comes before the lock is taken (at Execute).
       await tx`select pg_advisory_xact_lock(hashtext('agentpool.budget'), hashtext(${request.budget}))`;
-      // A new statement, so its snapshot includes every renewal that committed before we got the lock.
+      // From here on no parameters (see the module comment). A new statement, so its snapshot
+      // includes every renewal that committed before we got the lock.
+      const budget = sqlLiteral(request.budget);
       const [read] = await tx.unsafe<{ now_ms: number; rows: LeaseRow[] }[]>(
         `with expired as (
            delete from ${table}
-            where budget = $1 and renewed_at + ttl_ms * interval '1 millisecond' < clock_timestamp())
+            where budget = ${budget} and renewed_at + ttl_ms * interval '1 millisecond' < clock_timestamp())
          select (extract(epoch from clock_timestamp()) * 1000)::float8 as now_ms,
                 coalesce(json_agg(json_build_object(
                   'holder', holder, 'agentId', agent_id, 'wants', wants, 'granted', granted,
                   'held', held, 'limit', limit_value) order by holder, agent_id), '[]'::json) as rows
            from ${table}
-          where budget = $1 and renewed_at + ttl_ms * interval '1 millisecond' >= clock_timestamp()`,
-        [request.budget],
+          where budget = ${budget} and renewed_at + ttl_ms * interval '1 millisecond' >= clock_timestamp()`,
       );
       const state: CommittedLeases = { rows: read.rows, databaseNowMs: Number(read.now_ms) };
       const mine = request.decide(state);
-      const column = <K extends keyof LeaseRow>(key: K): LeaseRow[K][] => mine.map((row) => row[key]);
+      const rows = JSON.stringify(mine.map((row) => ({
+        agent_id: row.agentId,
+        wants: wholeNumber(row.wants),
+        granted: wholeNumber(row.granted),
+        held: wholeNumber(row.held),
+        limit_value: wholeNumber(row.limit),
+      })));
       await tx.unsafe(
-        `with written as (
+        `with mine as (
+           select * from json_to_recordset(${sqlLiteral(rows)}::json)
+                      as u(agent_id text, wants int, granted int, held int, limit_value int)),
+         written as (
            insert into ${table} as l (budget, holder, agent_id, wants, granted, held, limit_value, ttl_ms, renewed_at)
-           select $1, $2, u.agent_id, u.wants, u.granted, u.held, u.limit_value, $3, clock_timestamp()
-             from unnest($4::text[], $5::int[], $6::int[], $7::int[], $8::int[])
-                  as u(agent_id, wants, granted, held, limit_value)
+           select ${budget}, ${sqlLiteral(request.holder)}, agent_id, wants, granted, held, limit_value,
+                  ${wholeNumber(request.ttlMs)}, clock_timestamp()
+             from mine
            on conflict (budget, holder, agent_id) do update
               set wants = excluded.wants, granted = excluded.granted, held = excluded.held,
                   limit_value = excluded.limit_value, ttl_ms = excluded.ttl_ms, renewed_at = excluded.renewed_at
            returning 1)
-         delete from ${table} where budget = $1 and holder = $2 and agent_id <> all($4::text[])`,
-        [
-          request.budget,
-          request.holder,
-          request.ttlMs,
-          column("agentId"),
-          column("wants"),
-          column("granted"),
-          column("held"),
-          column("limit"),
-        ] as never,
+         delete from ${table}
+          where budget = ${budget} and holder = ${sqlLiteral(request.holder)}
+            and agent_id not in (select agent_id from mine)`,
       );
       return state;
     }, { agentId: "agentpool-budget", maxRetries: 0 }));
