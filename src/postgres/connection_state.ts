@@ -49,7 +49,10 @@ export interface ConnectionState {
   optionsTouched: boolean;
   /** The lease used something that outlives it on the instance (`sql.listen`, `sql.subscribe`). */
   retire: string | null;
-  /** The session is gone (its socket closed): the pool discards it and re-checks older ones. */
+  /**
+   * The session is gone (its socket closed): the pool discards it and re-checks older ones, and
+   * the pooled `Sql` refuses every further statement (postgres.js would open a new session).
+   */
   broken: boolean;
   /**
    * The session is alive but in a state nobody can vouch for (a transaction was aborted mid-way,

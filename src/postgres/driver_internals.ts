@@ -9,6 +9,11 @@
  *   `query.cancel()` on a finished query would wait forever for it to start.
  * - `query.strings` of `sql.file()`: postgres.js assigns the file's text there after reading it and
  *   before sending it, so the session bookkeeping reads what the file really contained.
+ * - `query.state`: `null` until postgres.js writes the query to a connection (then the session's
+ *   backend key), so a query with `null` there was never sent (`failUnsent`).
+ * - How a `max: 1` instance reconnects and how it uses a custom `socket` (`stayClosed`): it opens
+ *   a new session on the next query after a close, and for the queued ones right away; it reads
+ *   `options.socket` at each connect, and a socket that closes fails what waited for it.
  *
  * @module
  */
@@ -23,6 +28,7 @@ type AnyQuery = postgres.PendingQuery<any>;
 
 interface QueryInternals {
   executed?: unknown;
+  state?: unknown;
   active?: unknown;
   strings?: unknown;
   reject?: unknown;
@@ -46,11 +52,11 @@ interface QueryInternals {
 export function assertDriverInternals(query: unknown, version = "unknown"): void {
   const q = query as QueryInternals;
   if (
-    typeof q?.executed !== "boolean" || typeof q.active !== "boolean" || !Array.isArray(q.strings) ||
+    typeof q?.executed !== "boolean" || typeof q.active !== "boolean" || !Array.isArray(q.strings) || typeof q.state !== "object" ||
     typeof q.reject !== "function" || typeof q.handler !== "function" || typeof Object.getPrototypeOf(q).then !== "function"
   ) {
     throw new Error(
-      `agentpool needs postgres.js ${SUPPORTED_DRIVER_RANGE}.x (query.executed, .active, .strings, .reject, .handler, ` +
+      `agentpool needs postgres.js ${SUPPORTED_DRIVER_RANGE}.x (query.executed, .active, .strings, .state, .reject, .handler, ` +
         `Query.prototype.then); ` +
         `the installed postgres.js (${version}) has changed them: pin postgres@~${SUPPORTED_DRIVER_RANGE}`,
     );
@@ -105,29 +111,42 @@ export function onFileText(query: AnyQuery, onText: (text: string) => void): voi
  * A way to run a hook before one method of a postgres.js query: `install(query, hook, context)`
  * makes `query[method](argument)` call `hook(argument, context)` first. The originals, hook and
  * context live on the query under symbols, with one shared function per method: no closure per
- * query, since this is on every statement's path.
+ * query, since this is on every statement's path. `name` keeps the symbols of two installers on
+ * one method apart; with `refusable`, an error the hook returns fails the query instead of the call.
  */
-function beforeMethod<A>(method: "handler" | "reject"): (query: AnyQuery, hook: (argument: A, context: unknown) => void, context: unknown) => void {
-  const original = Symbol(`agentpool.${method}`);
-  const hookKey = Symbol(`agentpool.${method}.hook`);
-  const contextKey = Symbol(`agentpool.${method}.context`);
+function beforeMethod<A>(
+  method: "handler" | "reject",
+  name: string = method,
+  refusable = false,
+): (query: AnyQuery, hook: (argument: A, context: unknown) => unknown, context: unknown) => void {
+  const original = Symbol(`agentpool.${name}`);
+  const hookKey = Symbol(`agentpool.${name}.hook`);
+  const contextKey = Symbol(`agentpool.${name}.context`);
   type Hooked = Record<symbol, unknown> & Record<typeof method, (argument: A) => unknown>;
   function intercepted(this: Hooked, argument: A): unknown {
     (this[hookKey] as (argument: A, context: unknown) => void)(argument, this[contextKey]);
     return (this[original] as (argument: A) => unknown).call(this, argument);
   }
+  /** The hook may refuse: an error it returns fails the query, which postgres.js then never sees. */
+  function gated(this: Hooked, argument: A): unknown {
+    const refusal = (this[hookKey] as (argument: A, context: unknown) => unknown)(argument, this[contextKey]);
+    if (refusal !== undefined) return (this as unknown as { reject: (error: unknown) => void }).reject(refusal);
+    return (this[original] as (argument: A) => unknown).call(this, argument);
+  }
+  const installed = refusable ? gated : intercepted;
   return (query, hook, context) => {
     const q = query as unknown as Hooked;
     q[original] = q[method];
     q[hookKey] = hook;
     q[contextKey] = context;
-    q[method] = intercepted;
+    q[method] = installed;
   };
 }
 
 // postgres.js runs a query with `this.handler(this)` (Query.handle) and fails it with `query.reject(error)`.
 const beforeHandler = beforeMethod<AnyQuery>("handler");
 const beforeReject = beforeMethod<unknown>("reject");
+const gateHandler = beforeMethod<AnyQuery>("handler", "gate", true);
 
 /**
  * Calls `hook(query, context)` when postgres.js runs `query` (awaited, `.execute()`,
@@ -145,6 +164,141 @@ const beforeReject = beforeMethod<unknown>("reject");
  */
 export function onExecute<C>(query: AnyQuery, hook: (query: AnyQuery, context: C) => void, context: C): void {
   beforeHandler(query, hook as (query: AnyQuery, context: unknown) => void, context);
+}
+
+const GATED = Symbol("agentpool.gated");
+
+/**
+ * Like {@linkcode onExecute}, but `gate(query, context)` may refuse the query: when it returns an
+ * error (anything but `undefined`), the query rejects with it and postgres.js never sees it, so
+ * no connection is used, or opened, for it. One call and one comparison per statement.
+ *
+ * @example
+ * ```ts
+ * import { gateExecute } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1 });
+ * let closed = false;
+ * const query = sql`select 1`;
+ * gateExecute(query, () => (closed ? new Error("closed") : undefined), undefined);
+ * ```
+ */
+export function gateExecute<C>(query: AnyQuery, gate: (query: AnyQuery, context: C) => unknown, context: C): void {
+  gateHandler(query, gate as (query: AnyQuery, context: unknown) => unknown, context);
+  (query as unknown as Record<symbol, unknown>)[GATED] = true;
+}
+
+/**
+ * Rejects, with a fresh `error()` each, those of `queries` that went through
+ * {@linkcode gateExecute}, were handed to postgres.js and never written to a connection: the
+ * ones queued inside the instance behind a busy connection (`query.state` stays `null` until a
+ * query is written). Finished queries are left alone (a settled promise ignores `reject`).
+ *
+ * @example
+ * ```ts
+ * import { failUnsent } from "./driver_internals.ts";
+ * import type postgres from "postgres";
+ * declare const lease: postgres.PendingQuery<postgres.Row[]>[];
+ * failUnsent(lease, () => new Error("the session ended"));
+ * ```
+ */
+export function failUnsent(queries: readonly AnyQuery[], error: () => unknown): void {
+  for (const query of queries) {
+    const q = query as unknown as QueryInternals & Record<symbol, unknown>;
+    if (q[GATED] === true && q.executed === true && q.state === null) (q.reject as (error: unknown) => void)(error());
+  }
+}
+
+/** The minimal socket-like object postgres.js talks to (src/connection.js): events and writes. */
+class RefusedSocket {
+  /** Never open: postgres.js's `terminate` and `end` write nothing to it. */
+  readonly readyState = "closed";
+  #listeners: { event: string; listener: (...args: unknown[]) => void }[] = [];
+  #closing = false;
+
+  on(event: string, listener: (...args: unknown[]) => void): this {
+    this.#listeners.push({ event, listener });
+    return this;
+  }
+
+  once(event: string, listener: (...args: unknown[]) => void): this {
+    const once = (...args: unknown[]): void => {
+      this.removeListener(event, once);
+      listener(...args);
+    };
+    return this.on(event, once);
+  }
+
+  removeListener(event: string, listener: (...args: unknown[]) => void): this {
+    this.#listeners = this.#listeners.filter((l) => l.event !== event || l.listener !== listener);
+    return this;
+  }
+
+  removeAllListeners(): this {
+    this.#listeners = [];
+    return this;
+  }
+
+  /** postgres.js's first write (the start-up or SSL request) closes it, as a server that hung up would. */
+  write(): boolean {
+    this.#close();
+    return true;
+  }
+
+  end(): void {
+    this.#close();
+  }
+
+  destroy(): void {
+    this.#close();
+  }
+
+  setKeepAlive(): void {}
+  pause(): void {}
+  resume(): void {}
+
+  #close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    queueMicrotask(() => {
+      for (const { event, listener } of this.#listeners.slice()) if (event === "close") listener(false);
+    });
+  }
+}
+
+function refusedSocket(): RefusedSocket {
+  return new RefusedSocket();
+}
+
+/**
+ * Makes the postgres.js instance `sql`, whose (only) session has just closed, stay closed: a
+ * `max: 1` instance would open a new session for the next statement, and at once for the
+ * statements queued behind the one the close failed (postgres.js `onclose` in src/index.js).
+ * Call it from the instance's `onclose` option, which postgres.js runs before that reconnect.
+ *
+ * - Every socket postgres.js asks for from now on (its documented `socket` option, read at each
+ *   connect) is a stand-in that reaches no server and closes on postgres.js's first write.
+ * - The instance is ended (`end({ timeout: 0 })`): postgres.js fails what is still queued on it
+ *   (`CONNECTION_DESTROYED`) and every later query at once (`CONNECTION_ENDED`); the connection
+ *   a reconnect already scheduled gets only the stand-in, so it closes again and stays closed.
+ *
+ * Later calls (each close runs the hook) change nothing.
+ *
+ * @example
+ * ```ts
+ * import { stayClosed } from "./driver_internals.ts";
+ * import postgres from "postgres";
+ * const sql: postgres.Sql = postgres("postgres://postgres@127.0.0.1:5432/postgres", {
+ *   max: 1,
+ *   onclose: () => stayClosed(sql),
+ * });
+ * ```
+ */
+export function stayClosed(sql: postgres.Sql): void {
+  const options = sql.options as unknown as { socket?: unknown };
+  if (options.socket === refusedSocket) return;
+  options.socket = refusedSocket;
+  sql.end({ timeout: 0 }).catch(ignoreError);
 }
 
 type Thenable = (onFulfilled?: unknown, onRejected?: unknown) => Promise<unknown>;

@@ -96,6 +96,11 @@ export class TransactionRolledBackError extends PoolError {
  * The session running a transaction ended (server restart, `pg_terminate_backend`, network)
  * before COMMIT: the server rolled the transaction back. Safe to run again.
  *
+ * Also what every statement issued on a pooled `sql` after its session ended rejects with
+ * (`pool.use((sql) => ...)`, an acquired handle's `connection`): postgres.js would run it on a
+ * new session, without the role, settings, temporary tables or transaction the lease had set up.
+ * Such a statement was never sent; the pool closes the connection when it is released.
+ *
  * @example
  * ```ts
  * import type { PooledDatabaseAdapter } from "agentpool";
@@ -109,13 +114,25 @@ export class TransactionRolledBackError extends PoolError {
  * ```
  */
 export class SessionLostError extends PoolError {
-  /** Created by the adapter only. */
-  constructor(agentId: string, connectionId: number) {
+  /** The server process id of the session that ended, when the factory refused a statement. */
+  readonly backendPid: number | undefined;
+
+  /** By the adapter: the transaction's agent and pooled connection. */
+  constructor(agentId: string, connectionId: number);
+  /** By the factory: a statement issued after the session with this backend pid ended. */
+  constructor(ended: { backendPid: number });
+  /** Created by the adapter and the factory only. */
+  constructor(agentIdOrEnded: string | { backendPid: number }, connectionId?: number) {
     super(
       "SESSION_LOST",
-      `The session of connection ${connectionId} ended during a transaction of agent '${agentId}': it was rolled back`,
+      typeof agentIdOrEnded === "string"
+        ? `The session of connection ${connectionId} ended during a transaction of agent '${agentIdOrEnded}': it was rolled back`
+        : `The session of this pooled connection (backend pid ${agentIdOrEnded.backendPid}) has ended: the statement was not sent, ` +
+          "and none will be on this connection (postgres.js would open a new session without what this lease set up); " +
+          "release it, the pool closes it",
     );
     this.name = "SessionLostError";
+    this.backendPid = typeof agentIdOrEnded === "string" ? undefined : agentIdOrEnded.backendPid;
   }
 }
 

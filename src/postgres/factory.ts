@@ -17,8 +17,8 @@ import type { ConnectionFactory } from "../core/factory.ts";
 import { PoolError } from "../core/errors.ts";
 import { checkDuration, invalidOption } from "../core/checks.ts";
 import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
-import { rawSql, trackedSql } from "./tracked_sql.ts";
-import { assertDriverInternals, isRunning } from "./driver_internals.ts";
+import { rawSql, sessionLost, trackedSql } from "./tracked_sql.ts";
+import { assertDriverInternals, failUnsent, isRunning, stayClosed } from "./driver_internals.ts";
 import { ArrayTypes } from "./array_types.ts";
 import { isSessionLostCode, someCause } from "../session/fatal.ts";
 import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
@@ -50,18 +50,23 @@ export interface PostgresFactoryOptions
   cancelTimeoutMs?: number;
 }
 
-/** postgres.js's codes of a dead connection (socket codes and SQLSTATEs: src/session/fatal.ts). */
+/**
+ * postgres.js's codes of a dead connection, and ours for a statement refused after the session
+ * ended (socket codes and SQLSTATEs: src/session/fatal.ts).
+ */
 const FATAL_DRIVER_CODES: ReadonlySet<string> = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  "SESSION_LOST",
 ]);
 
 /**
  * Whether `error` means the PostgreSQL session (or the server) is gone: SQLSTATE class 08,
  * 57P01/57P02/57P03/57P04/57P05, 25P03, postgres.js `CONNECTION_CLOSED` / `CONNECTION_ENDED` /
- * `CONNECTION_DESTROYED` / `CONNECT_TIMEOUT`, or a socket error (`ECONNRESET`, `EPIPE`, ...).
+ * `CONNECTION_DESTROYED` / `CONNECT_TIMEOUT`, agentpool's `SESSION_LOST` (`SessionLostError`),
+ * or a socket error (`ECONNRESET`, `EPIPE`, ...).
  * Follows `cause` (a few levels), so wrapped errors count too. Query errors (syntax, constraint,
  * `57014` query_canceled, serialization failures) are not fatal.
  *
@@ -149,6 +154,10 @@ function connectError(error: unknown, url: string | undefined, sql: Sql): Databa
  * - `isFatal` says whether an error means the session or the server is gone
  *   ({@linkcode isFatalPostgresError}); `isBroken` whether the socket closed (postgres.js
  *   `onclose`), so the pool never hands such a connection out or returns it to idle.
+ * - A session that ended stays ended: postgres.js's instance would open a new one for the next
+ *   statement, so every statement issued on that `sql` afterwards (and those still queued when
+ *   it closed) rejects with `SessionLostError` (`SESSION_LOST`) instead, and no second session
+ *   or socket is ever opened for one pooled connection.
  * - `cancel` cancels the query the lease is running with postgres.js's own CancelRequest (the
  *   backend key, no extra session), resolving once it was delivered (bounded by
  *   `cancelTimeoutMs`), for hold policies and revoke.
@@ -181,12 +190,17 @@ export function postgresFactory(
   const open = (state: ConnectionState, onClosed: () => void, onAnswered: () => void, fetchTypes: boolean): Sql => {
     const userOnParameter = driver.onparameter;
     const userNotice = driver.onnotice;
-    // A session that closes under us (server restart, terminate) must never be handed out again.
+    // A session that closes under us (server restart, terminate) must never be handed out again,
+    // and postgres.js must not open another behind the pool's back: the lease's statements still
+    // queued are refused, later ones are refused by the pooled `sql` (tracked_sql.ts), and the
+    // instance stays closed. postgres.js runs this hook before it would reconnect.
     const perConnection = {
       ...driver,
       fetch_types: fetchTypes,
       onclose: () => {
         state.broken = true;
+        failUnsent(state.lease, () => sessionLost(state));
+        stayClosed(sql);
         onClosed();
       },
       // ParameterStatus arrives after authentication: from then on the server answers. After

@@ -10,6 +10,10 @@
  * that would outlive the lease, and a reservation never released would block the next lease.
  * Reading `sql.options` (Drizzle rewrites its parsers) makes `reset` compare them.
  *
+ * Once the session is gone (`state.broken`: the driver saw it close), every statement is refused
+ * before postgres.js sees it, which would run it on a new session: it rejects with
+ * `SessionLostError`. One boolean test per statement.
+ *
  * The adapter works on the raw instance (`rawSql`) and records its statements itself.
  *
  * @module
@@ -18,7 +22,8 @@
 import type postgres from "postgres";
 import { analyzeSql, type SqlAnalysis } from "../session/classify.ts";
 import type { ConnectionState, Sql } from "./connection_state.ts";
-import { onExecute, onFileText } from "./driver_internals.ts";
+import { gateExecute, onFileText } from "./driver_internals.ts";
+import { SessionLostError } from "./errors.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyQuery = postgres.PendingQuery<any>;
@@ -76,7 +81,29 @@ export function noteExecuted(query: AnyQuery, state: ConnectionState): void {
 }
 
 /**
- * Makes `query` known to the session bookkeeping of `state` when it runs. Adapter and Proxy.
+ * The error a statement issued on a connection whose session ended rejects with (it is never
+ * handed to postgres.js, which would run it on a new session).
+ *
+ * @example
+ * ```ts
+ * import { newConnectionState } from "./connection_state.ts";
+ * import { sessionLost } from "./tracked_sql.ts";
+ * console.log(sessionLost(newConnectionState()).code); // "SESSION_LOST"
+ * ```
+ */
+export function sessionLost(state: ConnectionState): SessionLostError {
+  return new SessionLostError({ backendPid: state.pid });
+}
+
+/** The gate of every statement of a lease: refused once the session is gone, else recorded. */
+function admit(query: AnyQuery, state: ConnectionState): SessionLostError | undefined {
+  if (state.broken) return sessionLost(state);
+  noteExecuted(query, state);
+}
+
+/**
+ * Makes `query` known to the session bookkeeping of `state` when it runs, and refuses it (it
+ * rejects with `SessionLostError`, postgres.js never sees it) once the session is gone. Proxy.
  *
  * @example
  * ```ts
@@ -89,7 +116,7 @@ export function noteExecuted(query: AnyQuery, state: ConnectionState): void {
  * ```
  */
 export function watchQuery<Q extends AnyQuery>(query: Q, state: ConnectionState): Q {
-  onExecute(query, noteExecuted, state);
+  gateExecute(query, admit, state);
   return query;
 }
 
@@ -169,9 +196,16 @@ export function watchSql(sql: Sql, state: ConnectionState): Sql {
   // Made once per wrapped object, so a property read costs no allocation.
   const unsafe = (...args: unknown[]): unknown => watchQuery((sql.unsafe as (...a: unknown[]) => AnyQuery)(...args), state);
   const file = (...args: unknown[]): unknown => watchFile((sql.file as (...a: unknown[]) => AnyQuery)(...args), state);
-  const begin = (...args: unknown[]): unknown => (sql.begin as (...a: unknown[]) => unknown)(...wrapCallback(args, state));
-  const savepoint = (...args: unknown[]): unknown => (sql as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(...wrapCallback(args, state));
+  // These send statements postgres.js makes itself (BEGIN, SAVEPOINT) or take the connection:
+  // refused as a statement is once the session is gone (a rejection, never a throw).
+  const begin = (...args: unknown[]): unknown =>
+    state.broken ? Promise.reject(sessionLost(state)) : (sql.begin as (...a: unknown[]) => unknown)(...wrapCallback(args, state));
+  const savepoint = (...args: unknown[]): unknown =>
+    state.broken
+      ? Promise.reject(sessionLost(state))
+      : (sql as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(...wrapCallback(args, state));
   const reserve = async (): Promise<unknown> => {
+    if (state.broken) throw sessionLost(state);
     state.retire = "the lease reserved the connection (sql.reserve()) and did not release it";
     const reserved = await sql.reserve();
     const release = reserved.release.bind(reserved);
@@ -185,6 +219,7 @@ export function watchSql(sql: Sql, state: ConnectionState): Sql {
     return watched;
   };
   const outlives = (name: string) => (...args: unknown[]): unknown => {
+    if (state.broken) return Promise.reject(sessionLost(state)); // it would open a session of its own
     state.retire = `the lease called sql.${name}(), whose connection outlives it`;
     return (sql as unknown as Record<string, (...a: unknown[]) => unknown>)[name](...args);
   };
