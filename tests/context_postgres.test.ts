@@ -83,8 +83,8 @@ test("one pg_terminate_backend costs at most a couple of checks and closes only 
       const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
       await observer`select pg_terminate_backend(${pid})`;
       // Wait until the driver has seen the session end. A statement sent right after the signal
-      // races it on a loaded machine (answered, or failing with 57P01), and one sent after the
-      // close would be answered on a new session postgres.js opens behind the pool's back.
+      // races it on a loaded machine (answered, or failing with 57P01); one sent after the close
+      // rejects with SESSION_LOST (tests/postgres_session_lost.test.ts).
       await eventually(() => pool.options.factory.isBroken?.(sql) === true, "the driver sees the session end");
       return "terminated";
     }, { agentId: "a" });
