@@ -44,6 +44,19 @@ function raceAbort<T>(value: T | PromiseLike<T>, signal: AbortSignal): Promise<T
 /** Tagged BEGIN texts kept per plain BEGIN text and base name before that cache starts over. */
 const BEGIN_TEXT_LIMIT = 4096;
 
+/** SQLSTATE of a statement refused because its transaction is already aborted. */
+const IN_FAILED_TRANSACTION = "25P02";
+
+/**
+ * The error an attempt fails with: a statement refused only because BEGIN (or its tag) failed
+ * before it ("current transaction is aborted") is reported as BEGIN's own failure, the cause.
+ */
+function beginCause(scope: Scope, error: unknown): unknown {
+  const begin = scope.beginFailure;
+  if (begin === null || error === begin.error) return error;
+  return isServerError(error) && (error as { code?: unknown }).code === IN_FAILED_TRANSACTION ? begin.error : error;
+}
+
 /** postgres.js server errors end a transaction cleanly; anything else leaves the session in doubt. */
 function isServerError(error: unknown): boolean {
   return error instanceof Error && error.name === "PostgresError";
@@ -199,7 +212,7 @@ export class PooledDatabaseAdapter {
             if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
             failure = signal.reason;
           } else {
-            failure = await this.#rollback(conn, state, scope, committed, error);
+            failure = await this.#rollback(conn, state, scope, committed, beginCause(scope, error));
           }
           if (attempt >= maxRetries || !isRetryableError(failure) || signal?.aborted) throw failure;
           await retryDelay(attempt, this.#retryBaseMs, this.#retryMaxMs, signal);
