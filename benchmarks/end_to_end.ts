@@ -1,7 +1,9 @@
 /**
  * End-to-end on a real PostgreSQL: 50 agents (one worker each) share 20 connections, each running
  * `begin; select 1; commit` back to back. A closed loop for a fixed time after a warm-up: reports
- * transactions per second and the acquire latency (request → connection held) p50 / p99.
+ * transactions per second, the acquire latency (request → connection held) p50 / p99, the client's
+ * CPU per transaction and, when the server runs on this Linux machine, the server's CPU per
+ * transaction for the peer's sessions (lib/server_cpu.ts).
  *
  * ```sh
  * DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
@@ -17,6 +19,7 @@ import process from "node:process";
 import { type BenchResult, parseBenchArgs, report, select, writeResults } from "./lib/harness.ts";
 import { openTxPeer, TX_PEERS, type TxPeer } from "./peers/pg_peers.ts";
 import { findPgbench, runPgbench } from "./peers/pgbench.ts";
+import { serverCpuProbe, withApplicationName } from "./lib/server_cpu.ts";
 import { nearestRank } from "../src/core/percentile.ts";
 
 const AGENTS = 50;
@@ -82,7 +85,9 @@ async function run(): Promise<void> {
       rows.push(await ceiling(base, url, runMs));
       continue;
     }
-    const opened = await openTxPeer(name, url, CONNECTIONS);
+    // Each peer's sessions carry their own application_name, so the server's CPU for them can be read.
+    const applicationName = `agentpool-bench-${name.replace(/[^a-z0-9]+/gi, "-")}-${process.pid}`;
+    const opened = await openTxPeer(name, withApplicationName(url, applicationName), CONNECTIONS);
     if ("skipped" in opened) {
       const row = { ...base, config: "", opsPerIteration: 0, samples: 0, nsPerOp: NaN, p50NsPerOp: NaN, p99NsPerOp: NaN, skipped: opened.skipped };
       report(row);
@@ -91,7 +96,10 @@ async function run(): Promise<void> {
     }
     const agents = Array.from({ length: AGENTS }, (_, i) => opened.agent(`agent-${i}`));
     await closedLoop(opened, agents, warmupMs);
+    const server = serverCpuProbe(url, applicationName);
+    await server.start();
     const { count, elapsedMs, acquireMs, cpuUs } = await closedLoop(opened, agents, runMs);
+    const serverUs = await server.stop();
     await opened.close();
     acquireMs.sort((a, b) => a - b);
     const row: BenchResult = {
@@ -106,6 +114,7 @@ async function run(): Promise<void> {
       acquireP50Ms: nearestRank(acquireMs, 0.5),
       acquireP99Ms: nearestRank(acquireMs, 0.99),
       clientCpuUsPerTx: cpuUs / count,
+      ...(serverUs === undefined ? {} : { serverCpuUsPerTx: serverUs / count }),
     };
     report(row);
     rows.push(row);

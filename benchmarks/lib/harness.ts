@@ -38,6 +38,11 @@ export interface BenchResult {
    * driver and the loop. Barely moved by other processes competing for the cores, unlike tx/s.
    */
   clientCpuUsPerTx?: number;
+  /**
+   * End-to-end only, when the server runs on this Linux machine: the CPU time its backends spent
+   * on this peer's sessions per transaction, µs (lib/server_cpu.ts). The server shares the cores.
+   */
+  serverCpuUsPerTx?: number;
   /** Set when the case could not run (peer missing, database unreachable). */
   skipped?: string;
 }
@@ -146,7 +151,8 @@ export function report(row: BenchResult): void {
   if (row.skipped !== undefined) return void console.error(`${what.padEnd(44)} skipped: ${row.skipped}`);
   if (row.txPerSec !== undefined) {
     const acquire = Number.isNaN(row.acquireP99Ms) ? "(no pool: no acquire)" : `acquire p50 ${row.acquireP50Ms!.toFixed(3)} ms  p99 ${row.acquireP99Ms!.toFixed(3)} ms`;
-    const cpu = row.clientCpuUsPerTx === undefined ? "" : `  client CPU ${row.clientCpuUsPerTx.toFixed(1)} µs/tx`;
+    const cpu = (row.clientCpuUsPerTx === undefined ? "" : `  client CPU ${row.clientCpuUsPerTx.toFixed(1)} µs/tx`) +
+      (row.serverCpuUsPerTx === undefined ? "" : `  server CPU ${row.serverCpuUsPerTx.toFixed(1)} µs/tx`);
     console.error(`${what.padEnd(44)} ${row.txPerSec.toFixed(0).padStart(8)} tx/s   ${acquire}${cpu}`);
     return;
   }

@@ -98,6 +98,7 @@ export function aggregate(rounds: BenchResult[][]): AggregatedResult[] {
           acquireP50Ms: m((r) => r.acquireP50Ms),
           acquireP99Ms: m((r) => r.acquireP99Ms),
           ...(ran.some((r) => r.clientCpuUsPerTx !== undefined) ? { clientCpuUsPerTx: m((r) => r.clientCpuUsPerTx) } : {}),
+          ...(ran.some((r) => r.serverCpuUsPerTx !== undefined) ? { serverCpuUsPerTx: m((r) => r.serverCpuUsPerTx) } : {}),
         }
         : {}),
       rounds: ran.map((r) => (e2e ? r.txPerSec! : r.nsPerOp)),
@@ -324,6 +325,10 @@ export function markdownSummary(reports: RuntimeReport[], method: string): strin
     const cpu = r.results.filter((row) => row.suite === "e2e" && row.skipped === undefined && row.clientCpuUsPerTx !== undefined && row.keptFrom === undefined)
       .map((row) => `${row.peer} ${row.clientCpuUsPerTx!.toFixed(1)}`);
     if (cpu.length > 0) out.push(`- ${r.runtime.name}: client CPU per transaction (this process, user + system, µs, median of rounds): ${cpu.join(", ")}`);
+    // The server shares the cores: what each peer makes it do per transaction.
+    const server = r.results.filter((row) => row.suite === "e2e" && row.skipped === undefined && row.serverCpuUsPerTx !== undefined && row.keptFrom === undefined)
+      .map((row) => `${row.peer} ${row.serverCpuUsPerTx!.toFixed(1)}`);
+    if (server.length > 0) out.push(`- ${r.runtime.name}: server CPU per transaction (the peer's backends, /proc schedstat, µs, median of rounds): ${server.join(", ")}`);
   }
   out.push("");
   const configs = new Map<string, string>();

@@ -44,9 +44,41 @@ function raceAbort<T>(value: T | PromiseLike<T>, signal: AbortSignal): Promise<T
 /** Tagged BEGIN texts kept per plain BEGIN text and base name before that cache starts over. */
 const BEGIN_TEXT_LIMIT = 4096;
 
+/** SQLSTATE of a statement refused because its transaction is already aborted. */
+const IN_FAILED_TRANSACTION = "25P02";
+
+/**
+ * The error an attempt fails with: a statement refused only because BEGIN (or its tag) failed
+ * before it ("current transaction is aborted") is reported as BEGIN's own failure, the cause.
+ */
+function beginCause(scope: Scope, error: unknown): unknown {
+  const begin = scope.beginFailure;
+  if (begin === null || error === begin.error) return error;
+  return isServerError(error) && (error as { code?: unknown }).code === IN_FAILED_TRANSACTION ? begin.error : error;
+}
+
 /** postgres.js server errors end a transaction cleanly; anything else leaves the session in doubt. */
 function isServerError(error: unknown): boolean {
   return error instanceof Error && error.name === "PostgresError";
+}
+
+/**
+ * Throws unless COMMIT's answer `done` shows the transaction committed on the session that began
+ * it; on success the session's transaction is over.
+ */
+function checkCommitted(
+  done: postgres.RowList<postgres.Row[]> | QueryFailure,
+  scope: Scope,
+  state: ConnectionState,
+  agentId: string,
+  connectionId: number,
+): void {
+  if (done instanceof QueryFailure) throw done.error;
+  state.session.transactionEnded();
+  // BEGIN was answered before COMMIT: a failed BEGIN is the attempt's error.
+  if (scope.beginFailure !== null) throw scope.beginFailure.error;
+  if (state.keyPid !== 0 && done.state.pid !== state.keyPid) throw new SessionLostError(agentId, connectionId);
+  if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
 }
 
 /**
@@ -132,23 +164,83 @@ export class PooledDatabaseAdapter {
     // #acquire, inlined: the transaction path is the hot one, and this saves an async hop per call.
     let handle = await this.#pool.acquire({ agentId: options?.agentId, signal, timeoutMs: options?.timeoutMs });
     if (stateOf(handle.connection).broken) handle = await this.#replace(handle, options);
-    const agentId = handle.agentId;
-    const open = this.#tracker.opened(agentId, handle.id, stateOf(handle.connection).pid || undefined);
+    const lease = handle;
+    const agentId = lease.agentId;
+    const conn = rawSql(lease.connection); // the scope records the user's statements itself
+    const state = stateOf(conn);
+    const begin = this.#tagTransactions ? this.#taggedBegin(beginText, state.session.baseline("application_name"), agentId) : beginText;
+    const open = this.#tracker.opened(agentId, lease.id, state.pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
+        // One run of the transaction, inlined here for the same reason as #acquire.
+        const scope = new Scope(conn, state, agentId, lease.id, begin, signal !== undefined);
+        // COMMIT's result or failure, once it was sent (it never rejects).
+        let committed: Promise<postgres.RowList<postgres.Row[]> | QueryFailure> | null = null;
         try {
-          // The lease is the parent of acquires made inside fn (nested-acquire detection).
-          const current = handle;
-          return await this.#pool.withLease(current, () => this.#attempt(current, fn, beginText, agentId, signal));
+          signal?.throwIfAborted();
+          // Only the callback runs as the lease (the parent of acquires made inside it, for
+          // nested-acquire detection); what follows here is the adapter's own.
+          const value = this.#pool.withLease(lease, () => fn(scope.sql));
+          let pending: unknown;
+          if (value === scope.last && value !== null && !state.broken) {
+            // The callback handed back its last statement un-awaited: COMMIT rides along.
+            committed = this.#commitWith(conn, scope, value as AnyQuery);
+            pending = followQuery(value as AnyQuery);
+          } else {
+            pending = Array.isArray(value) ? Promise.all(value) : value;
+          }
+          const result = (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
+          scope.closed = true;
+          if (scope.begin !== null) {
+            // A COMMIT sent to an ended session would reconnect and "commit" nothing.
+            if (committed === null && state.broken) throw new SessionLostError(agentId, lease.id);
+            if (committed === null) {
+              const commit = conn.unsafe("commit");
+              // Every statement of the scope was handed over: COMMIT can go now; else after them.
+              if (scope.unsent === 0) sendNow(commit);
+              else commit.execute();
+              committed = outcome(commit);
+            }
+            checkCommitted(await committed, scope, state, agentId, lease.id);
+          }
+          return result;
         } catch (error) {
-          if (attempt >= maxRetries || !isRetryableError(error) || signal?.aborted) throw error;
+          scope.closed = true;
+          let failure: unknown;
+          if (signal?.aborted) {
+            await scope.cancelAll();
+            if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
+            failure = signal.reason;
+          } else {
+            failure = await this.#rollback(conn, state, scope, committed, beginCause(scope, error));
+          }
+          if (attempt >= maxRetries || !isRetryableError(failure) || signal?.aborted) throw failure;
           await retryDelay(attempt, this.#retryBaseMs, this.#retryMaxMs, signal);
         }
       }
     } finally {
       this.#tracker.closed(open);
-      await handle.release();
+      await lease.release();
     }
+  }
+
+  /**
+   * Writes `last` (the callback's returned, last statement) and COMMIT behind it; returns
+   * COMMIT's outcome. Should that statement fail, the server turns this COMMIT into a ROLLBACK.
+   */
+  #commitWith(conn: Sql, scope: Scope, last: AnyQuery): Promise<postgres.RowList<postgres.Row[]> | QueryFailure> {
+    scope.closed = true;
+    scope.skipBeginWait(last);
+    const commit = conn.unsafe("commit");
+    if (scope.unsent === 0 || (scope.unsent === 1 && !(last as { executed?: boolean }).executed)) {
+      // Nothing else of the scope is waiting to be handed over: write both now, in order.
+      sendNow(last);
+      sendNow(commit);
+    } else {
+      last.execute(); // postgres.js hands them over a microtask later, in this order
+      commit.execute();
+    }
+    return outcome(commit);
   }
 
   /**
@@ -176,76 +268,6 @@ export class PooledDatabaseAdapter {
       handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
     }
     return handle;
-  }
-
-  /** One run of a transaction on a held connection. */
-  async #attempt<R>(
-    handle: PooledConnection<Sql>,
-    fn: (tx: TransactionSql) => R | Promise<R>,
-    beginText: string,
-    agentId: string,
-    signal: AbortSignal | undefined,
-  ): Promise<Awaited<R>> {
-    const conn = rawSql(handle.connection); // the scope records the user's statements itself
-    const state = stateOf(conn);
-    const begin = this.#tagTransactions ? this.#taggedBegin(beginText, state.session.baseline("application_name"), agentId) : beginText;
-    const scope = new Scope(conn, state, agentId, handle.id, begin, signal !== undefined);
-    // COMMIT's result or failure, once it was sent (it never rejects).
-    let committed: Promise<postgres.RowList<postgres.Row[]> | QueryFailure> | null = null;
-    try {
-      signal?.throwIfAborted();
-      const value = fn(scope.sql);
-      let pending: unknown;
-      if (value === scope.last && value !== null && !state.broken) {
-        // The callback handed back its last statement un-awaited: COMMIT rides along. Should that
-        // statement fail, the server turns this COMMIT into a ROLLBACK.
-        scope.closed = true;
-        const last = value as AnyQuery;
-        scope.skipBeginWait(last);
-        const commit = conn.unsafe("commit");
-        if (scope.unsent === 0 || (scope.unsent === 1 && !(last as { executed?: boolean }).executed)) {
-          // Nothing else of the scope is waiting to be handed over: write both now, in order.
-          sendNow(last);
-          sendNow(commit);
-        } else {
-          last.execute(); // postgres.js hands them over a microtask later, in this order
-          commit.execute();
-        }
-        committed = outcome(commit);
-        pending = followQuery(last);
-      } else {
-        pending = Array.isArray(value) ? Promise.all(value) : value;
-      }
-      const result = (await (signal === undefined ? pending : raceAbort(pending, signal))) as Awaited<R>;
-      scope.closed = true;
-      if (scope.begin !== null) {
-        // A COMMIT sent to an ended session would reconnect and "commit" nothing.
-        if (committed === null && state.broken) throw new SessionLostError(agentId, handle.id);
-        if (committed === null) {
-          const commit = conn.unsafe("commit");
-          // Every statement of the scope was handed over: COMMIT can go now; else after them.
-          if (scope.unsent === 0) sendNow(commit);
-          else commit.execute();
-          committed = outcome(commit);
-        }
-        const done = await committed;
-        if (done instanceof QueryFailure) throw done.error;
-        state.session.transactionEnded();
-        // BEGIN was answered before COMMIT: a failed BEGIN is the attempt's error.
-        if (scope.beginFailure !== null) throw scope.beginFailure.error;
-        if (state.keyPid !== 0 && done.state.pid !== state.keyPid) throw new SessionLostError(agentId, handle.id);
-        if (done.command !== "COMMIT") throw new TransactionRolledBackError(agentId);
-      }
-      return result;
-    } catch (error) {
-      scope.closed = true;
-      if (signal?.aborted) {
-        await scope.cancelAll();
-        if (scope.count > 0) markDiscard(state); // the server rolls back when the session ends
-        throw signal.reason;
-      }
-      throw await this.#rollback(conn, state, scope, committed, error);
-    }
   }
 
   /** `BEGIN …; SET LOCAL application_name = '<base>:<agent>'`, built once per text, base and agent. */

@@ -102,7 +102,12 @@ function invoke(this: Scope, first: unknown, ...rest: unknown[]): unknown {
   return conn(first, ...rest); // a helper (identifier, values list): no query yet
 }
 
-/** Methods shared by every scoped `sql` through its prototype: one bound function per scope, no closures. */
+/**
+ * Methods shared by every scoped `sql` through its prototype: one bound function per scope, no
+ * closures. `invoke` itself carries this prototype, so `invoke.bind(scope)` creates the scoped
+ * function with it (a bound function takes its target's prototype): no `Object.setPrototypeOf`
+ * per scope, which costs V8 a prototype change on a fresh function each transaction.
+ */
 const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
   agentId: { get(this: ScopedCallable) { return this[SCOPE].agentId; } },
   connectionId: { get(this: ScopedCallable) { return this[SCOPE].connectionId; } },
@@ -142,6 +147,7 @@ const SCOPE_PROTOTYPE: object = Object.create(Function.prototype, {
     },
   },
 });
+Object.setPrototypeOf(invoke, SCOPE_PROTOTYPE);
 
 /**
  * Attaches a failed ROLLBACK to the error being thrown, so neither is lost.
@@ -221,8 +227,7 @@ export class Scope {
     this.connectionId = connectionId;
     this.#beginText = beginText;
     this.issued = cancellable ? [] : null;
-    const callable = invoke.bind(this) as unknown as ScopedCallable;
-    Object.setPrototypeOf(callable, SCOPE_PROTOTYPE);
+    const callable = invoke.bind(this) as unknown as ScopedCallable; // its prototype is SCOPE_PROTOTYPE
     callable[SCOPE] = this;
     this.sql = callable as unknown as TransactionSql;
   }
