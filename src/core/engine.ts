@@ -230,8 +230,12 @@ export class PoolEngine<T> {
         new TypeError(`Cannot acquire as 'agentId' must be a non-empty string: current value is ${String(agentId)}`),
       );
     }
-    const agent = this.agents.find(agentId) ?? this.#newAgent(agentId);
-    if (agent instanceof Error) return Promise.reject(agent); // a bad agentQuotas value for this agent
+    let agent = this.agents.find(agentId);
+    if (agent === undefined) {
+      const created = this.#newAgent(agentId);
+      if (created instanceof Error) return Promise.reject(created); // a bad agentQuotas value for this agent
+      agent = created;
+    }
     // The fast path: an idle connection, nobody of this agent ahead, below its quota. A timeoutMs
     // that #wait would refuse (not a positive number) sends the call there.
     const timeoutMs = options?.timeoutMs;
