@@ -15,8 +15,8 @@ import type { ExhaustedReason } from "./errors.ts";
 import type { Slot } from "./slot.ts";
 import { FairQueue, Waiter } from "./waiters.ts";
 
-/** The functions of the promise `capture` was last given, read right after `new Promise(capture)`. */
 const NOOP = (): void => {};
+/** The functions of the promise `capture` was last given, read right after `new Promise(capture)`. */
 const captured: { resolve: (value: unknown) => void; reject: (reason: unknown) => void } = { resolve: NOOP, reject: NOOP };
 
 function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
