@@ -193,9 +193,10 @@ export class PoolEngine<T> {
    * ~90 ns acquire+release cycle (fake clock).
    */
   acquire(options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+    let agent: AgentRecord | undefined;
     if (options !== undefined && options.timeoutMs === undefined && options.signal === undefined && this.#plain) {
       // Only string ids are ever keys; any other value finds nothing and is refused by #acquire.
-      const agent = this.agents.find(options.agentId as string);
+      agent = this.agents.find(options.agentId as string);
       const idle = this.#idle;
       if (
         agent !== undefined && idle.length > 0 && agent.pending === 0 && agent.held < agent.quota && !agent.revoked &&
@@ -218,11 +219,14 @@ export class PoolEngine<T> {
         }
       }
     }
-    return this.#acquire(options);
+    return this.#acquire(options, agent);
   }
 
-  /** The borrow path in general: the fast path when a connection is idle and nobody waits ahead, else #wait. */
-  #acquire(options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+  /**
+   * The borrow path in general: the fast path when a connection is idle and nobody waits ahead,
+   * else #wait. `known` is the record of `options.agentId` if acquire() already looked it up.
+   */
+  #acquire(options: AcquireOptions | undefined, known: AgentRecord | undefined): Promise<PooledConnection<T>> {
     if (this.closed) return Promise.reject(new PoolClosedError());
     const agentId = options?.agentId ?? this.context?.get()?.agentId ?? DEFAULT_AGENT_ID;
     if (typeof agentId !== "string" || agentId === "") {
@@ -230,7 +234,7 @@ export class PoolEngine<T> {
         new TypeError(`Cannot acquire as 'agentId' must be a non-empty string: current value is ${String(agentId)}`),
       );
     }
-    let agent = this.agents.find(agentId);
+    let agent = known ?? this.agents.find(agentId);
     if (agent === undefined) {
       const created = this.#newAgent(agentId);
       if (created instanceof Error) return Promise.reject(created); // a bad agentQuotas value for this agent
