@@ -39,6 +39,7 @@ function waited(agent: AgentRecord, waitMs: number): void {
   if (waitMs > agent.maxWaitMs) agent.maxWaitMs = waitMs;
 }
 
+/** The caller's stack for leak reports (`captureStacks`); out of line, so #lease stays small. */
 function acquireStack(): string | undefined {
   return new Error("acquired here").stack;
 }
