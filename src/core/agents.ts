@@ -30,13 +30,25 @@ export const DEFAULT_AGENT_ID = "default";
  * ```
  */
 export class AgentRecord {
+  // The fields every acquire and release touches come first, so they share a cache line or two
+  // (10,000 agents round-robin: each record is cold when its turn comes).
   readonly agentId: string;
   /** Connections held right now. */
   held = 0;
   /** Acquires waiting right now. */
   pending = 0;
+  /** Connections it may hold at once (its override, `agentQuotas`, else `maxPerAgent`). */
+  quota: number;
+  /** Refused until `pool.readmit()`. Revoked agents are never pruned. */
+  revoked = false;
   /** Connections handed to this agent, ever. */
   acquired = 0;
+  // This agent's FIFO of waiters (intrusive doubly linked list: O(1) push, shift, remove).
+  /** @internal */ head: Waiter | null = null;
+  /** Summed hold time of returned connections. */
+  totalHoldMs = 0;
+  /** Longest hold of a returned connection. */
+  maxHoldMs = 0;
   /** Acquires that failed at their deadline. */
   timeouts = 0;
   /** Acquires refused at once (queue full, nested acquire, revoked). */
@@ -45,27 +57,16 @@ export class AgentRecord {
   aborted = 0;
   /** Summed wait of the acquires that got a connection. */
   totalWaitMs = 0;
-  /** Summed hold time of returned connections. */
-  totalHoldMs = 0;
   /** Longest wait that got a connection. */
   maxWaitMs = 0;
-  /** Longest hold of a returned connection. */
-  maxHoldMs = 0;
   /** Leases that passed `leakDetectionMs`. */
   leaks = 0;
   /** Connections taken back by the pool (hold policy `reclaim`, or `revoke()`). */
   reclaimed = 0;
-  /** Refused until `pool.readmit()`. Revoked agents are never pruned. */
-  revoked = false;
-  /** Connections it may hold at once (its override, `agentQuotas`, else `maxPerAgent`). */
-  quota: number;
   /** Set by `pool.setAgentQuota`: the quota may change, so it never proves a deadlock. */
   quotaDynamic = false;
   /** Appended to its `AGENT_QUOTA_TIMEOUT` message (from `setAgentQuota`). */
   quotaWhy: (() => string) | undefined = undefined;
-
-  // This agent's FIFO of waiters (intrusive doubly linked list: O(1) push, shift, remove).
-  /** @internal */ head: Waiter | null = null;
   /** @internal */ tail: Waiter | null = null;
   // Position in the round-robin rotation of agents that have waiters and may take a connection.
   /** @internal */ inRotation = false;

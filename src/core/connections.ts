@@ -79,20 +79,32 @@ export class ConnectionSet<T> {
 
   /**
    * `move(slot, "used")`, with the borrow's common case (the top idle connection) taken without
-   * the general lookups: this and {@linkcode shelve} run once per lease each.
+   * the general lookups: this and {@linkcode shelve} run once per lease each, inside the pool's
+   * fast paths, so both are written out (no private-method calls) to stay small enough to inline.
    */
   lend(slot: Slot<T>): void {
     const idle = this.idle;
     if (slot.place !== "idle" || idle[idle.length - 1] !== slot) return this.move(slot, "used");
     idle.pop();
-    this.#enter(slot, "used", this.used);
+    const used = this.used;
+    slot.place = "used";
+    slot.index = used.length;
+    used.push(slot);
   }
 
   /** `move(slot, "idle")`, with the return's common case (from used) taken without the general lookups. */
   shelve(slot: Slot<T>): void {
     if (slot.place !== "used") return this.move(slot, "idle");
-    this.#remove(this.used, slot);
-    this.#enter(slot, "idle", this.idle);
+    const used = this.used;
+    const last = used.pop()!;
+    if (last !== slot) {
+      used[slot.index] = last;
+      last.index = slot.index;
+    }
+    const idle = this.idle;
+    slot.place = "idle";
+    slot.index = idle.length;
+    idle.push(slot);
   }
 
   /** Closes `slot`; resolves when the driver is done. A no-op when it is already closing. */

@@ -15,6 +15,15 @@ import type { ExhaustedReason } from "./errors.ts";
 import type { Slot } from "./slot.ts";
 import { FairQueue, Waiter } from "./waiters.ts";
 
+const NOOP = (): void => {};
+/** The functions of the promise `capture` was last given, read right after `new Promise(capture)`. */
+const captured: { resolve: (value: unknown) => void; reject: (reason: unknown) => void } = { resolve: NOOP, reject: NOOP };
+
+function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  captured.resolve = resolve as (value: unknown) => void;
+  captured.reject = reject;
+}
+
 /** The parent lease and the cycle of waits of a refused nested acquire. */
 export interface NestedRefusal {
   readonly parentId: number;
@@ -77,21 +86,28 @@ export class WaitingRoom {
     stack: boolean,
     queued: () => void,
   ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const waiter = new Waiter(agent, now, now + timeoutMs, signal, resolve, reject);
+    // No executor closure per wait: `capture` hands the promise's functions over (synchronously).
+    const promise = new Promise<R>(capture);
+    const waiter = new Waiter(agent, now, now + timeoutMs, signal, captured.resolve, captured.reject);
+    captured.resolve = captured.reject = NOOP; // keep no settled promise alive
+    try {
       if (ancestry !== null) {
         waiter.ancestry = ancestry;
         const cycle = stuckWaiters(waiter, this.children, graph.used, graph.capacityComing);
         if (cycle !== null) {
           const describe = (w: Waiter): string => `'${w.agent.agentId}' waits inside connection ${w.ancestry!.slots[0].id}`;
-          reject(this.refuse("nested_acquire", agent, { parentId: ancestry.slots[0].id, cycle: cycle.map(describe).join("; ") }));
-          return;
+          waiter.reject(this.refuse("nested_acquire", agent, { parentId: ancestry.slots[0].id, cycle: cycle.map(describe).join("; ") }));
+          return promise;
         }
       }
       if (stack) waiter.stack = new Error("acquired here").stack;
       this.enqueue(waiter, timeoutMs);
       queued();
-    });
+    } catch (error) {
+      // What an executor would do with a throw: the acquire rejects, it never throws.
+      waiter.reject(error);
+    }
+    return promise;
   }
 
   /** Counts an acquire refused at once (revoked, queue full, nested) and returns its error. */
