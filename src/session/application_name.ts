@@ -9,6 +9,8 @@
  * @module
  */
 
+import { sqlLiteral } from "./sql_literal.ts";
+
 /** PostgreSQL keeps at most NAMEDATALEN - 1 bytes of an `application_name`. */
 const MAX_LENGTH = 63;
 
@@ -38,6 +40,5 @@ export function agentApplicationName(base: string, agentId: string): string {
  * ```
  */
 export function beginWithApplicationName(begin: string, name: string): string {
-  const literal = name.replace(/\\/g, "\\\\").replace(/'/g, "''");
-  return `${begin}; set local application_name = E'${literal}'`;
+  return `${begin}; set local application_name = ${sqlLiteral(name)}`;
 }
