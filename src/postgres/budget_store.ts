@@ -164,6 +164,7 @@ export class PostgresBudgetStore implements BudgetStore {
       // From here on no parameters (see the module comment). A new statement, so its snapshot
       // includes every renewal that committed before we got the lock.
       const budget = sqlLiteral(request.budget);
+      const holder = sqlLiteral(request.holder);
       const [read] = await tx.unsafe<{ now_ms: number; rows: LeaseRow[] }[]>(
         `with expired as (
            delete from ${table}
@@ -190,7 +191,7 @@ export class PostgresBudgetStore implements BudgetStore {
                       as u(agent_id text, wants int, granted int, held int, limit_value int)),
          written as (
            insert into ${table} as l (budget, holder, agent_id, wants, granted, held, limit_value, ttl_ms, renewed_at)
-           select ${budget}, ${sqlLiteral(request.holder)}, agent_id, wants, granted, held, limit_value,
+           select ${budget}, ${holder}, agent_id, wants, granted, held, limit_value,
                   ${wholeNumber(request.ttlMs)}, clock_timestamp()
              from mine
            on conflict (budget, holder, agent_id) do update
@@ -198,7 +199,7 @@ export class PostgresBudgetStore implements BudgetStore {
                   limit_value = excluded.limit_value, ttl_ms = excluded.ttl_ms, renewed_at = excluded.renewed_at
            returning 1)
          delete from ${table}
-          where budget = ${budget} and holder = ${sqlLiteral(request.holder)}
+          where budget = ${budget} and holder = ${holder}
             and agent_id not in (select agent_id from mine)`,
       );
       return state;

@@ -123,17 +123,12 @@ function beforeMethod<A>(
   const hookKey = Symbol(`agentpool.${name}.hook`);
   const contextKey = Symbol(`agentpool.${name}.context`);
   type Hooked = Record<symbol, unknown> & Record<typeof method, (argument: A) => unknown>;
-  function intercepted(this: Hooked, argument: A): unknown {
-    (this[hookKey] as (argument: A, context: unknown) => void)(argument, this[contextKey]);
-    return (this[original] as (argument: A) => unknown).call(this, argument);
-  }
-  /** The hook may refuse: an error it returns fails the query, which postgres.js then never sees. */
-  function gated(this: Hooked, argument: A): unknown {
+  function installed(this: Hooked, argument: A): unknown {
     const refusal = (this[hookKey] as (argument: A, context: unknown) => unknown)(argument, this[contextKey]);
-    if (refusal !== undefined) return (this as unknown as { reject: (error: unknown) => void }).reject(refusal);
+    // A refusable hook's error fails the query, which postgres.js then never sees.
+    if (refusable && refusal !== undefined) return (this as unknown as { reject: (error: unknown) => void }).reject(refusal);
     return (this[original] as (argument: A) => unknown).call(this, argument);
   }
-  const installed = refusable ? gated : intercepted;
   return (query, hook, context) => {
     const q = query as unknown as Hooked;
     q[original] = q[method];

@@ -198,14 +198,13 @@ export function watchSql(sql: Sql, state: ConnectionState): Sql {
   const file = (...args: unknown[]): unknown => watchFile((sql.file as (...a: unknown[]) => AnyQuery)(...args), state);
   // These send statements postgres.js makes itself (BEGIN, SAVEPOINT) or take the connection:
   // refused as a statement is once the session is gone (a rejection, never a throw).
+  const unlessLost = (run: () => unknown): unknown => (state.broken ? Promise.reject(sessionLost(state)) : run());
   const begin = (...args: unknown[]): unknown =>
-    state.broken ? Promise.reject(sessionLost(state)) : (sql.begin as (...a: unknown[]) => unknown)(...wrapCallback(args, state));
+    unlessLost(() => (sql.begin as (...a: unknown[]) => unknown)(...wrapCallback(args, state)));
   const savepoint = (...args: unknown[]): unknown =>
-    state.broken
-      ? Promise.reject(sessionLost(state))
-      : (sql as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(...wrapCallback(args, state));
+    unlessLost(() => (sql as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(...wrapCallback(args, state)));
   const reserve = async (): Promise<unknown> => {
-    if (state.broken) throw sessionLost(state);
+    if (state.broken) throw sessionLost(state); // async: the throw is the rejection
     state.retire = "the lease reserved the connection (sql.reserve()) and did not release it";
     const reserved = await sql.reserve();
     const release = reserved.release.bind(reserved);
@@ -218,11 +217,11 @@ export function watchSql(sql: Sql, state: ConnectionState): Sql {
     });
     return watched;
   };
-  const outlives = (name: string) => (...args: unknown[]): unknown => {
-    if (state.broken) return Promise.reject(sessionLost(state)); // it would open a session of its own
-    state.retire = `the lease called sql.${name}(), whose connection outlives it`;
-    return (sql as unknown as Record<string, (...a: unknown[]) => unknown>)[name](...args);
-  };
+  const outlives = (name: string) => (...args: unknown[]): unknown =>
+    unlessLost(() => { // it would open a session of its own
+      state.retire = `the lease called sql.${name}(), whose connection outlives it`;
+      return (sql as unknown as Record<string, (...a: unknown[]) => unknown>)[name](...args);
+    });
   const listen = outlives("listen");
   const subscribe = outlives("subscribe");
   const proxy = new Proxy(sql, {
