@@ -215,6 +215,8 @@ export function evaluateTargets(rows: AggregatedResult[]): TargetVerdict[] {
   e2eRatio("e2e-noreset-vs-minimal", "e2e (diagnostic): agentpool without reset() ≥ 0.97× minimal", "agentpool-noreset", "minimal", 0.97);
   e2eRatio("adapter-vs-begin", "e2e: adapter.transaction ≥ 1.3× sql.begin()", "adapter", "postgres.js-begin", 1.3);
   e2eRatio("adapter-vs-pg", "e2e: adapter.transaction ≥ 1.0× pg-pool + pg", "adapter", "pg-pool", 1.0);
+  // Diagnostic: pg-pool sending the adapter's agent tag too, so both peers ask the server for the same work.
+  e2eRatio("adapter-vs-pg-tagged", "e2e (diagnostic): adapter.transaction ≥ 1.0× pg-pool + pg with the same agent tag", "adapter", "pg-pool-tagged", 1.0);
   return verdicts;
 }
 

@@ -17,6 +17,7 @@
 import pgModule from "pg";
 import postgres from "postgres";
 import { AsyncConnectionPool, type ConnectionFactory } from "../../mod.ts";
+import { agentApplicationName, beginWithApplicationName } from "../../src/session/application_name.ts";
 import { MinimalPool } from "./minimal_pool.ts";
 import { driverFactory, importIfPresent, type Sql } from "./pg_factory.ts";
 
@@ -28,6 +29,7 @@ export const TX_PEERS = [
   "postgres.js-begin",
   "postgres.js-reserve",
   "pg-pool",
+  "pg-pool-tagged",
   "agentpool/pg",
 ] as const;
 export type TxPeerName = typeof TX_PEERS[number];
@@ -167,12 +169,15 @@ async function postgresJs(name: TxPeerName, url: string, connections: number): P
   };
 }
 
-/** One `begin; select 1; commit` on a client checked out of a pg-shaped pool. */
-async function pgTransaction(pool: PgPool, acquired: () => void): Promise<void> {
+/**
+ * One `begin; select 1; commit` on a client checked out of a pg-shaped pool; `begin` may carry the
+ * agent's tag, as the adapter's does (`pg-pool-tagged`: the same server work as agentpool's default).
+ */
+async function pgTransaction(pool: PgPool, acquired: () => void, begin = "begin"): Promise<void> {
   const client = await pool.connect();
   acquired();
   try {
-    await client.query("begin");
+    await client.query(begin);
     await client.query("select 1");
     await client.query("commit");
   } finally {
@@ -180,12 +185,23 @@ async function pgTransaction(pool: PgPool, acquired: () => void): Promise<void> 
   }
 }
 
-async function pgPool(url: string, connections: number): Promise<TxPeer> {
+async function pgPool(name: "pg-pool" | "pg-pool-tagged", url: string, connections: number): Promise<TxPeer> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
   for (const client of clients) client.release();
+  if (name === "pg-pool-tagged") {
+    // The adapter's tag is "<the session's application_name>:<agent>"; the same here.
+    const base = new URL(url).searchParams.get("application_name") ?? "agentpool";
+    return {
+      name,
+      config: `pg.Pool({ max: ${connections} }); client.query() x3, BEGIN with the adapter's SET LOCAL application_name`,
+      agent: (agentId) => beginWithApplicationName("begin", agentApplicationName(base, agentId as string)),
+      tx: (begin, acquired) => pgTransaction(pool, acquired, begin as string),
+      close: () => pool.end(),
+    };
+  }
   return {
-    name: "pg-pool",
+    name,
     config: `pg.Pool({ max: ${connections} }); client.query() x3`,
     agent: () => undefined,
     tx: (_agent, acquired) => pgTransaction(pool, acquired),
@@ -221,7 +237,8 @@ export function openTxPeer(name: TxPeerName, url: string, connections: number): 
     case "postgres.js-reserve":
       return postgresJs(name, url, connections);
     case "pg-pool":
-      return pgPool(url, connections);
+    case "pg-pool-tagged":
+      return pgPool(name, url, connections);
     case "agentpool/pg":
       return agentpoolPg(url, connections);
   }
