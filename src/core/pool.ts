@@ -14,7 +14,8 @@ import { PoolError } from "./errors.ts";
 import { PooledConnection } from "./handle.ts";
 import type { Leases } from "./leases.ts";
 import type { PoolHealth } from "./health.ts";
-import { checkQuota, type HoldPolicy, type PoolOptions, resolvePoolOptions, type ResolvedPoolOptions } from "./options.ts";
+import { type HoldPolicy, type PoolOptions, resolvePoolOptions, type ResolvedPoolOptions } from "./options.ts";
+import { checkQuota } from "./pool_checks.ts";
 import type { ConnectionInfo } from "./slot.ts";
 import { type AgentInfo, agentsView, connectionsView, type PoolStats, statsView } from "./snapshots.ts";
 

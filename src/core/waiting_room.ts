@@ -13,7 +13,7 @@ import type { PoolCounters } from "./counters.ts";
 import { type Ancestry, stuckWaiters } from "./deadlock.ts";
 import { DeadlineTimer } from "./deadlines.ts";
 import type { ExhaustedReason } from "./errors.ts";
-import { checkDuration } from "./options.ts";
+import { checkDuration } from "./pool_checks.ts";
 import type { AcquireOptions } from "./pool.ts";
 import type { Slot } from "./slot.ts";
 import { FairQueue, Waiter } from "./waiters.ts";
