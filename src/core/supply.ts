@@ -86,7 +86,7 @@ export class Supply<T> implements FillerHost<T> {
   deficit(creating: number, active: number): number {
     const set = this.#set;
     const { cap, minConnections } = this.#limits;
-    const wanted = Math.min(cap, Math.max(minConnections, set.used.length + this.#queue.takeable));
+    const wanted = Math.min(cap, Math.max(minConnections, set.usedCount + this.#queue.takeable));
     return Math.min(this.roomToOpen(creating), wanted - set.open - active);
   }
 
