@@ -165,7 +165,7 @@ export class Leases<T> {
           this.#counters.acquired++;
           agent.acquired++;
           if (++agent.held >= agent.quota) this.#queue.leave(agent);
-          const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
+          const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId);
           slot.lease = handle;
           this.#metrics.acquired(agent.agentId, 0);
           return Promise.resolve(handle);
@@ -213,7 +213,7 @@ export class Leases<T> {
     agent.acquired++;
     if (++agent.held >= agent.quota) this.#queue.leave(agent);
     if (waitMs > 0) waited(agent, waitMs);
-    const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
+    const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId);
     slot.lease = handle;
     // A waiter's stack was taken when it called acquire(); here we may be in a hand-off (a release
     // or a create), whose stack would name the pool's internals instead of the caller.
