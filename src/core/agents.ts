@@ -107,6 +107,15 @@ export class AgentRegistry {
     return agent;
   }
 
+  /** {@linkcode get}, with a bad `agentQuotas` value for a new agent returned as its error, not thrown. */
+  tryGet(agentId: string): AgentRecord | Error {
+    try {
+      return this.get(agentId);
+    } catch (error) {
+      return error instanceof Error ? error : new RangeError(String(error));
+    }
+  }
+
   /** The record of `agentId` if the pool has seen it. */
   find(agentId: string): AgentRecord | undefined {
     return this.#agents.get(agentId);

@@ -13,7 +13,7 @@
  */
 
 import type { AgentRecord } from "./agents.ts";
-import type { LeaseLink } from "./context.ts";
+import type { AgentContext, LeaseLink } from "./context.ts";
 import { PooledConnection } from "./handle.ts";
 import type { Slot } from "./slot.ts";
 
@@ -52,6 +52,59 @@ export function ancestryOf(link: LeaseLink | undefined, owner: object): Ancestry
     (leases ??= []).push(slot.lease);
   }
   return slots === null ? null : { slots, leases: leases! };
+}
+
+/**
+ * Which held leases of one pool run a call tree (`withLease` / `use`), and so may have children.
+ * While none does, no acquire can be a child of a lease: the borrow path then skips reading the
+ * context (an AsyncLocalStorage lookup: ~0.1 µs on Deno). The count must be exact (a lease enters
+ * once and leaves when it ends), or nested acquires would go unchecked.
+ *
+ * @example
+ * ```ts
+ * import type { AgentContext } from "./context.ts";
+ * import type { PooledConnection } from "./handle.ts";
+ * declare const context: AgentContext;
+ * declare const pool: object; // the pool that issued the handle
+ * declare const handle: PooledConnection<unknown>; // a lease about to run a call tree
+ * const trees = new CallTrees(pool, context);
+ * trees.enter(handle);
+ * const ancestry = trees.ancestry(); // inside the call tree: the lease above, else null
+ * ```
+ */
+export class CallTrees {
+  #count = 0;
+  #owner: object;
+  #context: AgentContext | undefined;
+
+  constructor(owner: object, context: AgentContext | undefined) {
+    this.#owner = owner;
+    this.#context = context;
+  }
+
+  /** Held leases that run a call tree. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** `handle`'s lease runs a call tree from now on (a no-op for a dead or foreign handle). */
+  enter(handle: object): void {
+    const slot = PooledConnection.leaseOf(handle, this.#owner) as Slot<unknown> | undefined;
+    if (slot === undefined || slot.scoped) return;
+    slot.scoped = true;
+    this.#count++;
+  }
+
+  /** `slot`'s lease, which ran a call tree, ended. */
+  leave(slot: Slot<unknown>): void {
+    slot.scoped = false;
+    this.#count--;
+  }
+
+  /** The leases of this pool the caller's call tree sits inside, or null (at once while none runs one). */
+  ancestry(): Ancestry | null {
+    return this.#count === 0 ? null : ancestryOf(this.#context?.get()?.lease, this.#owner);
+  }
 }
 
 /** Calls `visit` for each ancestor still held by the lease it was captured with. */

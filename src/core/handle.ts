@@ -32,26 +32,25 @@ export class PooledConnection<T> {
   readonly id: number;
   /** The agent holding this lease. */
   readonly agentId: string;
-  #connection: T;
-  #lease: unknown;
+  /** The pool's record of the connection (a slot): it holds the connection, so the handle need not. */
+  #lease: { readonly connection: T };
   #owner: object;
   #release: ReleaseLease;
   #state: "held" | "released" | "revoked" = "held";
 
   /** Created by the pool only. */
-  constructor(owner: object, release: ReleaseLease, lease: unknown, id: number, agentId: string, connection: T) {
+  constructor(owner: object, release: ReleaseLease, lease: { readonly connection: T }, id: number, agentId: string) {
     this.#owner = owner;
     this.#release = release;
     this.#lease = lease;
     this.id = id;
     this.agentId = agentId;
-    this.#connection = connection;
   }
 
   /** The driver connection. Throws `USE_AFTER_RELEASE` (or `HANDLE_REVOKED`) once the lease ended. */
   get connection(): T {
     if (this.#state !== "held") throw this.#deadError();
-    return this.#connection;
+    return this.#lease.connection;
   }
 
   /** True once the lease ended (released, or revoked by the pool). */

@@ -1,17 +1,26 @@
 /**
- * Pool options: their defaults and their validation. Bad values throw at construction, naming the
- * option and the value, so a misconfigured pool never starts.
+ * Pool options: their types, their defaults, and their resolution (each value checked by
+ * pool_checks.ts). Bad values throw at construction, naming the option and the value, so a
+ * misconfigured pool never starts.
  *
  * @module
  */
 
-import { type CheckKind, checkDuration as checkDurationOption, checkInteger as checkIntegerOption, invalidOption } from "./checks.ts";
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
 import { type AgentContext, defaultAgentContext } from "./context.ts";
 import type { ConnectionFactory } from "./factory.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import { noopMetrics } from "./metrics.ts";
+import {
+  checkDuration,
+  checkFactory,
+  checkHoldPolicy,
+  checkInteger,
+  checkOptionalDuration,
+  fail,
+  quotaRule,
+} from "./pool_checks.ts";
 
 /**
  * Options of {@linkcode AsyncConnectionPool}. Every duration ends in `Ms`.
@@ -205,118 +214,6 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   preciseTiming: true,
   name: "agentpool",
 });
-
-/** What the check is for, as in "Cannot create pool as ..." or "Cannot acquire as ...". */
-type Subject = "create pool" | "acquire" | "set the agent quota";
-
-function fail(kind: CheckKind, option: string, rule: string, value: unknown, subject: string = "create pool"): never {
-  invalidOption(kind, subject, option, rule, value);
-}
-
-/**
- * Checks an integer option: a number, whole, at least `min`; `Infinity` only when allowed.
- *
- * @example
- * ```ts
- * import { checkInteger } from "./options.ts";
- * checkInteger("maxConnections", 10, 1); // 10
- * checkInteger("maxConnections", 0, 1); // throws RangeError naming 'maxConnections'
- * ```
- */
-export function checkInteger(option: string, value: unknown, min: number, allowInfinity = false): number {
-  return checkIntegerOption("create pool", option, value, { min, allowInfinity });
-}
-
-/**
- * Checks a duration option: a positive number of milliseconds; `Infinity` only when allowed.
- *
- * @example
- * ```ts
- * import { checkDuration } from "./options.ts";
- * checkDuration("acquireTimeoutMs", 5000); // 5000
- * checkDuration("acquireTimeoutMs", Infinity, true); // Infinity
- * ```
- */
-export function checkDuration(
-  option: string,
-  value: unknown,
-  allowInfinity = false,
-  subject: Subject = "create pool",
-): number {
-  return checkDurationOption(subject, option, value, allowInfinity);
-}
-
-/**
- * Checks a duration that may be switched off: 0 (off), a positive number, or Infinity.
- *
- * @example
- * ```ts
- * import { checkOptionalDuration } from "./options.ts";
- * checkOptionalDuration("leakDetectionMs", 0); // 0: off
- * ```
- */
-export function checkOptionalDuration(option: string, value: unknown): number {
-  const rule = "0 (off), a positive number of milliseconds, or Infinity";
-  if (typeof value !== "number") fail("type", option, rule, value);
-  if (Number.isNaN(value) || value < 0) fail("range", option, rule, value);
-  return value;
-}
-
-function checkHoldPolicy(option: string, value: unknown): HoldPolicy {
-  const rule = "an object { maxHoldMs, action: 'warn' | 'cancel' | 'reclaim' }";
-  if (typeof value !== "object" || value === null) fail("type", option, rule, value);
-  const policy = value as HoldPolicy;
-  checkDuration(`${option}.maxHoldMs`, policy.maxHoldMs, true);
-  if (!["warn", "cancel", "reclaim"].includes(policy.action)) {
-    fail("range", `${option}.action`, "'warn', 'cancel' or 'reclaim'", policy.action);
-  }
-  return Object.freeze({ maxHoldMs: policy.maxHoldMs, action: policy.action });
-}
-
-function checkFactory<T>(factory: unknown): ConnectionFactory<T> {
-  const rule = "an object with create() and destroy() functions";
-  if (typeof factory !== "object" || factory === null) fail("type", "factory", rule, factory);
-  const f = factory as Record<string, unknown>;
-  for (const required of ["create", "destroy"]) {
-    if (typeof f[required] !== "function") fail("type", `factory.${required}`, "a function", f[required]);
-  }
-  for (const hook of ["validate", "reset", "isFatal", "isBroken", "cancel"]) {
-    if (f[hook] !== undefined && typeof f[hook] !== "function") fail("type", `factory.${hook}`, "a function", f[hook]);
-  }
-  return factory as ConnectionFactory<T>;
-}
-
-/** The quota rule: `agentQuotas` (record or function), else `maxPerAgent`; every value checked. */
-function quotaRule(agentQuotas: unknown, maxPerAgent: number): (agentId: string) => number {
-  if (agentQuotas === undefined) return () => maxPerAgent;
-  if (typeof agentQuotas === "function") {
-    return (agentId) => {
-      const quota = (agentQuotas as (id: string) => number | undefined)(agentId);
-      return quota === undefined ? maxPerAgent : checkQuota(`agentQuotas('${agentId}')`, quota, "acquire");
-    };
-  }
-  if (typeof agentQuotas !== "object" || agentQuotas === null) {
-    fail("type", "agentQuotas", "an object of quotas by agent id, or a function of the agent id", agentQuotas);
-  }
-  const table = new Map<string, number>();
-  for (const [agentId, quota] of Object.entries(agentQuotas)) table.set(agentId, checkQuota(`agentQuotas.${agentId}`, quota));
-  return (agentId) => table.get(agentId) ?? maxPerAgent;
-}
-
-/**
- * Checks one agent quota: a non-negative integer or Infinity (0 makes the agent wait).
- *
- * @example
- * ```ts
- * checkQuota("maxPerAgent", 4); // 4
- * ```
- */
-export function checkQuota(option: string, value: unknown, subject: Subject = "create pool"): number {
-  const rule = "a non-negative integer or Infinity";
-  if (typeof value !== "number") fail("type", option, rule, value, subject);
-  if (value !== Infinity && (!Number.isInteger(value) || value < 0)) fail("range", option, rule, value, subject);
-  return value;
-}
 
 /**
  * Applies defaults and validates every option.

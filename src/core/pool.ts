@@ -1,9 +1,9 @@
 /**
- * AsyncConnectionPool: the public face of the pool. The machinery is in engine.ts (one borrow
- * path, one return path); creation in filler.ts, the waiting room in waiting_room.ts, fairness in
- * waiters.ts, health checks in recovery.ts, hold-and-wait detection in deadlock.ts, policies and
- * revocation in governance.ts, periodic work in housekeeper.ts, views in snapshots.ts, callback
- * guards in callbacks.ts.
+ * AsyncConnectionPool: the public face of the pool. The machinery is assembled in engine.ts; the
+ * one borrow path and one return path are in leases.ts; creation in supply.ts and filler.ts, the
+ * waiting room in waiting_room.ts, fairness in waiters.ts, health checks in recovery.ts,
+ * hold-and-wait detection in deadlock.ts, policies and revocation in governance.ts, periodic work
+ * in housekeeper.ts, views in snapshots.ts, callback guards in callbacks.ts.
  *
  * @module
  */
@@ -12,8 +12,10 @@ import { GuardedListeners, guardMetrics, type Listener, type ListenerOptions } f
 import { PoolEngine } from "./engine.ts";
 import { PoolError } from "./errors.ts";
 import { PooledConnection } from "./handle.ts";
+import type { Leases } from "./leases.ts";
 import type { PoolHealth } from "./health.ts";
-import { checkQuota, type HoldPolicy, type PoolOptions, resolvePoolOptions, type ResolvedPoolOptions } from "./options.ts";
+import { type HoldPolicy, type PoolOptions, resolvePoolOptions, type ResolvedPoolOptions } from "./options.ts";
+import { checkQuota } from "./pool_checks.ts";
 import type { ConnectionInfo } from "./slot.ts";
 import { type AgentInfo, agentsView, connectionsView, type PoolStats, statsView } from "./snapshots.ts";
 
@@ -54,6 +56,8 @@ export class AsyncConnectionPool<T> extends EventTarget {
   /** The options in force, defaults applied. */
   readonly options: ResolvedPoolOptions<T>;
   #engine: PoolEngine<T>;
+  /** The engine's borrow and return paths, one hop from acquire(). */
+  #leases: Leases<T>;
   #listeners: GuardedListeners;
   #errorListeners = new Set<object>();
   #reported = new Set<string>();
@@ -70,6 +74,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
     this.#epoch = Date.now() - o.clock.now();
     const emit = (type: string, detail: unknown): void => void this.dispatchEvent(new CustomEvent(type, { detail }));
     this.#engine = new PoolEngine(this, o, guardMetrics(o.metrics, report), emit);
+    this.#leases = this.#engine.leases;
   }
 
   /**
@@ -81,7 +86,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    * {@linkcode PoolClosedError}, or `signal.reason`. Never throws.
    */
   acquire(options?: AcquireOptions): Promise<PooledConnection<T>> {
-    return this.#engine.acquire(options);
+    return this.#leases.acquire(options);
   }
 
   /**
@@ -143,10 +148,9 @@ export class AsyncConnectionPool<T> extends EventTarget {
    * ```
    */
   withLease<R>(handle: PooledConnection<T>, fn: () => R): R {
-    const engine = this.#engine;
-    const context = engine.context;
+    const context = this.options.context;
     if (context === undefined) return fn();
-    engine.scope(handle);
+    this.#leases.scope(handle);
     return context.run({ agentId: handle.agentId, lease: { lease: handle, parent: context.get()?.lease } }, fn);
   }
 
@@ -219,7 +223,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
       return;
     }
     engine.room.queue.admit(agent);
-    engine.serveFromIdle();
+    this.#leases.serveFromIdle();
     engine.filler.kick();
   }
 

@@ -39,8 +39,10 @@ export class Slot<T> {
   stack: string | undefined = undefined;
   /** The collection it is in (null before it joins one and after it closed). Changed only by `ConnectionSet` (move, lend, shelve). */
   place: Place | null = null;
-  /** Its index in that collection (O(1) removal). */
+  /** Its index in that collection (O(1) removal); not kept while used (used ones are in no list). */
   index = -1;
+  /** Its index among the open connections (O(1) removal when it starts closing). */
+  openIndex = -1;
   /** Its close finished: it is in no collection any more. */
   closed = false;
   agent: AgentRecord | null = null;

@@ -1,7 +1,8 @@
 /**
  * The waiting room: pending acquires in the fair queue, their deadlines on one shared timer, the
  * child acquires (those inside a lease of the pool, the only ones hold-and-wait concerns), and
- * every way a wait ends without a connection (deadline, abort, revoke, close).
+ * every way an acquire that found no connection ends without one: refused at the door (bad
+ * timeout, aborted, revoked, queue full, nested), or later (deadline, abort, revoke, close).
  *
  * @module
  */
@@ -12,6 +13,8 @@ import type { PoolCounters } from "./counters.ts";
 import { type Ancestry, stuckWaiters } from "./deadlock.ts";
 import { DeadlineTimer } from "./deadlines.ts";
 import type { ExhaustedReason } from "./errors.ts";
+import { checkDuration } from "./pool_checks.ts";
+import type { AcquireOptions } from "./pool.ts";
 import type { Slot } from "./slot.ts";
 import { FairQueue, Waiter } from "./waiters.ts";
 
@@ -28,6 +31,22 @@ function capture(resolve: (value: never) => void, reject: (reason: unknown) => v
 export interface NestedRefusal {
   readonly parentId: number;
   readonly cycle: string;
+}
+
+/** The pool's bounds on waiting. */
+export interface WaitLimits {
+  /** How long a wait lasts unless the acquire names its own `timeoutMs`. */
+  readonly acquireTimeoutMs: number;
+  /** Acquires beyond this many waiting are refused at once. */
+  readonly maxWaiting: number;
+  /** Take each waiter's stack for leak reports. */
+  readonly captureStacks: boolean;
+}
+
+/** What a child acquire's hold-and-wait check needs to know of the pool at the time it waits. */
+export interface WaitGraph {
+  readonly used: readonly Slot<unknown>[];
+  readonly capacityComing: boolean;
 }
 
 /** What the waiting room needs from the pool. */
@@ -50,7 +69,8 @@ export interface WaitingRoomHost {
  * import type { Waiter } from "./waiters.ts";
  * declare const host: WaitingRoomHost; // the pool: the errors and metrics of failed waits
  * declare const waiter: Waiter; // a pending acquire
- * const room = new WaitingRoom(systemClock, newCounters(), host);
+ * const limits = { acquireTimeoutMs: 5000, maxWaiting: 1000, captureStacks: false };
+ * const room = new WaitingRoom(systemClock, newCounters(), limits, host);
  * room.enqueue(waiter, 5000);
  * const next = room.queue.shift();
  * ```
@@ -63,29 +83,42 @@ export class WaitingRoom {
   #deadlines: DeadlineTimer<Waiter>;
   #clock: Clock;
   #counters: PoolCounters;
+  #limits: WaitLimits;
   #host: WaitingRoomHost;
 
-  constructor(clock: Clock, counters: PoolCounters, host: WaitingRoomHost) {
+  constructor(clock: Clock, counters: PoolCounters, limits: WaitLimits, host: WaitingRoomHost) {
     this.#clock = clock;
     this.#counters = counters;
+    this.#limits = limits;
     this.#host = host;
     this.#deadlines = new DeadlineTimer(clock, (waiter) => this.#expire(waiter));
   }
 
   /**
-   * Waits for a connection. An acquire inside a lease of the pool (`ancestry`) that can never be
-   * served (deadlock.ts) is refused at once; any other is queued, and `queued()` runs.
+   * Waits for a connection, or refuses at once: an aborted `signal`, a bad `timeoutMs`, a revoked
+   * agent, a full queue, or an acquire inside a lease of the pool (`ancestry`) that can never be
+   * served (deadlock.ts). A queued wait runs `queued()`.
    */
   wait<R>(
     agent: AgentRecord,
+    options: AcquireOptions | undefined,
     now: number,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
     ancestry: Ancestry | null,
-    graph: { readonly used: readonly Slot<unknown>[]; readonly capacityComing: boolean },
-    stack: boolean,
+    graph: WaitGraph,
     queued: () => void,
   ): Promise<R> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let timeoutMs = this.#limits.acquireTimeoutMs;
+    if (options?.timeoutMs !== undefined) {
+      try {
+        timeoutMs = checkDuration("timeoutMs", options.timeoutMs, true, "acquire");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (agent.revoked) return Promise.reject(this.refuse("revoked", agent));
+    if (this.queue.size >= this.#limits.maxWaiting) return Promise.reject(this.refuse("queue_full", agent));
     // No executor closure per wait: `capture` hands the promise's functions over (synchronously).
     const promise = new Promise<R>(capture);
     const waiter = new Waiter(agent, now, now + timeoutMs, signal, captured.resolve, captured.reject);
@@ -100,7 +133,7 @@ export class WaitingRoom {
           return promise;
         }
       }
-      if (stack) waiter.stack = new Error("acquired here").stack;
+      if (this.#limits.captureStacks) waiter.stack = new Error("acquired here").stack;
       this.enqueue(waiter, timeoutMs);
       queued();
     } catch (error) {
