@@ -19,6 +19,7 @@ import { Filler } from "./filler.ts";
 import { Governor } from "./governance.ts";
 import { PooledConnection, type ReleaseLease } from "./handle.ts";
 import { Housekeeper, housekeepingIntervalMs, sweep } from "./housekeeper.ts";
+import { type LeaseView, viewed } from "./lease_view.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import { checkDuration, type ResolvedPoolOptions } from "./options.ts";
 import { Recovery } from "./recovery.ts";
@@ -191,9 +192,9 @@ export class PoolEngine<T> {
    * top idle connection fit to hand out as is (not expired, no check due), in a plain pool (no
    * death hooks, no stack capture). Everything else goes to #acquire, which decides that case the
    * same way. #lease written out: Bun's JIT does not inline that call, which cost ~20 ns of its
-   * ~90 ns acquire+release cycle (fake clock).
+   * ~90 ns acquire+release cycle (fake clock). With `view`, resolves to `view(handle)` (lease_view.ts).
    */
-  acquire(options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+  acquire<R = PooledConnection<T>>(options: AcquireOptions | undefined, view?: LeaseView<T, R>): Promise<R> {
     let agent: AgentRecord | undefined;
     if (options !== undefined && options.timeoutMs === undefined && options.signal === undefined && this.#plain) {
       // Only string ids are ever keys; any other value finds nothing and is refused by #acquire.
@@ -216,18 +217,18 @@ export class PoolEngine<T> {
           const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId, slot.connection);
           slot.lease = handle;
           this.metrics.acquired(agent.agentId, 0);
-          return Promise.resolve(handle);
+          return view === undefined ? Promise.resolve(handle as R) : viewed(handle, view);
         }
       }
     }
-    return this.#acquire(options, agent);
+    return this.#acquire(options, agent, view);
   }
 
   /**
    * The borrow path in general: the fast path when a connection is idle and nobody waits ahead,
    * else #wait. `known` is the record of `options.agentId` if acquire() already looked it up.
    */
-  #acquire(options: AcquireOptions | undefined, known: AgentRecord | undefined): Promise<PooledConnection<T>> {
+  #acquire<R>(options: AcquireOptions | undefined, known: AgentRecord | undefined, view: LeaseView<T, R> | undefined): Promise<R> {
     if (this.closed) return Promise.reject(new PoolClosedError());
     const agentId = options?.agentId ?? this.context?.get()?.agentId ?? DEFAULT_AGENT_ID;
     if (typeof agentId !== "string" || agentId === "") {
@@ -251,9 +252,12 @@ export class PoolEngine<T> {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const now = this.#leaseNow();
       const slot = this.#takeIdle(now);
-      if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
+      if (slot !== null) {
+        const handle = this.#lease(slot, agent, 0, now);
+        return view === undefined ? Promise.resolve(handle as R) : viewed(handle, view);
+      }
     }
-    return this.#wait(agent, options);
+    return this.#wait(agent, options, view);
   }
 
   /** A first acquire of `agentId`: its record, or the error of a bad `agentQuotas` value (kept off the fast path). */
@@ -313,7 +317,7 @@ export class PoolEngine<T> {
     return null;
   }
 
-  #wait(agent: AgentRecord, options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+  #wait<R>(agent: AgentRecord, options: AcquireOptions | undefined, view: LeaseView<T, R> | undefined): Promise<R> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let timeoutMs = this.#options.acquireTimeoutMs;
@@ -329,7 +333,7 @@ export class PoolEngine<T> {
     if (this.room.queue.size >= this.#options.maxWaiting) return Promise.reject(this.room.refuse("queue_full", agent));
     const now = (this.#coarseNow = this.#clock.now());
     const graph = ancestry === null ? NO_GRAPH : { used: this.set.used, capacityComing: this.set.capacityComing(this.cap, this.filler.creating) };
-    return this.room.wait(agent, now, timeoutMs, signal, ancestry, graph, this.#captureStacks, this.#onQueued);
+    return this.room.wait(agent, now, timeoutMs, signal, ancestry, graph, this.#captureStacks, this.#onQueued, view);
   }
 
   /** `handle`'s lease runs a call tree: acquires inside it may be its children (see #scopedLeases). */

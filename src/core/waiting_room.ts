@@ -12,6 +12,8 @@ import type { PoolCounters } from "./counters.ts";
 import { type Ancestry, stuckWaiters } from "./deadlock.ts";
 import { DeadlineTimer } from "./deadlines.ts";
 import type { ExhaustedReason } from "./errors.ts";
+import type { PooledConnection } from "./handle.ts";
+import { type LeaseView, settleViewed } from "./lease_view.ts";
 import type { Slot } from "./slot.ts";
 import { FairQueue, Waiter } from "./waiters.ts";
 
@@ -74,7 +76,8 @@ export class WaitingRoom {
 
   /**
    * Waits for a connection. An acquire inside a lease of the pool (`ancestry`) that can never be
-   * served (deadlock.ts) is refused at once; any other is queued, and `queued()` runs.
+   * served (deadlock.ts) is refused at once; any other is queued, and `queued()` runs. With
+   * `view`, the grant resolves the wait with `view(handle)` (lease_view.ts).
    */
   wait<R>(
     agent: AgentRecord,
@@ -85,10 +88,13 @@ export class WaitingRoom {
     graph: { readonly used: readonly Slot<unknown>[]; readonly capacityComing: boolean },
     stack: boolean,
     queued: () => void,
+    view?: LeaseView<never, unknown>,
   ): Promise<R> {
     // No executor closure per wait: `capture` hands the promise's functions over (synchronously).
     const promise = new Promise<R>(capture);
-    const waiter = new Waiter(agent, now, now + timeoutMs, signal, captured.resolve, captured.reject);
+    const { resolve, reject } = captured;
+    const grant = view === undefined ? resolve : (handle: PooledConnection<never>) => settleViewed(handle, view, resolve, reject);
+    const waiter = new Waiter(agent, now, now + timeoutMs, signal, grant, reject);
     captured.resolve = captured.reject = NOOP; // keep no settled promise alive
     try {
       if (ancestry !== null) {
