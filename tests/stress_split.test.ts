@@ -211,7 +211,7 @@ test("split: the comparison counts a peer's release where the pool reports it, b
       if (busy) await new Promise<void>((resolve) => waiters.push(resolve));
       busy = true;
       started();
-      await fn(async () => [{ id: 1, parent: null }]);
+      await fn(() => Promise.resolve([{ id: 1, parent: null }]));
       await new Promise((resolve) => setTimeout(resolve, 1)); // the database's time
       released();
       const next = waiters.shift();
