@@ -385,3 +385,16 @@ describe("acquireAs: the acquire resolves to a view of the handle", () => {
     await pool.close();
   });
 });
+
+test("a waiter served by a new connection sees it open, no longer in flight (total + creating counts it once)", async () => {
+  const t = makePool({ minConnections: 0, maxConnections: 2, overflow: 0 }, { createMode: "deferred" });
+  const { pool, stub } = t;
+  const served = pool.acquire({ agentId: "a" }).then((handle) => ({ handle, stats: pool.stats() }));
+  await flush();
+  stub.pendingCreates[0].resolve();
+  const { handle, stats } = await served;
+  assert.deepEqual([stats.total, stats.creating], [1, 0]);
+  await handle.release();
+  assertConsistent(t);
+  await pool.close();
+});
