@@ -334,3 +334,67 @@ describe("factory.reset", () => {
     await pool.close();
   });
 });
+
+describe("acquireAs: the acquire resolves to a view of the handle", () => {
+  test("the view runs at the grant, idle or inside the release that hands over; the caller resumes one hop later", async () => {
+    const t = makePool({ minConnections: 1, maxConnections: 1, overflow: 0 });
+    const { pool } = t;
+    await flush();
+    const order: string[] = [];
+    const markers = (): void => void Promise.resolve().then(() => order.push("1 hop")).then(() => order.push("2 hops"));
+    const view = (handle: PooledConnection<unknown>): { handle: PooledConnection<unknown> } => (order.push("view"), { handle });
+    const first = pool.acquireAs({ agentId: "a" }, view).then((lease) => (order.push("caller"), lease));
+    markers();
+    const held = await first;
+    await flush();
+    assert.deepEqual(order.splice(0), ["view", "caller", "1 hop", "2 hops"]);
+    const waiting = pool.acquireAs({ agentId: "b" }, view).then((lease) => (order.push("caller"), lease));
+    await flush();
+    assert.deepEqual(order, [], "b waits");
+    const released = held.handle.release();
+    assert.deepEqual(order, ["view"], "the view ran inside release()");
+    markers();
+    const next = await waiting;
+    await released;
+    await flush();
+    assert.deepEqual(order, ["view", "caller", "1 hop", "2 hops"]);
+    assert.equal(next.handle.agentId, "b");
+    await next.handle.release();
+    assertConsistent(t);
+    await pool.close();
+  });
+
+  test("a view that throws rejects the acquire and the connection goes back", async () => {
+    const t = makePool({ minConnections: 1, maxConnections: 1, overflow: 0 });
+    const { pool } = t;
+    await flush();
+    const boom = (): never => {
+      throw new Error("view failed");
+    };
+    await assert.rejects(pool.acquireAs({ agentId: "a" }, boom), /view failed/);
+    await flush();
+    assert.equal(pool.stats().used, 0, "idle path: handed back");
+    const holder = await pool.acquire({ agentId: "a" });
+    const waiting = pool.acquireAs({ agentId: "b" }, boom);
+    await flush();
+    await holder.release();
+    await assert.rejects(waiting, /view failed/);
+    await flush();
+    assert.deepEqual([pool.stats().used, pool.stats().idle], [0, 1], "hand-over path: handed back");
+    assertConsistent(t);
+    await pool.close();
+  });
+});
+
+test("a waiter served by a new connection sees it open, no longer in flight (total + creating counts it once)", async () => {
+  const t = makePool({ minConnections: 0, maxConnections: 2, overflow: 0 }, { createMode: "deferred" });
+  const { pool, stub } = t;
+  const served = pool.acquire({ agentId: "a" }).then((handle) => ({ handle, stats: pool.stats() }));
+  await flush();
+  stub.pendingCreates[0].resolve();
+  const { handle, stats } = await served;
+  assert.deepEqual([stats.total, stats.creating], [1, 0]);
+  await handle.release();
+  assertConsistent(t);
+  await pool.close();
+});

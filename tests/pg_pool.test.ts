@@ -294,3 +294,32 @@ test("connectionTimeoutMillis bounds connect() as in pg, with agentpool's error 
     await pool.end();
   }
 });
+
+test("connect() resolves one promise hop after the grant, idle or handed over by a release (pg-pool: two)", async () => {
+  const pool = newPool({ max: 1 });
+  const held: PoolClient[] = [];
+  try {
+    const order: string[] = [];
+    const markers = (): void => void Promise.resolve().then(() => order.push("1 hop")).then(() => order.push("2 hops"));
+    const caller = (client: PoolClient): PoolClient => (order.push("caller"), held.push(client), client);
+    // Idle: the grant is inside connect().
+    await (await pool.connect()).release(); // opened
+    const first = pool.connect().then(caller);
+    markers();
+    const holder = await first;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(order.splice(0), ["caller", "1 hop", "2 hops"], "idle");
+    // Handed over: the grant is inside release(); the waiter's code runs before a microtask queued after it.
+    const waiting = pool.connect().then(caller);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    held.splice(0);
+    holder.release();
+    markers();
+    await waiting;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(order, ["caller", "1 hop", "2 hops"], "handed over");
+  } finally {
+    for (const client of held) client.release();
+    await pool.end();
+  }
+});

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { flagOption, integer, listOption, msRange, number, oneOf, parseCommandLine, postgresUrl, UsageError, valueOption } from "../src/cli/args.ts";
 import { parseDemoArgs } from "../src/cli/demo.ts";
 import { LeaseTimeline, summarize, timeAcquires } from "../src/cli/stress_split.ts";
+import { type ComparisonPool, runComparison } from "../src/cli/stress_compare.ts";
 import { AgentSeries, createMetrics } from "../src/core/metrics_tracker.ts";
 import { AsyncConnectionPool } from "../src/core/pool.ts";
 
@@ -89,6 +90,32 @@ test("split: a release with nobody waiting frees the connection; a failed reques
   assert.equal(split.allHeldShare, (3 + 0.5) / 5);
 });
 
+test("split: a release reported after its waiter runs puts no connection in transit", () => {
+  // postgres.js's sql.begin() hands the connection on inside the driver; its release is seen
+  // only when the call resolves, after the waiter's code may have run.
+  const c = clock();
+  const timeline = new LeaseTimeline(1, c.now);
+  timeline.resume(timeline.request()); // A holds the only connection from t=0
+  c.set(1);
+  const b = timeline.request();
+  c.set(5);
+  timeline.resume(b); // A's connection went to B; A's release is not reported yet
+  c.set(5.5);
+  const waiter = timeline.request();
+  c.set(6);
+  timeline.end(); // A's release, late: B has that connection already
+  c.set(9);
+  timeline.end(); // B releases (reported at once) while C waits
+  c.set(9.2);
+  timeline.resume(waiter);
+  const split = timeline.split(10);
+  assert.equal(split.wait.count, 3);
+  // All held from t=0 to t=9: C's wait is the database's until B's release, then a 0.2 ms hand-off.
+  assert.equal(split.busyWait.max, 4, "B waited 1–5 with every connection held");
+  assert.ok(Math.abs(split.handoff.max - 0.2) < 1e-9 && split.handoff.count === 1, `one hand-off of 0.2 ms, not one from A's late report: ${JSON.stringify(split.handoff)}`);
+  assert.ok(Math.abs(split.poolAdded.max - 0.2) < 1e-9, `pool adds 0.2 ms at most: ${split.poolAdded.max}`);
+});
+
 test("split: a reset forgets the warm-up's waits but keeps what is held", () => {
   const c = clock();
   const timeline = new LeaseTimeline(1, c.now);
@@ -168,4 +195,39 @@ test("split: timeAcquires and the metrics sink time a real pool's hand-off from 
     await pool.close();
   }
   assert.equal(Object.hasOwn(pool, "acquire"), false, "undo restores the pool's own method");
+});
+
+test("split: the comparison counts a peer's release where the pool reports it, before the waiter runs", async () => {
+  // One connection, two agents, no think time: nearly every acquire waits for the other's release.
+  // The pool hands over inside release(); the waiter runs a microtask later, the releaser's own
+  // continuation (where transaction() resolves) three later. Counted at the resolve, these
+  // hand-offs were hidden in database time or timed from the wrong release.
+  let busy = false;
+  const waiters: (() => void)[] = [];
+  const pool: ComparisonPool = {
+    name: "fake",
+    config: "one connection",
+    async transaction(_agentId, _readOnly, fn, started, released) {
+      if (busy) await new Promise<void>((resolve) => waiters.push(resolve));
+      busy = true;
+      started();
+      await fn(() => Promise.resolve([{ id: 1, parent: null }]));
+      await new Promise((resolve) => setTimeout(resolve, 1)); // the database's time
+      released();
+      const next = waiters.shift();
+      if (next !== undefined) next();
+      else busy = false;
+      for (let i = 0; i < 3; i++) await null;
+    },
+    close: async () => {},
+  };
+  const options = {
+    url: "postgres://unused", agents: 2, cap: 1, min: 1, max: 1, overflow: 0, thinkMs: [0, 0] as [number, number],
+    workMs: [0, 0] as [number, number], longHolders: 0, warmupS: 0, durationS: 0.3, applicationName: "test",
+  };
+  const result = await runComparison(pool, options, "unused", new AbortController().signal);
+  const { handoff, wait } = result.split;
+  assert.ok(result.transactions > 20, `transactions: ${result.transactions}`);
+  assert.ok(handoff.count >= wait.count * 0.4, `hand-offs ${handoff.count} of ${wait.count} waits`);
+  assert.ok(handoff.p99 < 5, `a microtask hand-off, p99 ${handoff.p99} ms`);
 });

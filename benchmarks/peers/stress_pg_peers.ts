@@ -31,7 +31,7 @@ function pgStyle(name: string, config: string, pool: PgPoolLike): ComparisonPool
   return {
     name,
     config,
-    async transaction(_agentId, readOnly, fn, started) {
+    async transaction(_agentId, readOnly, fn, started, released) {
       const client = await pool.connect();
       started();
       try {
@@ -41,9 +41,12 @@ function pgStyle(name: string, config: string, pool: PgPoolLike): ComparisonPool
         await client.query("commit");
       } catch (error) {
         await client.query("rollback").catch(() => {});
+        released();
         client.release(error);
         throw error;
       }
+      // Reported first: release() hands the client to a waiter, whose code runs a few microtasks later.
+      released();
       client.release();
     },
     close: () => pool.end(),

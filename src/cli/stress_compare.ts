@@ -18,6 +18,7 @@ import process from "node:process";
 import postgres from "postgres";
 import { PooledDatabaseAdapter } from "../postgres/adapter.ts";
 import { createPostgresPool } from "../postgres/create_pool.ts";
+import { noopMetrics } from "../core/metrics.ts";
 import { quoteIdentifier } from "../postgres/identifiers.ts";
 import { sleep } from "./sleep.ts";
 import { Pacer } from "./stress_pacer.ts";
@@ -29,7 +30,10 @@ export type Query = (text: string, params?: readonly unknown[]) => Promise<reado
 
 /**
  * A pool under comparison: one transaction per call; `started()` is called when the caller's code
- * runs with a connection (the end of its acquire wait).
+ * runs with a connection (the end of its acquire wait), `released()` where the pool takes the
+ * connection back, before it can hand it to a waiter (the start of that waiter's hand-off). A pool
+ * whose release cannot be observed (postgres.js's `sql.begin()`) skips `released()`: the release
+ * then counts when `transaction()` resolves, after the waiter may have run (see `LeaseTimeline.end`).
  *
  * @example
  * ```ts
@@ -38,7 +42,7 @@ export type Query = (text: string, params?: readonly unknown[]) => Promise<reado
  *   thinkMs: [10, 40], workMs: [1, 4], longHolders: 2, warmupS: 2, durationS: 15, applicationName: "agentpool-stress-1a2b",
  * };
  * const pool: ComparisonPool = openPostgresJs(options);
- * await pool.transaction("agent-1", false, async (q) => void await q("select 1"), () => {});
+ * await pool.transaction("agent-1", false, async (q) => void await q("select 1"), () => {}, () => {});
  * await pool.close();
  * ```
  */
@@ -46,7 +50,7 @@ export interface ComparisonPool {
   readonly name: string;
   /** How it is configured, for the report. */
   readonly config: string;
-  transaction(agentId: string, readOnly: boolean, fn: (q: Query) => Promise<void>, started: () => void): Promise<void>;
+  transaction(agentId: string, readOnly: boolean, fn: (q: Query) => Promise<void>, started: () => void, released: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,7 +106,9 @@ export interface ComparisonOptions {
 const NOTICE = { onnotice: (): void => {} };
 
 /**
- * agentpool with the stress run's pool settings, through `PooledDatabaseAdapter.transaction`.
+ * agentpool with the stress run's pool settings, through `PooledDatabaseAdapter.transaction`. Its
+ * releases are reported by the pool's metrics sink, inside `release()` (the adapter releases
+ * inside `transaction()`); an agent has one transaction at a time, so its id finds the call.
  *
  * @example
  * ```ts
@@ -112,22 +118,26 @@ const NOTICE = { onnotice: (): void => {} };
  * ```
  */
 export function openAgentpool(o: ComparisonOptions): ComparisonPool {
+  const releases = new Map<string, () => void>();
   const pool = createPostgresPool(o.url, {
     name: "stress-compare",
     minConnections: o.min,
     maxConnections: o.max,
     overflow: o.overflow,
+    metrics: { ...noopMetrics, released: (agentId) => releases.get(agentId)?.() },
     postgres: { applicationName: o.applicationName, ...NOTICE },
   });
   const adapter = new PooledDatabaseAdapter(pool);
   return {
     name: "agentpool",
     config: `createPostgresPool min ${o.min} / max ${o.max} / overflow ${o.overflow}; adapter.transaction()`,
-    transaction: (agentId, readOnly, fn, started) =>
-      adapter.transaction((tx) => {
+    transaction: (agentId, readOnly, fn, started, released) => {
+      releases.set(agentId, released);
+      return adapter.transaction((tx) => {
         started();
         return fn((text, params) => tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as Promise<Record<string, unknown>[]>);
-      }, { agentId, readOnly }) as Promise<void>,
+      }, { agentId, readOnly }) as Promise<void>;
+    },
     close: () => pool.close(),
   };
 }
@@ -270,15 +280,21 @@ export async function runComparison(
   const tx = async (agentId: string, readOnly: boolean, fn: (q: Query) => Promise<void>): Promise<void> => {
     const token = timeline.request();
     let started = false;
+    let ended = false;
+    const released = (): void => {
+      if (!started || ended) return; // a handle given back before the caller's code ran (a swap), or twice
+      ended = true;
+      timeline.end();
+    };
     try {
       await pool.transaction(agentId, readOnly, fn, () => {
         started = true;
         timeline.resume(token);
-      });
+      }, released);
       transactions++;
     } finally {
-      if (started) timeline.end();
-      else timeline.abandon();
+      if (!started) timeline.abandon();
+      else released(); // a pool that could not report its release
     }
   };
   const agent = async (index: number): Promise<void> => {

@@ -128,6 +128,12 @@ export class LeaseTimeline implements MetricsSink {
   /** Connections released while callers waited: in transit to one of them (release time, integral then). */
   #transit: WaitToken[] = [];
   #transitHead = 0;
+  /**
+   * Callers that resumed while every connection was occupied: each was handed a connection whose
+   * release is reported later (a pool whose release cannot be observed, e.g. inside postgres.js's
+   * `sql.begin()`). That report must not put a connection in transit: it is in use already.
+   */
+  #unreported = 0;
 
   /** `recording: false` starts outside any window (open one with {@linkcode openWindow}). */
   constructor(cap: number, now: () => number = () => performance.now(), recording = true) {
@@ -191,6 +197,7 @@ export class LeaseTimeline implements MetricsSink {
       this.held++; // taken over from the transit: occupied stays the same
     } else {
       busy = this.busyIntegral(now) - token.busyAt;
+      if (this.#occupied() >= this.cap) this.#unreported++;
       this.held++;
       this.#occupiedChanged(now);
     }
@@ -211,11 +218,20 @@ export class LeaseTimeline implements MetricsSink {
     if (this.#recording && this.held > this.peakHeld) this.peakHeld = this.held;
   }
 
-  /** The caller released its connection (to a waiter, if one waits). */
+  /**
+   * The caller released its connection (to a waiter, if one waits). Report it where the pool
+   * takes the connection back, before the waiter's code can run: reported later, the waiter may
+   * have resumed already (see #unreported) and its hand-off cannot be told apart from database time.
+   */
   end(): void {
     if (this.held === 0) return;
     const now = this.#now();
     this.held--;
+    if (this.#unreported > 0) {
+      this.#unreported--; // that connection went to a caller who runs already
+      this.#occupiedChanged(now);
+      return;
+    }
     if (this.#waiting > this.#transit.length - this.#transitHead) this.#transit.push({ at: now, busyAt: this.busyIntegral(now) });
     else this.#occupiedChanged(now);
   }

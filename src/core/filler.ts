@@ -111,7 +111,7 @@ export class Filler<T> {
     ) {
       // Settled: free the slot and look again, since demand may have grown meanwhile.
       // #createOne never rejects; the kick after it cannot throw into a promise nobody awaits.
-      const task: Promise<void> = this.#createOne().then(() => {
+      const task: Promise<void> = this.#createOne(() => this.#inFlight.delete(task)).then(() => {
         this.#inFlight.delete(task);
         this.kick();
       });
@@ -135,7 +135,8 @@ export class Filler<T> {
     }
   }
 
-  async #createOne(): Promise<void> {
+  /** One create; `adopting()` runs just before the pool adopts the connection (it is open, no longer in flight). */
+  async #createOne(adopting: () => void): Promise<void> {
     const controller = new AbortController();
     this.#controllers.add(controller);
     const { createTimeoutMs } = this.#options;
@@ -182,7 +183,9 @@ export class Filler<T> {
       return;
     }
     this.#failures = 0;
-    // adopt() closes it at once when the pool closed meanwhile.
+    // adopt() closes it at once when the pool closed meanwhile. Out of `creating` first: adopt()
+    // may hand it to a waiter whose code runs before this promise settles, and must not count it twice.
+    adopting();
     try {
       this.#host.adopt(connection, this.#clock.now() - startedAt);
     } catch (error) {

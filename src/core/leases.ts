@@ -15,6 +15,7 @@ import { CallTrees } from "./deadlock.ts";
 import { PoolClosedError } from "./errors.ts";
 import type { Filler } from "./filler.ts";
 import { PooledConnection, type ReleaseLease } from "./handle.ts";
+import { type LeaseView, viewed } from "./lease_view.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import type { ResolvedPoolOptions } from "./options.ts";
 import type { AcquireOptions } from "./pool.ts";
@@ -143,9 +144,9 @@ export class Leases<T> {
    * top idle connection fit to hand out as is (not expired, no check due), in a plain pool (no
    * death hooks, no stack capture). Everything else goes to #acquire, which decides that case the
    * same way. #lease written out: Bun's JIT does not inline that call, which cost ~20 ns of its
-   * ~90 ns acquire+release cycle (fake clock).
+   * ~90 ns acquire+release cycle (fake clock). With `view`, resolves to `view(handle)` (lease_view.ts).
    */
-  acquire(options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+  acquire<R = PooledConnection<T>>(options: AcquireOptions | undefined, view?: LeaseView<T, R>): Promise<R> {
     let agent: AgentRecord | undefined;
     if (options !== undefined && options.timeoutMs === undefined && options.signal === undefined && this.#plain) {
       // Only string ids are ever keys; any other value finds nothing and is refused by #acquire.
@@ -168,18 +169,18 @@ export class Leases<T> {
           const handle = new PooledConnection<T>(this.#owner, this.#releaseLease, slot, slot.id, agent.agentId);
           slot.lease = handle;
           this.#metrics.acquired(agent.agentId, 0);
-          return Promise.resolve(handle);
+          return view === undefined ? Promise.resolve(handle as R) : viewed(handle, view);
         }
       }
     }
-    return this.#acquire(options, agent);
+    return this.#acquire(options, agent, view);
   }
 
   /**
    * The borrow path in general: the fast path when a connection is idle and nobody waits ahead,
    * else #wait. `known` is the record of `options.agentId` if acquire() already looked it up.
    */
-  #acquire(options: AcquireOptions | undefined, known: AgentRecord | undefined): Promise<PooledConnection<T>> {
+  #acquire<R>(options: AcquireOptions | undefined, known: AgentRecord | undefined, view: LeaseView<T, R> | undefined): Promise<R> {
     if (this.closed) return Promise.reject(new PoolClosedError());
     const agentId = options?.agentId ?? this.#options.context?.get()?.agentId ?? DEFAULT_AGENT_ID;
     if (typeof agentId !== "string" || agentId === "") {
@@ -199,9 +200,12 @@ export class Leases<T> {
       if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
       const now = this.#leaseNow();
       const slot = this.#takeIdle(now);
-      if (slot !== null) return Promise.resolve(this.#lease(slot, agent, 0, now));
+      if (slot !== null) {
+        const handle = this.#lease(slot, agent, 0, now);
+        return view === undefined ? Promise.resolve(handle as R) : viewed(handle, view);
+      }
     }
-    return this.#wait(agent, options);
+    return this.#wait(agent, options, view);
   }
 
   #lease(slot: Slot<T>, agent: AgentRecord, waitMs: number, now: number, stack?: string): PooledConnection<T> {
@@ -242,13 +246,13 @@ export class Leases<T> {
   }
 
   /** No connection for `agent` now: wait, or be refused at once (see WaitingRoom.wait). */
-  #wait(agent: AgentRecord, options: AcquireOptions | undefined): Promise<PooledConnection<T>> {
+  #wait<R>(agent: AgentRecord, options: AcquireOptions | undefined, view: LeaseView<T, R> | undefined): Promise<R> {
     const ancestry = this.#trees.ancestry();
     const graph = ancestry === null
       ? NO_GRAPH
       : { used: this.#set.used, capacityComing: this.#set.capacityComing(this.#cap, this.#filler.creating) };
     const now = (this.#coarseNow = this.#options.clock.now());
-    return this.#room.wait(agent, options, now, ancestry, graph, this.#onQueued);
+    return this.#room.wait(agent, options, now, ancestry, graph, this.#onQueued, view as LeaseView<never, unknown> | undefined);
   }
 
   /** A waiter joined: serve it from idle connections (checking one for it if need be), or create. */

@@ -90,6 +90,27 @@ export class AsyncConnectionPool<T> extends EventTarget {
   }
 
   /**
+   * `acquire`, resolving to `view(handle)`: the view runs when the connection is granted (for a
+   * waiter, inside the `release()` that freed it), so a wrapper's caller resumes one promise hop
+   * after the grant, as with `acquire`, instead of two with `acquire().then(view)`. The view
+   * should not throw; one that does rejects the acquire and the handle goes back.
+   *
+   * @example
+   * ```ts
+   * import type { AsyncConnectionPool, PooledConnection } from "agentpool";
+   * declare const pool: AsyncConnectionPool<{ query(text: string): Promise<unknown[]> }>;
+   * class Lease {
+   *   constructor(readonly handle: PooledConnection<{ query(text: string): Promise<unknown[]> }>) {}
+   * }
+   * const lease = await pool.acquireAs({ agentId: "planner-1" }, (handle) => new Lease(handle));
+   * await lease.handle.release();
+   * ```
+   */
+  acquireAs<R>(options: AcquireOptions | undefined, view: (handle: PooledConnection<T>) => R): Promise<R> {
+    return this.#leases.acquire(options, view);
+  }
+
+  /**
    * Returns `handle` to the pool (same as `handle.release(error)`). Rejects with `FOREIGN_HANDLE`
    * for a handle of another pool and `DOUBLE_RELEASE` when it was already released; never throws.
    */

@@ -13,6 +13,8 @@ import type { PoolCounters } from "./counters.ts";
 import { type Ancestry, stuckWaiters } from "./deadlock.ts";
 import { DeadlineTimer } from "./deadlines.ts";
 import type { ExhaustedReason } from "./errors.ts";
+import type { PooledConnection } from "./handle.ts";
+import { type LeaseView, settleViewed } from "./lease_view.ts";
 import { checkDuration } from "./pool_checks.ts";
 import type { AcquireOptions } from "./pool.ts";
 import type { Slot } from "./slot.ts";
@@ -97,7 +99,8 @@ export class WaitingRoom {
   /**
    * Waits for a connection, or refuses at once: an aborted `signal`, a bad `timeoutMs`, a revoked
    * agent, a full queue, or an acquire inside a lease of the pool (`ancestry`) that can never be
-   * served (deadlock.ts). A queued wait runs `queued()`.
+   * served (deadlock.ts). A queued wait runs `queued()`. With `view`, the grant resolves the wait
+   * with `view(handle)` (lease_view.ts).
    */
   wait<R>(
     agent: AgentRecord,
@@ -106,6 +109,7 @@ export class WaitingRoom {
     ancestry: Ancestry | null,
     graph: WaitGraph,
     queued: () => void,
+    view?: LeaseView<never, unknown>,
   ): Promise<R> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -121,7 +125,9 @@ export class WaitingRoom {
     if (this.queue.size >= this.#limits.maxWaiting) return Promise.reject(this.refuse("queue_full", agent));
     // No executor closure per wait: `capture` hands the promise's functions over (synchronously).
     const promise = new Promise<R>(capture);
-    const waiter = new Waiter(agent, now, now + timeoutMs, signal, captured.resolve, captured.reject);
+    const { resolve, reject } = captured;
+    const grant = view === undefined ? resolve : (handle: PooledConnection<never>) => settleViewed(handle, view, resolve, reject);
+    const waiter = new Waiter(agent, now, now + timeoutMs, signal, grant, reject);
     captured.resolve = captured.reject = NOOP; // keep no settled promise alive
     try {
       if (ancestry !== null) {
