@@ -107,7 +107,7 @@ export class AsyncConnectionPool<T> extends EventTarget {
    * ```
    */
   acquireAs<R>(options: AcquireOptions | undefined, view: (handle: PooledConnection<T>) => R): Promise<R> {
-    return this.#leases.acquire(options, view);
+    return this.#leases.acquireAs(options, view);
   }
 
   /**

@@ -61,6 +61,15 @@ export interface WaitingRoomHost {
   rejected(agentId: string, reason: ExhaustedReason): void;
 }
 
+/** A waiter's grant that settles its acquire with `view(handle)` (lease_view.ts). */
+function viewGrant(
+  view: LeaseView<never, unknown>,
+  resolve: (value: unknown) => void,
+  reject: (reason: unknown) => void,
+): (handle: PooledConnection<never>) => void {
+  return (handle) => settleViewed(handle, view, resolve, reject);
+}
+
 /**
  * Pending acquires and how their waits end.
  *
@@ -125,9 +134,8 @@ export class WaitingRoom {
     if (this.queue.size >= this.#limits.maxWaiting) return Promise.reject(this.refuse("queue_full", agent));
     // No executor closure per wait: `capture` hands the promise's functions over (synchronously).
     const promise = new Promise<R>(capture);
-    const { resolve, reject } = captured;
-    const grant = view === undefined ? resolve : (handle: PooledConnection<never>) => settleViewed(handle, view, resolve, reject);
-    const waiter = new Waiter(agent, now, now + timeoutMs, signal, grant, reject);
+    const resolve = view === undefined ? captured.resolve : viewGrant(view, captured.resolve, captured.reject);
+    const waiter = new Waiter(agent, now, now + timeoutMs, signal, resolve, captured.reject);
     captured.resolve = captured.reject = NOOP; // keep no settled promise alive
     try {
       if (ancestry !== null) {
