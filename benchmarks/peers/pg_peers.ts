@@ -189,22 +189,14 @@ async function pgPool(name: "pg-pool" | "pg-pool-tagged", url: string, connectio
   const pool = new pg.Pool({ connectionString: url, max: connections });
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
   for (const client of clients) client.release();
-  if (name === "pg-pool-tagged") {
-    // The adapter's tag is "<the session's application_name>:<agent>"; the same here.
-    const base = new URL(url).searchParams.get("application_name") ?? "agentpool";
-    return {
-      name,
-      config: `pg.Pool({ max: ${connections} }); client.query() x3, BEGIN with the adapter's SET LOCAL application_name`,
-      agent: (agentId) => beginWithApplicationName("begin", agentApplicationName(base, agentId as string)),
-      tx: (begin, acquired) => pgTransaction(pool, acquired, begin as string),
-      close: () => pool.end(),
-    };
-  }
+  const tagged = name === "pg-pool-tagged";
+  // The adapter's tag is "<the session's application_name>:<agent>"; the same here.
+  const base = new URL(url).searchParams.get("application_name") ?? "agentpool";
   return {
     name,
-    config: `pg.Pool({ max: ${connections} }); client.query() x3`,
-    agent: () => undefined,
-    tx: (_agent, acquired) => pgTransaction(pool, acquired),
+    config: `pg.Pool({ max: ${connections} }); client.query() x3${tagged ? ", BEGIN with the adapter's SET LOCAL application_name" : ""}`,
+    agent: (agentId) => tagged ? beginWithApplicationName("begin", agentApplicationName(base, agentId as string)) : "begin",
+    tx: (begin, acquired) => pgTransaction(pool, acquired, begin as string),
     close: () => pool.end(),
   };
 }

@@ -66,7 +66,7 @@ export class Governor<T> {
     agent.revoked = true;
     this.#host.refuseWaiters(agent);
     const reclaims: Promise<void>[] = [];
-    for (const slot of [...this.#set.used]) if (slot.agent === agent) reclaims.push(this.reclaim(slot));
+    for (const slot of this.#set.used) if (slot.agent === agent) reclaims.push(this.reclaim(slot));
     this.#host.emit("revoked", { agentId, reclaimed: reclaims.length });
     await Promise.all(reclaims);
   }

@@ -13,6 +13,7 @@ import type { Slot } from "./slot.ts";
 /** What a sweep may do to the pool. */
 export interface SweepHost<T> {
   readonly idle: readonly Slot<T>[];
+  /** The leased connections: a snapshot taken for this sweep, not a live list. */
   readonly used: readonly Slot<T>[];
   /** Open connections now. */
   readonly open: number;
@@ -64,7 +65,7 @@ export function sweep<T>(host: SweepHost<T>, now: number): void {
       host.check(slot);
     }
   }
-  for (const slot of [...host.used]) {
+  for (const slot of host.used) { // a snapshot: the sweep may end leases
     if (slot.agent === null) continue;
     const heldMs = now - slot.heldSince;
     if (!slot.leakReported && host.leakDetectionMs > 0 && heldMs >= host.leakDetectionMs) {

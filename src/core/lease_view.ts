@@ -25,16 +25,8 @@ export type LeaseView<T, R> = (handle: PooledConnection<T>) => R;
 /**
  * Settles an acquire with `view(handle)`. A view that throws rejects it instead; the handle is
  * released a microtask later, never inside the release that granted it.
- *
- * @example
- * ```ts
- * import type { PooledConnection } from "./handle.ts";
- * import { settleViewed } from "./lease_view.ts";
- * declare const handle: PooledConnection<unknown>;
- * const client = await new Promise((resolve, reject) => settleViewed(handle, (h) => ({ id: h.id }), resolve, reject));
- * ```
  */
-export function settleViewed<T, R>(
+function settleViewed<T, R>(
   handle: PooledConnection<T>,
   view: LeaseView<T, R>,
   resolve: (value: R) => void,
@@ -49,6 +41,23 @@ export function settleViewed<T, R>(
     return;
   }
   resolve(value);
+}
+
+/**
+ * A waiter's grant that settles its acquire with `view(handle)` (built only for an acquire with a view).
+ *
+ * @example
+ * ```ts
+ * import { viewGrant } from "./lease_view.ts";
+ * const grant = viewGrant((h) => ({ id: h.id }), (client) => console.log(client), console.error);
+ * ```
+ */
+export function viewGrant<T, R>(
+  view: LeaseView<T, R>,
+  resolve: (value: R) => void,
+  reject: (reason: unknown) => void,
+): (handle: PooledConnection<T>) => void {
+  return (handle) => settleViewed(handle, view, resolve, reject);
 }
 
 /**

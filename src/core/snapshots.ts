@@ -321,7 +321,7 @@ export type StateCounts = Pick<PoolStats, "total" | "cap" | "maxConnections" | "
  * ```
  */
 export function stateCounts(set: ConnectionSet<unknown>, cap: number, maxConnections: number, pending: number, creating: number): StateCounts {
-  return { total: set.open, cap, maxConnections, used: set.used.length, idle: set.idle.length, pending, creating };
+  return { total: set.open, cap, maxConnections, used: set.usedCount, idle: set.idle.length, pending, creating };
 }
 
 /**

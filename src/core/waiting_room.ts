@@ -13,8 +13,7 @@ import type { PoolCounters } from "./counters.ts";
 import { type Ancestry, stuckWaiters } from "./deadlock.ts";
 import { DeadlineTimer } from "./deadlines.ts";
 import type { ExhaustedReason } from "./errors.ts";
-import type { PooledConnection } from "./handle.ts";
-import { type LeaseView, settleViewed } from "./lease_view.ts";
+import { type LeaseView, viewGrant } from "./lease_view.ts";
 import { checkDuration } from "./pool_checks.ts";
 import type { AcquireOptions } from "./pool.ts";
 import type { Slot } from "./slot.ts";
@@ -59,15 +58,6 @@ export interface WaitingRoomHost {
   expiryReason(agent: AgentRecord): ExhaustedReason;
   /** Reports a failed acquire to the metrics sink (after the waiter was settled). */
   rejected(agentId: string, reason: ExhaustedReason): void;
-}
-
-/** A waiter's grant that settles its acquire with `view(handle)` (lease_view.ts). */
-function viewGrant(
-  view: LeaseView<never, unknown>,
-  resolve: (value: unknown) => void,
-  reject: (reason: unknown) => void,
-): (handle: PooledConnection<never>) => void {
-  return (handle) => settleViewed(handle, view, resolve, reject);
 }
 
 /**

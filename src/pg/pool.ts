@@ -292,9 +292,9 @@ export class Pool extends EventEmitter implements LeaseOwner {
 
   #checkout(agentId: string): Promise<PoolClient> {
     if (this.#ending) return Promise.reject(new PoolError("POOL_ENDED", "Cannot use a pool after calling end on the pool"));
-    // The lease is wrapped where the connection is granted: the caller resumes one promise hop
-    // after it, as pg-pool's callers do two (acquire().then(wrap) was two as well; on Deno under
-    // load every hop past the first costs a turn's worth of other work, milliseconds at p99).
+    // The lease is wrapped where the connection is granted, so the caller resumes one promise hop
+    // after it (acquire().then(wrap) was two; on Deno under load every hop past the first waits
+    // behind a turn's worth of other work, milliseconds at p99).
     return this.agentpool.acquireAs({ agentId }, this.#lease);
   }
 
