@@ -54,6 +54,7 @@ describe("DeadlineTimer", () => {
             for (const e of fired) live.delete(e.id);
           }
           assert.equal(timer.size, live.size);
+          assert.ok(timer.retained <= 2 * timer.size + 32, `keeps ${timer.retained} entries for ${timer.size} scheduled`);
         }
         assert.equal(timer.clear().length, live.size);
         assert.equal(timer.size, 0);
@@ -68,6 +69,39 @@ describe("DeadlineTimer", () => {
     const timer = new DeadlineTimer<Entry>(clock, () => {});
     for (let i = 0; i < 1000; i++) timer.add({ id: i, deadlineAt: 5000 + i, heapIndex: -1 });
     assert.equal(clock.scheduled.length, 1);
+    timer.clear();
+  });
+
+  // Measured: a pool's FIFO kept ~900 settled waiters (each with its promise and granted handle)
+  // alive through every scavenge; behind one long wait it kept every settled one, without bound.
+  test("lets removed entries go, even while an older entry waits at the head", () => {
+    const clock = new ManualClock(0);
+    const timer = new DeadlineTimer<Entry>(clock, () => {});
+    const head = { id: -1, deadlineAt: 30_000, heapIndex: -1 };
+    timer.add(head);
+    let peak = 0;
+    for (let i = 0; i < 5000; i++) {
+      const entry = { id: i, deadlineAt: 30_000 + i, heapIndex: -1 };
+      timer.add(entry);
+      timer.remove(entry);
+      peak = Math.max(peak, timer.retained);
+    }
+    assert.equal(timer.size, 1);
+    assert.ok(peak <= 2 + 32, `kept up to ${peak} entries for 1 scheduled`);
+    timer.remove(head);
+    assert.equal(timer.retained, 0);
+  });
+
+  test("lets removed entries go as the head passes them, in order", () => {
+    const clock = new ManualClock(0);
+    const timer = new DeadlineTimer<Entry>(clock, () => {});
+    const entries = Array.from({ length: 3000 }, (_, i) => ({ id: i, deadlineAt: 30_000 + i, heapIndex: -1 }));
+    for (const entry of entries.slice(0, 20)) timer.add(entry);
+    for (let i = 20; i < entries.length; i++) {
+      timer.add(entries[i]);
+      timer.remove(entries[i - 20]); // served oldest first, 20 waiting at any time
+      assert.ok(timer.retained <= 21, `kept ${timer.retained} entries for ${timer.size} scheduled`);
+    }
     timer.clear();
   });
 });

@@ -10,6 +10,8 @@
 const IN_FIFO = -2;
 /** The FIFO drops its dead prefix once it is this long and at least half the array. */
 const COMPACT_AT = 1024;
+/** Dead entries the FIFO may keep past its head beyond one per live entry, before it compacts. */
+const DEAD_SLACK = 32;
 
 import type { Clock } from "./clock.ts";
 
@@ -39,9 +41,11 @@ export interface Deadline {
  */
 export class DeadlineTimer<E extends Deadline> {
   #heap: E[] = [];
-  #fifo: E[] = [];
+  #fifo: (E | undefined)[] = [];
   #head = 0;
   #live = 0;
+  /** Removed entries still in the FIFO past its head (behind a live one). */
+  #dead = 0;
   #clock: Clock;
   #onExpire: (entry: E) => void;
   #timer: unknown = undefined;
@@ -58,10 +62,19 @@ export class DeadlineTimer<E extends Deadline> {
     return this.#heap.length + this.#live;
   }
 
+  /**
+   * Entries the timer still references, scheduled or removed: at most about twice `size`, so a
+   * removed entry (a settled waiter, and through it its promise and handle) is soon let go even
+   * while an older entry waits at the head.
+   */
+  get retained(): number {
+    return this.#heap.length + this.#live + this.#dead;
+  }
+
   /** Schedules `entry` at `entry.deadlineAt`. */
   add(entry: E): void {
     const fifo = this.#fifo;
-    if (this.#live === 0 || entry.deadlineAt >= fifo[fifo.length - 1].deadlineAt) {
+    if (this.#live === 0 || entry.deadlineAt >= fifo[fifo.length - 1]!.deadlineAt) {
       entry.heapIndex = IN_FIFO;
       fifo.push(entry);
       this.#live++;
@@ -87,10 +100,10 @@ export class DeadlineTimer<E extends Deadline> {
 
   /** Unschedules everything and clears the timer. */
   clear(): E[] {
-    const entries = [...this.#heap, ...this.#fifo.slice(this.#head).filter((e) => e.heapIndex === IN_FIFO)];
+    const entries = [...this.#heap, ...this.#liveInFifo()];
     this.#heap = [];
     this.#fifo = [];
-    this.#head = this.#live = 0;
+    this.#head = this.#live = this.#dead = 0;
     for (const entry of entries) entry.heapIndex = -1;
     this.#disarm();
     return entries;
@@ -100,17 +113,37 @@ export class DeadlineTimer<E extends Deadline> {
     const fifo = this.#fifo;
     if (--this.#live === 0) {
       fifo.length = 0;
-      this.#head = 0;
+      this.#head = this.#dead = 0;
       return;
     }
-    // Dead entries stay in place; the head skips past them so #earliest() is O(1) amortised.
-    if (fifo[this.#head] === entry) {
-      do this.#head++; while (fifo[this.#head].heapIndex !== IN_FIFO);
+    if (fifo[this.#head] !== entry) {
+      // Behind a live head: it stays in place, counted, until the head passes or a compaction.
+      if (++this.#dead > this.#live + DEAD_SLACK) this.#compact();
+      return;
+    }
+    // The head skips past dead entries so #earliest() is O(1) amortised, dropping each one.
+    fifo[this.#head] = undefined;
+    while (fifo[++this.#head]!.heapIndex !== IN_FIFO) {
+      fifo[this.#head] = undefined;
+      this.#dead--;
     }
     if (this.#head >= COMPACT_AT && this.#head * 2 >= fifo.length) {
       this.#fifo = fifo.slice(this.#head);
       this.#head = 0;
     }
+  }
+
+  /** Keeps only the live entries of the FIFO, in order (amortised O(1): it halves the array at least). */
+  #compact(): void {
+    this.#fifo = this.#liveInFifo();
+    this.#head = this.#dead = 0;
+  }
+
+  #liveInFifo(): E[] {
+    const live: E[] = [];
+    const fifo = this.#fifo;
+    for (let i = this.#head; i < fifo.length; i++) if (fifo[i]!.heapIndex === IN_FIFO) live.push(fifo[i]!);
+    return live;
   }
 
   #removeFromHeap(entry: E, i: number): void {
@@ -125,7 +158,7 @@ export class DeadlineTimer<E extends Deadline> {
   }
 
   #earliest(): E | undefined {
-    const inOrder = this.#live > 0 ? this.#fifo[this.#head] : undefined;
+    const inOrder = this.#live > 0 ? this.#fifo[this.#head]! : undefined;
     const early = this.#heap[0];
     if (inOrder === undefined || (early !== undefined && early.deadlineAt < inOrder.deadlineAt)) return early;
     return inOrder;
