@@ -56,6 +56,15 @@ test("stress args: defaults, both flag forms, and errors naming the flag and val
     () => parseStressArgs(["--database-url", "mysql://u:hunter2@h/db"]),
     (error: Error) => error instanceof UsageError && /--database-url/.test(error.message) && !error.message.includes("hunter2"),
   );
+  // DATABASE_URL names the database when --database-url does not (as for npm start / npm test).
+  const pg15 = "postgres://postgres@127.0.0.1:5432/postgres";
+  assert.equal(parseStressArgs([], { DATABASE_URL: pg15 }).databaseUrl, pg15);
+  assert.equal(parseStressArgs(["--database-url", "postgres://u@h:1/d"], { DATABASE_URL: pg15 }).databaseUrl, "postgres://u@h:1/d");
+  assert.equal(parseStressArgs([], { DATABASE_URL: "" }).databaseUrl, undefined, "empty: the embedded server");
+  assert.throws(
+    () => parseStressArgs([], { DATABASE_URL: "mysql://u:hunter2@h/db" }),
+    (error: Error) => error instanceof UsageError && /DATABASE_URL/.test(error.message) && !error.message.includes("hunter2"),
+  );
 });
 
 test("stress main: a bad flag exits 2 with the message on stderr; --help exits 0", async () => {

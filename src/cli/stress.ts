@@ -1,8 +1,8 @@
 /**
  * `agentpool stress`: runs a team of agents (see `workload.ts`) against PostgreSQL through the
  * pool, shows live progress, then reports and checks the product's criteria (exit 0 pass, 1 fail,
- * 2 bad command line). Without `--database-url` it starts an embedded PostgreSQL 18 and removes it
- * afterwards.
+ * 2 bad command line). Without `--database-url` it uses `DATABASE_URL`, else starts an embedded
+ * PostgreSQL 18 and removes it afterwards.
  *
  * ```sh
  * node --import tsx src/cli/main.ts stress --agents 50 --duration 60 --report stress.html
@@ -350,7 +350,7 @@ export async function runStress(args: StressArgs, log: Out, interrupt?: AbortSig
 export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
   let args: StressArgs;
   try {
-    args = parseStressArgs(argv);
+    args = parseStressArgs(argv, process.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     err.write(`agentpool stress: ${error.message}\n`);

@@ -72,7 +72,8 @@ Options:
   --agents N            agents in the team (default 50)
   --duration S          seconds of measured load (default 60)
   --warmup S            seconds of load before measuring, not counted (default 5)
-  --database-url URL    PostgreSQL to use (default: start an embedded PostgreSQL 18, removed after)
+  --database-url URL    PostgreSQL to use (default: DATABASE_URL when set, else an embedded
+                        PostgreSQL 18, started for the run and removed after)
   --min N               pool minConnections (default 5)
   --max N               pool maxConnections (default 20)
   --overflow N          pool overflow above max (default 10; cap = max + overflow)
@@ -140,15 +141,18 @@ const SPEC = {
 };
 
 /**
- * Parses `argv` (after `stress`). `--flag value` and `--flag=value` both work.
+ * Parses `argv` (after `stress`). `--flag value` and `--flag=value` both work. Without
+ * `--database-url`, `env.DATABASE_URL` (when set) names the database, as for `npm start` and
+ * `npm test`.
  *
  * @example
  * ```ts
  * const args = parseStressArgs(["--agents", "10", "--duration=3", "--json"]);
  * args.agents; // 10
+ * parseStressArgs([], { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres" }).databaseUrl; // that URL
  * ```
  */
-export function parseStressArgs(argv: readonly string[]): StressArgs {
+export function parseStressArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): StressArgs {
   const { values: v } = parseCommandLine("agentpool stress", argv, SPEC);
   const duration = v.duration ?? DEFAULTS.duration;
   const peers = v.peers ?? DEFAULTS.peers;
@@ -157,7 +161,7 @@ export function parseStressArgs(argv: readonly string[]): StressArgs {
     agents: v.agents ?? DEFAULTS.agents,
     duration,
     warmup: v.warmup ?? DEFAULTS.warmup,
-    databaseUrl: v["database-url"],
+    databaseUrl: v["database-url"] ?? (env.DATABASE_URL ? postgresUrl("DATABASE_URL", env.DATABASE_URL) : undefined),
     min: v.min ?? DEFAULTS.min,
     max: v.max ?? DEFAULTS.max,
     overflow: v.overflow ?? DEFAULTS.overflow,

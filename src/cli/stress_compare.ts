@@ -32,8 +32,9 @@ export type Query = (text: string, params?: readonly unknown[]) => Promise<reado
  * A pool under comparison: one transaction per call; `started()` is called when the caller's code
  * runs with a connection (the end of its acquire wait), `released()` where the pool takes the
  * connection back, before it can hand it to a waiter (the start of that waiter's hand-off). A pool
- * whose release cannot be observed (postgres.js's `sql.begin()`) skips `released()`: the release
- * then counts when `transaction()` resolves, after the waiter may have run (see `LeaseTimeline.end`).
+ * whose release cannot be observed (a transaction helper that hands the connection on inside the
+ * driver, as postgres.js's `sql.begin()` does) skips `released()`: the release then counts when
+ * `transaction()` resolves, after the waiter may have run (see `LeaseTimeline.end`).
  *
  * @example
  * ```ts
@@ -143,7 +144,10 @@ export function openAgentpool(o: ComparisonOptions): ComparisonPool {
 }
 
 /**
- * postgres.js's own pool (`max` = the cap) through `sql.begin()`.
+ * postgres.js's own pool (`max` = the cap): a connection from `sql.reserve()`, BEGIN, the
+ * statements, COMMIT (ROLLBACK on an error), `release()`. Reserved, not `sql.begin()`: the
+ * release is then the caller's, and reported right before it, like pg-pool's; `sql.begin()` hands
+ * its connection on inside the driver, where no caller sees it.
  *
  * @example
  * ```ts
@@ -156,12 +160,24 @@ export function openPostgresJs(o: ComparisonOptions): ComparisonPool {
   const sql = postgres(o.url, { max: o.cap, idle_timeout: 0, max_lifetime: null, connection: { application_name: o.applicationName }, ...NOTICE });
   return {
     name: "postgres.js",
-    config: `postgres({ max: ${o.cap} }); sql.begin()`,
-    transaction: (_agentId, readOnly, fn, started) =>
-      sql.begin(readOnly ? "read only" : "", (tx) => {
-        started();
-        return fn((text, params) => tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as Promise<Record<string, unknown>[]>);
-      }) as unknown as Promise<void>,
+    config: `postgres({ max: ${o.cap} }); sql.reserve(), BEGIN, statements, COMMIT`,
+    async transaction(_agentId, readOnly, fn, started, released) {
+      const reserved = await sql.reserve();
+      started();
+      try {
+        await reserved.unsafe(readOnly ? "begin read only" : "begin");
+        try {
+          await fn((text, params) => reserved.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as Promise<Record<string, unknown>[]>);
+        } catch (error) {
+          await reserved.unsafe("rollback").catch(() => {});
+          throw error;
+        }
+        await reserved.unsafe("commit");
+      } finally {
+        released();
+        reserved.release();
+      }
+    },
     close: () => sql.end({ timeout: 5 }),
   };
 }
