@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { ALL_RESETS, analyzeSql, classifyStatement, Effect } from "../src/session/classify.ts";
 import { resetStatements } from "../src/session/reset_plan.ts";
 import { SessionTracker } from "../src/session/tracker.ts";
-import { agentApplicationName, beginWithApplicationName } from "../src/session/application_name.ts";
+import { agentApplicationName, beginWithApplicationName, TaggedBegins } from "../src/session/application_name.ts";
 
 test("transaction control, however it is written", () => {
   const cases: [string, string][] = [
@@ -107,4 +107,21 @@ test("application_name: printable ASCII, 63 bytes, quotes and backslashes escape
     beginWithApplicationName("begin", "a:o'b\\c"),
     "begin; set local application_name = E'a:o''b\\\\c'",
   );
+});
+
+test("tagged BEGINs: built once per text, base and agent; every level bounded", () => {
+  const begins = new TaggedBegins();
+  const first = begins.text("begin", "agentpool", "o'b");
+  assert.equal(first, beginWithApplicationName("begin", agentApplicationName("agentpool", "o'b")));
+  assert.equal(begins.text("begin", "agentpool", "o'b"), first);
+  assert.equal(begins.text("begin read only", "agentpool", "o'b"), "begin read only; set local application_name = E'agentpool:o''b'");
+  assert.equal(begins.text("begin", "svc", "o'b"), "begin; set local application_name = E'svc:o''b'");
+  // The pg facade passes the caller's BEGIN text: 10,000 distinct ones stay correct and bounded.
+  for (let i = 0; i < 10_000; i++) {
+    const text = `/* request ${i} */ begin`;
+    assert.equal(begins.text(text, "agentpool", `agent-${i}`), `${text}; set local application_name = E'agentpool:agent-${i}'`);
+  }
+  assert.ok(begins.size <= 4096, `holds ${begins.size} texts`);
+  for (let i = 0; i < 10_000; i++) begins.text("begin", "agentpool", `agent-${i}`);
+  assert.ok(begins.size <= 2 * 4096, `holds ${begins.size} texts`);
 });

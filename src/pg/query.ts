@@ -8,12 +8,14 @@
  */
 
 import type pg from "pg";
-import { agentApplicationName, beginWithApplicationName } from "../session/application_name.ts";
+import { TaggedBegins } from "../session/application_name.ts";
 import { analyzeSql } from "../session/classify.ts";
 import { pgSessionState } from "./session.ts";
 
 type Callback = (error: Error | null, result: unknown) => void;
 type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown;
+
+const taggedBegins = new TaggedBegins();
 
 /** pg answers a multi-statement text with one result per statement: drop the one we appended. */
 function withoutAppended(result: unknown): unknown {
@@ -57,10 +59,17 @@ export function trackedQuery(client: pg.Client, agentId: string, config: unknown
   const analysis = analyzeSql(text);
   state.session.apply(analysis);
   if (analysis.transaction !== "open" || !simpleProtocol(config, values)) return query.call(client, config, values, callback);
-  const name = agentApplicationName(state.session.baseline("application_name") || "agentpool", agentId);
-  const labelled = beginWithApplicationName(text, name);
+  const labelled = taggedBegins.text(text, state.session.baseline("application_name") || "agentpool", agentId);
   const rewritten = typeof config === "string" ? labelled : { ...(config as object), text: labelled };
   const cb = (typeof values === "function" ? values : callback) as Callback | undefined;
   if (cb !== undefined) return query.call(client, rewritten, (error: Error | null, result: unknown) => cb(error, withoutAppended(result)));
-  return (query.call(client, rewritten, values) as Promise<unknown>).then(withoutAppended);
+  // The callback form under our own promise: the caller's await is one hop, as with plain pg.
+  // (simpleProtocol() allowed no values but an empty array, which the callback form drops.)
+  const Promised = (client as { _Promise?: PromiseConstructor })._Promise ?? Promise;
+  return new Promised((resolve, reject) => {
+    query.call(client, rewritten, (error: Error | null, result: unknown) => {
+      if (error === null || error === undefined) resolve(withoutAppended(result));
+      else reject(error);
+    });
+  });
 }

@@ -14,7 +14,7 @@ import { rawSql } from "./tracked_sql.ts";
 import { SessionLostError, TransactionRolledBackError } from "./errors.ts";
 import { checkInteger, invalidOption } from "../core/checks.ts";
 import { isRetryableError, retryDelay } from "./retry.ts";
-import { agentApplicationName, beginWithApplicationName } from "../session/application_name.ts";
+import { TaggedBegins } from "../session/application_name.ts";
 import { type QuerySql, Scope, type TransactionSql, withRollbackError } from "./scope.ts";
 import { type OpenTransaction, TransactionTracker } from "./tracker.ts";
 import { followQuery, outcome, QueryFailure, sendNow } from "./driver_internals.ts";
@@ -40,9 +40,6 @@ function raceAbort<T>(value: T | PromiseLike<T>, signal: AbortSignal): Promise<T
     Promise.resolve(value).then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
-
-/** Tagged BEGIN texts kept per plain BEGIN text and base name before that cache starts over. */
-const BEGIN_TEXT_LIMIT = 4096;
 
 /** SQLSTATE of a statement refused because its transaction is already aborted. */
 const IN_FAILED_TRANSACTION = "25P02";
@@ -115,7 +112,7 @@ export class PooledDatabaseAdapter {
   readonly #tracker: TransactionTracker;
   readonly #tagTransactions: boolean;
   /** Tagged BEGIN texts by plain BEGIN text, base name and agent. */
-  readonly #beginTexts = new Map<string, Map<string, Map<string, string>>>();
+  readonly #taggedBegins = new TaggedBegins();
 
   /** Wraps `pool`; validates `options` (TypeError / RangeError naming the option). */
   constructor(pool: AsyncConnectionPool<Sql>, options: AdapterOptions = {}) {
@@ -168,7 +165,8 @@ export class PooledDatabaseAdapter {
     const agentId = lease.agentId;
     const conn = rawSql(lease.connection); // the scope records the user's statements itself
     const state = stateOf(conn);
-    const begin = this.#tagTransactions ? this.#taggedBegin(beginText, state.session.baseline("application_name"), agentId) : beginText;
+    const base = this.#tagTransactions ? state.session.baseline("application_name") : undefined;
+    const begin = base === undefined ? beginText : this.#taggedBegins.text(beginText, base, agentId);
     const open = this.#tracker.opened(agentId, lease.id, state.pid || undefined);
     try {
       for (let attempt = 0;; attempt++) {
@@ -268,23 +266,6 @@ export class PooledDatabaseAdapter {
       handle = await this.#pool.acquire({ agentId, signal, timeoutMs });
     }
     return handle;
-  }
-
-  /** `BEGIN …; SET LOCAL application_name = '<base>:<agent>'`, built once per text, base and agent. */
-  #taggedBegin(beginText: string, base: string | undefined, agentId: string): string {
-    if (base === undefined) return beginText;
-    // Nested maps, so a lookup hashes the strings it was given and builds none.
-    let byBase = this.#beginTexts.get(beginText);
-    if (byBase === undefined) this.#beginTexts.set(beginText, byBase = new Map());
-    let byAgent = byBase.get(base);
-    if (byAgent === undefined) byBase.set(base, byAgent = new Map());
-    let text = byAgent.get(agentId);
-    if (text === undefined) {
-      if (byAgent.size >= BEGIN_TEXT_LIMIT) byAgent.clear();
-      text = beginWithApplicationName(beginText, agentApplicationName(base, agentId));
-      byAgent.set(agentId, text);
-    }
-    return text;
   }
 
   /** Ends a failed attempt; returns the error to throw. */

@@ -42,3 +42,52 @@ export function agentApplicationName(base: string, agentId: string): string {
 export function beginWithApplicationName(begin: string, name: string): string {
   return `${begin}; set local application_name = ${sqlLiteral(name)}`;
 }
+
+/** Entries each level of the cache (BEGIN texts, base names, agents) holds before it starts over. */
+const TAGGED_BEGIN_LIMIT = 4096;
+
+/**
+ * {@linkcode beginWithApplicationName} for an agent, built once per BEGIN text, base name and agent
+ * (a transaction's hot path then hashes the strings it was given and builds none). Both drivers'
+ * tagged BEGINs come from here.
+ *
+ * @example
+ * ```ts
+ * import { TaggedBegins } from "./application_name.ts";
+ * const begins = new TaggedBegins();
+ * begins.text("begin", "agentpool", "planner-1"); // "begin; set local application_name = E'agentpool:planner-1'"
+ * ```
+ */
+export class TaggedBegins {
+  readonly #texts = new Map<string, Map<string, Map<string, string>>>();
+
+  /** Tagged texts held now (at most TAGGED_BEGIN_LIMIT per level). */
+  get size(): number {
+    let n = 0;
+    for (const byBase of this.#texts.values()) for (const byAgent of byBase.values()) n += byAgent.size;
+    return n;
+  }
+
+  /** The BEGIN text `begin` tagged for `agentId` under the session's `base` application_name. */
+  text(begin: string, base: string, agentId: string): string {
+    // Nested maps, so a lookup hashes the strings it was given and builds none.
+    // Bounded at every level: the pg facade's BEGIN texts are the caller's, comments and all.
+    let byBase = this.#texts.get(begin);
+    if (byBase === undefined) {
+      if (this.#texts.size >= TAGGED_BEGIN_LIMIT) this.#texts.clear();
+      this.#texts.set(begin, byBase = new Map());
+    }
+    let byAgent = byBase.get(base);
+    if (byAgent === undefined) {
+      if (byBase.size >= TAGGED_BEGIN_LIMIT) byBase.clear();
+      byBase.set(base, byAgent = new Map());
+    }
+    let text = byAgent.get(agentId);
+    if (text === undefined) {
+      if (byAgent.size >= TAGGED_BEGIN_LIMIT) byAgent.clear();
+      text = beginWithApplicationName(begin, agentApplicationName(base, agentId));
+      byAgent.set(agentId, text);
+    }
+    return text;
+  }
+}
