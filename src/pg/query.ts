@@ -64,7 +64,8 @@ export function trackedQuery(client: pg.Client, agentId: string, config: unknown
   const cb = (typeof values === "function" ? values : callback) as Callback | undefined;
   if (cb !== undefined) return query.call(client, rewritten, (error: Error | null, result: unknown) => cb(error, withoutAppended(result)));
   // The callback form under our own promise: the caller's await is one hop, as with plain pg.
-  // (simpleProtocol() allowed no values but an empty array, which the callback form drops.)
+  // (simpleProtocol() allowed no values but an empty array, which the callback form drops. Unlike
+  // pg's promise form, a failed BEGIN keeps the stack pg gave it instead of a re-captured one.)
   const Promised = (client as { _Promise?: PromiseConstructor })._Promise ?? Promise;
   return new Promised((resolve, reject) => {
     query.call(client, rewritten, (error: Error | null, result: unknown) => {

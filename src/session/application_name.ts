@@ -43,7 +43,7 @@ export function beginWithApplicationName(begin: string, name: string): string {
   return `${begin}; set local application_name = ${sqlLiteral(name)}`;
 }
 
-/** Entries each level of the cache (BEGIN texts, base names, agents) holds before it starts over. */
+/** Tagged texts the cache holds before it starts over. */
 const TAGGED_BEGIN_LIMIT = 4096;
 
 /**
@@ -59,35 +59,31 @@ const TAGGED_BEGIN_LIMIT = 4096;
  * ```
  */
 export class TaggedBegins {
+  /** By BEGIN text, then base name, then agent: nested, so a lookup builds no key string. */
   readonly #texts = new Map<string, Map<string, Map<string, string>>>();
+  #size = 0;
 
-  /** Tagged texts held now (at most TAGGED_BEGIN_LIMIT per level). */
+  /** Tagged texts held now: at most TAGGED_BEGIN_LIMIT, however the BEGIN texts and agents vary. */
   get size(): number {
-    let n = 0;
-    for (const byBase of this.#texts.values()) for (const byAgent of byBase.values()) n += byAgent.size;
-    return n;
+    return this.#size;
   }
 
   /** The BEGIN text `begin` tagged for `agentId` under the session's `base` application_name. */
   text(begin: string, base: string, agentId: string): string {
-    // Nested maps, so a lookup hashes the strings it was given and builds none.
-    // Bounded at every level: the pg facade's BEGIN texts are the caller's, comments and all.
+    const known = this.#texts.get(begin)?.get(base)?.get(agentId);
+    if (known !== undefined) return known;
+    // Bounded in all: the pg facade's BEGIN texts are the caller's, comments and all.
+    if (this.#size >= TAGGED_BEGIN_LIMIT) {
+      this.#texts.clear();
+      this.#size = 0;
+    }
     let byBase = this.#texts.get(begin);
-    if (byBase === undefined) {
-      if (this.#texts.size >= TAGGED_BEGIN_LIMIT) this.#texts.clear();
-      this.#texts.set(begin, byBase = new Map());
-    }
+    if (byBase === undefined) this.#texts.set(begin, byBase = new Map());
     let byAgent = byBase.get(base);
-    if (byAgent === undefined) {
-      if (byBase.size >= TAGGED_BEGIN_LIMIT) byBase.clear();
-      byBase.set(base, byAgent = new Map());
-    }
-    let text = byAgent.get(agentId);
-    if (text === undefined) {
-      if (byAgent.size >= TAGGED_BEGIN_LIMIT) byAgent.clear();
-      text = beginWithApplicationName(begin, agentApplicationName(base, agentId));
-      byAgent.set(agentId, text);
-    }
+    if (byAgent === undefined) byBase.set(base, byAgent = new Map());
+    const text = beginWithApplicationName(begin, agentApplicationName(base, agentId));
+    byAgent.set(agentId, text);
+    this.#size++;
     return text;
   }
 }
