@@ -19,6 +19,7 @@ import { checkDuration, invalidOption } from "../core/checks.ts";
 import { type ConnectionState, connectionState, newConnectionState, type Sql, trackConnection } from "./connection_state.ts";
 import { rawSql, sessionLost, trackedSql } from "./tracked_sql.ts";
 import { assertDriverInternals, failUnsent, isRunning, stayClosed } from "./driver_internals.ts";
+import { fastenDriverClasses } from "./fast_classes.ts";
 import { ArrayTypes } from "./array_types.ts";
 import { isSessionLostCode, someCause } from "../session/fatal.ts";
 import { type DriverSnapshot, restoreDriverOptions, snapshotDriverOptions } from "./driver_options.ts";
@@ -279,6 +280,8 @@ export function postgresFactory(
       state.pid = result[0].pid;
       state.keyPid = result.state.pid;
       assertDriverInternals(opening);
+      // Once per process: lets V8 optimize `new Query` / `new Result` (fast_classes.ts says why).
+      fastenDriverClasses(opening, result);
       if (fetchTypes) arrayTypes.learnFrom(sql);
       state.session.started();
       snapshots.set(state, snapshotDriverOptions(sql));

@@ -24,15 +24,21 @@ export interface ScriptResult {
 
 /**
  * Runs `script` (a path from the repository root) with `args`; `env` is added to this process's.
+ * `v8Flags` go to V8 on Node and Deno (Bun has no V8 and ignores them).
  *
  * @example
  * ```ts
  * const { code, stderr } = await runScript("src/cli/main.ts", ["stress", "--agents", "many"]);
  * ```
  */
-export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<ScriptResult> {
+export function runScript(script: string, args: string[], env: Record<string, string> = {}, v8Flags: string[] = []): Promise<ScriptResult> {
   const file = join(ROOT, script);
-  const argv = runtimeId() === "deno" ? ["run", "-A", file, ...args] : runtimeId() === "bun" ? [file, ...args] : ["--import", "tsx", file, ...args];
+  const deno = v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : [];
+  const argv = runtimeId() === "deno"
+    ? ["run", "-A", ...deno, file, ...args]
+    : runtimeId() === "bun"
+    ? [file, ...args]
+    : [...v8Flags, "--import", "tsx", file, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
