@@ -1,9 +1,11 @@
 /**
  * What the two drivers cost the client per statement, apart from any pool: CPU and garbage
  * collection for leases of 1, 2 and 3 awaited `select 1` statements, postgres.js (20 ×
- * `postgres({ max: 1 })`, as agentpool pools it) against pg (`pg.Pool({ max: 20 })`), plus what
- * constructing postgres.js's per-statement `Result` costs against the same class with plain fields.
- * No agentpool code runs here: it separates the driver's share of the end-to-end gap from ours.
+ * `postgres({ max: 1 })`, as agentpool pools it) against pg (`pg.Pool({ max: 20 })`), then
+ * postgres.js again once its `Query` and `Result` classes are fastened as agentpool's factory does
+ * (src/postgres/fast_classes.ts; last, because it lasts for the process), plus what constructing
+ * postgres.js's per-statement `Result` costs against the same class with plain fields (before and
+ * after fastening). No pool runs here: it separates the driver's share of the end-to-end gap.
  * GC pauses come from `PerformanceObserver` "gc" entries, which only Node reports; on Deno and Bun
  * those columns are null and the CPU and `Result` figures stand alone.
  *
@@ -23,6 +25,7 @@ import pg from "pg";
 import postgres from "postgres";
 import { integer, parseCommandLine, text, UsageError, valueOption } from "../src/cli/args.ts";
 import { measureOps, runtimeInfo } from "./lib/harness.ts";
+import { fastenDriverClasses } from "../src/postgres/fast_classes.ts";
 
 const WORKERS = 10;
 const CONNECTIONS = 20;
@@ -50,6 +53,15 @@ async function postgresJsLeases(url: string): Promise<Lease> {
     },
     close: async () => void (await Promise.all(all.map((sql) => sql.end()))),
   };
+}
+
+/** postgres.js after `fastenDriverClasses`, as every agentpool process runs it. */
+async function fastenedLeases(url: string): Promise<Lease> {
+  const probe = postgres(url, { max: 1, onnotice: () => {} });
+  const query = probe`select 1`;
+  fastenDriverClasses(query, await query);
+  await probe.end();
+  return postgresJsLeases(url);
 }
 
 async function pgLeases(url: string): Promise<Lease> {
@@ -204,23 +216,26 @@ async function main(): Promise<void> {
   const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const ms = (values.seconds ?? 2) * 1000;
   const rows: Row[] = [];
-  for (const statements of [1, 2, 3]) {
-    for (const [driver, open] of [["postgres.js", postgresJsLeases], ["pg", pgLeases]] as const) {
+  let result: Awaited<ReturnType<typeof resultConstruction>> | undefined;
+  const drivers = [["postgres.js", postgresJsLeases], ["pg", pgLeases], ["postgres.js fastened", fastenedLeases]] as const;
+  for (const [driver, open] of drivers) {
+    if (driver === "postgres.js fastened") result = await resultConstruction(); // before fastening
+    for (const statements of [1, 2, 3]) {
       const lease = await open(url);
       const row = await measureLeases(driver, lease, statements, ms);
       await lease.close();
       rows.push(row);
       console.error(
-        `${driver.padEnd(12)} ${statements} statement(s)/lease  ${row.statementsPerSec.toFixed(0).padStart(6)} st/s  ` +
+        `${driver.padEnd(20)} ${statements} statement(s)/lease  ${row.statementsPerSec.toFixed(0).padStart(6)} st/s  ` +
           `CPU ${row.cpuUsPerStatement.toFixed(1)} µs/st` +
           (row.minorGcMsPer1kStatements === null ? "" : `  GC minor ${row.minorGcMsPer1kStatements.toFixed(2)} ms/1k st, major ${row.majorGcMsPer1kStatements!.toFixed(2)}`),
       );
     }
   }
-  const result = await resultConstruction();
-  console.error(`new Result(): postgres.js ${result.postgresJsResultNs.toFixed(0)} ns, same class with plain fields ${result.plainFieldsNs.toFixed(0)} ns, with private fields behind prototype accessors ${result.privateFieldsNs.toFixed(0)} ns`);
+  const fastened = await resultConstruction();
+  console.error(`new Result(): postgres.js ${result!.postgresJsResultNs.toFixed(0)} ns (fastened: ${fastened.postgresJsResultNs.toFixed(0)} ns), same class with plain fields ${result!.plainFieldsNs.toFixed(0)} ns, with private fields behind prototype accessors ${result!.privateFieldsNs.toFixed(0)} ns`);
   if (values.json !== undefined) {
-    writeFileSync(values.json, JSON.stringify({ runtime: runtimeInfo(), at: new Date().toISOString(), rows, result }, null, 2) + "\n");
+    writeFileSync(values.json, JSON.stringify({ runtime: runtimeInfo(), at: new Date().toISOString(), rows, result, fastenedResult: fastened }, null, 2) + "\n");
   }
 }
 
