@@ -137,11 +137,11 @@ const MISS_HINTS: Record<string, string> = {
   "e2e-noreset-vs-minimal": "pool overhead per transaction; compare the pool-only contended suite",
   "adapter-vs-begin": "compare the adapter's round trips per transaction with sql.begin()'s three",
   "adapter-vs-pg":
-    "the adapter sends BEGIN, the statement and COMMIT in one round trip (pg: three) but needs more client CPU per transaction (see the client CPU line; Node, 2026-12-01): " +
-    "postgres.js itself (a Promise-subclass Query and an Array-subclass Result per statement, new Result() ~2.5 µs on Node 20, three per transaction: a bare pipelined loop over postgres.js max:1 connections needs ~57 µs, pg-pool + pg ~43 µs), " +
-    "Node 20's AsyncLocalStorage (the agent context turns on promise hooks for every promise, ~4-7 µs), " +
-    "the SET LOCAL application_name tag (~7-10 µs client, ~5 µs server: two ParameterStatus messages) and the pool, scope and session tracking; " +
-    "on a quiet machine the client's one core is the limit, so tx/s follows client CPU"
+    "the adapter sends BEGIN, the statement and COMMIT in one round trip (pg: three) but needs more client CPU per transaction (see the client CPU line). " +
+    "Profiled on Node 20 on 2026-12-02, after src/postgres/fast_classes.ts: postgres.js's four Result constructors (Object.defineProperties) ~9 µs, " +
+    "the SET LOCAL application_name tag's two ParameterStatus messages ~5 µs in postgres.js and ~2 µs in the session tracker, " +
+    "the pool core, adapter, scope and driver hooks ~15 µs, Node 20's AsyncLocalStorage promise hooks a few µs " +
+    "(benchmarks/results/2026-12-02-morning-issue-16.md); where the client's one core is the limit, tx/s follows client CPU",
 };
 
 /** Checks every target against one runtime's aggregated rows. */
@@ -199,6 +199,12 @@ export function evaluateTargets(rows: AggregatedResult[]): TargetVerdict[] {
     const l = tx(left);
     const r = tx(right);
     const skipped = rows.find((row) => row.suite === "e2e" && (row.peer === left || row.peer === right) && row.skipped !== undefined);
+    // Only rows of the same run: a row kept from an earlier run saw another machine and load.
+    if (l && r && l.keptFrom !== r.keptFrom) {
+      const when = (row: AggregatedResult): string => row.keptFrom === undefined ? "this run" : `the run of ${row.keptFrom}`;
+      check(id, label, null, () => false, `${left} (${when(l)}) and ${right} (${when(r)}) were not measured in the same run: run both`);
+      return;
+    }
     const ratio = l && r ? l.txPerSec! / r.txPerSec! : null;
     check(
       id,

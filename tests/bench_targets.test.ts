@@ -1,0 +1,45 @@
+/**
+ * benchmarks/lib/report.ts: an end-to-end verdict compares two peers only when both were measured
+ * in the same run (a partial run keeps older rows, which saw another machine load).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type AggregatedResult, evaluateTargets } from "../benchmarks/lib/report.ts";
+
+function e2e(peer: string, txPerSec: number, keptFrom?: string): AggregatedResult {
+  return {
+    suite: "e2e",
+    peer,
+    params: { agents: 50, connections: 20 },
+    config: "",
+    opsPerIteration: 1,
+    samples: 1,
+    nsPerOp: 1e9 / txPerSec,
+    p50NsPerOp: NaN,
+    p99NsPerOp: NaN,
+    txPerSec,
+    rounds: [txPerSec],
+    ...(keptFrom === undefined ? {} : { keptFrom }),
+  };
+}
+
+const verdict = (rows: AggregatedResult[], id: string) => evaluateTargets(rows).find((v) => v.id === id)!;
+
+test("e2e verdicts compare peers of the same run and refuse to mix runs", () => {
+  const same = verdict([e2e("adapter", 11_000), e2e("pg-pool", 10_000)], "adapter-vs-pg");
+  assert.equal(same.verdict, "PASS");
+  assert.ok(Math.abs(same.value! - 1.1) < 1e-9);
+
+  const miss = verdict([e2e("adapter", 9_000), e2e("pg-pool", 10_000)], "adapter-vs-pg");
+  assert.equal(miss.verdict, "MISS");
+
+  const mixed = verdict([e2e("agentpool-noreset", 9_000, "2026-12-01T23:55:17.618Z"), e2e("minimal", 5_000)], "e2e-noreset-vs-minimal");
+  assert.equal(mixed.verdict, "N/A");
+  assert.equal(mixed.value, null);
+  assert.match(mixed.why, /agentpool-noreset \(the run of 2026-12-01T23:55:17\.618Z\) and minimal \(this run\) were not measured in the same run/);
+
+  const bothKept = verdict([e2e("adapter", 9_000, "2026-12-01T23:55:17.618Z"), e2e("pg-pool", 10_000, "2026-12-01T23:55:17.618Z")], "adapter-vs-pg");
+  assert.equal(bothKept.verdict, "MISS", "two rows kept from the same earlier run still compare");
+});
