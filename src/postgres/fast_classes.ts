@@ -12,7 +12,7 @@
  * `resolve` / `reject` closures in V8's old generation, and a dead old closure keeps its young
  * context alive through every scavenge until the next full collection. The context holds the
  * query, the query holds its result and rows, so nearly everything a statement allocates is
- * promoted: 330–550 bytes per `select 1` (1–2 MB per scavenge) against 1–2 bytes once the classes
+ * promoted: 330–660 bytes per `select 1` (0.5–1.6 MB per scavenge) against 1–2 bytes once the classes
  * are in fast mode, and the scavenges and full collections that follow
  * (benchmarks/results/2026-12-02-issue-16.md).
  *
