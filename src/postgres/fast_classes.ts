@@ -12,9 +12,9 @@
  * `resolve` / `reject` closures in V8's old generation, and a dead old closure keeps its young
  * context alive through every scavenge until the next full collection. The context holds the
  * query, the query holds its result and rows, so nearly everything a statement allocates is
- * promoted: 330–660 bytes per `select 1` (0.5–1.6 MB per scavenge) against 1–2 bytes once the classes
- * are in fast mode, and the scavenges and full collections that follow
- * (benchmarks/results/2026-12-02-issue-16.md).
+ * promoted: 330–660 bytes per `select 1` (0.5–1.6 MB per scavenge) against 1–2 bytes once the
+ * classes are in fast mode, and the scavenges and full collections follow from that
+ * (benchmarks/results/2026-12-02-morning-issue-16.md).
  *
  * {@linkcode fastenDriverClasses} asks V8 to turn those two constructors' own properties into fast
  * mode, once per process: each becomes the prototype of a throwaway object and a property lookup
