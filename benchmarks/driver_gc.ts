@@ -216,10 +216,9 @@ async function main(): Promise<void> {
   const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const ms = (values.seconds ?? 2) * 1000;
   const rows: Row[] = [];
-  let result: Awaited<ReturnType<typeof resultConstruction>> | undefined;
+  const result = await resultConstruction(); // before anything fastens postgres.js's classes
   const drivers = [["postgres.js", postgresJsLeases], ["pg", pgLeases], ["postgres.js fastened", fastenedLeases]] as const;
   for (const [driver, open] of drivers) {
-    if (driver === "postgres.js fastened") result = await resultConstruction(); // before fastening
     for (const statements of [1, 2, 3]) {
       const lease = await open(url);
       const row = await measureLeases(driver, lease, statements, ms);
@@ -233,7 +232,7 @@ async function main(): Promise<void> {
     }
   }
   const fastened = await resultConstruction();
-  console.error(`new Result(): postgres.js ${result!.postgresJsResultNs.toFixed(0)} ns (fastened: ${fastened.postgresJsResultNs.toFixed(0)} ns), same class with plain fields ${result!.plainFieldsNs.toFixed(0)} ns, with private fields behind prototype accessors ${result!.privateFieldsNs.toFixed(0)} ns`);
+  console.error(`new Result(): postgres.js ${result.postgresJsResultNs.toFixed(0)} ns (fastened: ${fastened.postgresJsResultNs.toFixed(0)} ns), same class with plain fields ${result.plainFieldsNs.toFixed(0)} ns, with private fields behind prototype accessors ${result.privateFieldsNs.toFixed(0)} ns`);
   if (values.json !== undefined) {
     writeFileSync(values.json, JSON.stringify({ runtime: runtimeInfo(), at: new Date().toISOString(), rows, result, fastenedResult: fastened }, null, 2) + "\n");
   }
