@@ -57,3 +57,14 @@ test("e2e verdicts compare peers of the same run and refuse to mix runs", () => 
   const bothKept = verdict([e2e("adapter", 9_000, "2026-12-01T23:55:17.618Z"), e2e("pg-pool", 10_000, "2026-12-01T23:55:17.618Z")], "adapter-vs-pg");
   assert.equal(bothKept.verdict, "MISS", "two rows kept from the same earlier run still compare");
 });
+
+test("the untagged adapter is judged against plain pg-pool, the same server work", () => {
+  const rows = [e2e("adapter", 9_000), e2e("adapter-untagged", 12_000), e2e("pg-pool", 10_000), e2e("pg-pool-tagged", 8_000)];
+  const untagged = verdict(rows, "adapter-untagged-vs-pg");
+  assert.equal(untagged.verdict, "PASS");
+  assert.ok(Math.abs(untagged.value! - 1.2) < 1e-9);
+  assert.match(untagged.label, /tagTransactions: false/);
+  // The default adapter (tag on) is still the one the target judges.
+  assert.equal(verdict(rows, "adapter-vs-pg").verdict, "MISS");
+  assert.equal(verdict(rows, "adapter-vs-pg-tagged").verdict, "PASS");
+});

@@ -139,7 +139,8 @@ const MISS_HINTS: Record<string, string> = {
   "adapter-vs-pg":
     "the adapter sends BEGIN, the statement and COMMIT in one round trip (pg: three) but needs more client CPU per transaction (see the client CPU line). " +
     "Profiled on Node 20 on 2026-12-02, after src/postgres/fast_classes.ts: postgres.js's four Result constructors (Object.defineProperties) ~9 µs, " +
-    "the SET LOCAL application_name tag's two ParameterStatus messages ~5 µs in postgres.js and ~2 µs in the session tracker, " +
+    "the SET LOCAL application_name tag's two ParameterStatus messages ~5 µs in postgres.js and ~2 µs in the session tracker " +
+    "(end to end the tag costs 24-29 % of tx/s, mostly its SET LOCAL on the server: compare the adapter-untagged row, 2026-12-02-midday-agent-tag.md), " +
     "the pool core, adapter, scope and driver hooks ~15 µs, Node 20's AsyncLocalStorage promise hooks a few µs " +
     "(benchmarks/results/2026-12-02-morning-issue-16.md); where the client's one core is the limit, tx/s follows client CPU",
 };
@@ -230,6 +231,8 @@ export function evaluateTargets(rows: AggregatedResult[]): TargetVerdict[] {
   e2eRatio("adapter-vs-pg", "e2e: adapter.transaction ≥ 1.0× pg-pool + pg", "adapter", "pg-pool", 1.0);
   // Diagnostic: pg-pool sending the adapter's agent tag too, so both peers ask the server for the same work.
   e2eRatio("adapter-vs-pg-tagged", "e2e (diagnostic): adapter.transaction ≥ 1.0× pg-pool + pg with the same agent tag", "adapter", "pg-pool-tagged", 1.0);
+  // Diagnostic: the adapter without its agent tag against plain pg-pool, the same server work the other way round.
+  e2eRatio("adapter-untagged-vs-pg", "e2e (diagnostic): adapter.transaction with tagTransactions: false ≥ 1.0× pg-pool + pg", "adapter-untagged", "pg-pool", 1.0);
   return verdicts;
 }
 

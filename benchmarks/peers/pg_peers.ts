@@ -25,6 +25,7 @@ export const TX_PEERS = [
   "agentpool",
   "agentpool-noreset",
   "adapter",
+  "adapter-untagged",
   "minimal",
   "postgres.js-begin",
   "postgres.js-reserve",
@@ -77,7 +78,7 @@ async function agentpool(name: TxPeerName, url: string, connections: number): Pr
   const pool = new AsyncConnectionPool<Sql>({ factory, minConnections: connections, maxConnections: connections, overflow: 0 });
   while (pool.stats().idle < connections) await new Promise((resolve) => setTimeout(resolve, 5));
   const config = `${driver.source}${name === "agentpool-noreset" ? " minus reset()" : ""}; pool.use(); ${connections} connections`;
-  if (name !== "adapter") {
+  if (name !== "adapter" && name !== "adapter-untagged") {
     return {
       name,
       config,
@@ -93,15 +94,20 @@ async function agentpool(name: TxPeerName, url: string, connections: number): Pr
   type Adapter = {
     transaction(fn: (tx: (strings: TemplateStringsArray) => unknown) => unknown, options: { agentId: string }): Promise<unknown>;
   };
-  const mod = await importIfPresent<{ PooledDatabaseAdapter: new (pool: AsyncConnectionPool<Sql>) => Adapter }>("src/postgres/adapter.ts");
+  const mod = await importIfPresent<{
+    PooledDatabaseAdapter: new (pool: AsyncConnectionPool<Sql>, options?: { tagTransactions?: boolean }) => Adapter;
+  }>("src/postgres/adapter.ts");
   if (mod?.PooledDatabaseAdapter === undefined) {
     await pool.close();
     return { skipped: "src/postgres/adapter.ts (PooledDatabaseAdapter) has not landed" };
   }
-  const adapter = new mod.PooledDatabaseAdapter(pool);
+  // adapter-untagged: the same adapter with the agent tag off, so the server does what it does
+  // for pg-pool (the tag's SET LOCAL is a statement of its own on the server).
+  const tagTransactions = name === "adapter";
+  const adapter = new mod.PooledDatabaseAdapter(pool, { tagTransactions });
   return {
     name,
-    config: `${driver.source}; adapter.transaction((tx) => tx\`select 1\`); ${connections} connections`,
+    config: `${driver.source}; adapter.transaction((tx) => tx\`select 1\`)${tagTransactions ? "" : ", tagTransactions: false"}; ${connections} connections`,
     agent: (agentId) => ({ agentId }),
     tx: (agent, acquired) =>
       adapter.transaction((tx) => {
@@ -222,6 +228,7 @@ export function openTxPeer(name: TxPeerName, url: string, connections: number): 
     case "agentpool":
     case "agentpool-noreset":
     case "adapter":
+    case "adapter-untagged":
       return agentpool(name, url, connections);
     case "minimal":
       return minimal(url, connections);
