@@ -24,13 +24,15 @@ import postgres from "postgres";
 import type { BenchOutput, BenchResult } from "../benchmarks/lib/harness.ts";
 import { flagOption, integer, listOption, oneOf, parseCommandLine, UsageError, valueOption } from "../src/cli/args.ts";
 import { startEmbeddedPostgres } from "../src/cli/embedded_postgres.ts";
+import { TX_PEERS as E2E_PEERS } from "../benchmarks/peers/pg_peers.ts";
 import { aggregate, evaluateTargets, type MachineInfo, markdownSummary, type RuntimeReport } from "../benchmarks/lib/report.ts";
 
 const RUNTIMES = ["node", "deno", "bun"] as const;
 type Runtime = typeof RUNTIMES[number];
 const POOL_SUITES = ["uncontended", "contended", "waiters", "agents"];
 const POOL_PEERS = ["agentpool", "agentpool-coarse", "minimal", "generic-pool", "tarn"];
-const TX_PEERS = ["agentpool", "agentpool-noreset", "adapter", "adapter-untagged", "minimal", "postgres.js-begin", "postgres.js-reserve", "pg-pool", "pg-pool-tagged", "pgbench"];
+// The end-to-end suite's own peer list (one place to add a peer), plus its ceiling row.
+const TX_PEERS: string[] = [...E2E_PEERS, "pgbench"];
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 const RESULTS = "benchmarks/results";
 const CHILD_TIMEOUT_MS = 5 * 60_000;
