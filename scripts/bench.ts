@@ -144,7 +144,10 @@ function machine(): MachineInfo {
   };
   const cpu = /^model name\s*:\s*(.+)$/m.exec(read("/proc/cpuinfo"))?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   const os = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(read("/etc/os-release"))?.[1] ?? process.platform;
-  return { cpu, cores: cpus().length, memoryGiB: totalmem() / 2 ** 30, os, kernel: release() };
+  // The clock source decides what a clock read costs (tsc: a few ns in the vDSO; others can be a
+  // system call), and the pool reads the clock per acquire: a ratio can move with it between hosts.
+  const clocksource = read("/sys/devices/system/clocksource/clocksource0/current_clocksource").trim();
+  return { cpu, cores: cpus().length, memoryGiB: totalmem() / 2 ** 30, os, kernel: release(), ...(clocksource ? { clocksource } : {}) };
 }
 
 const mask = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");

@@ -22,6 +22,8 @@ export interface MachineInfo {
   memoryGiB: number;
   os: string;
   kernel: string;
+  /** Linux's clock source (`tsc`, `kvm-clock`, …), when the machine tells. */
+  clocksource?: string;
 }
 
 /** One runtime's results file, `benchmarks/results/<date>-<runtime>.json`. */
@@ -255,7 +257,7 @@ export function markdownSummary(reports: RuntimeReport[], method: string): strin
 
   out.push("## Machine and runtimes", "");
   const m = reports[0]?.machine;
-  if (m) out.push(`- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGiB.toFixed(1)} GiB; ${m.os} (kernel ${m.kernel})`);
+  if (m) out.push(`- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGiB.toFixed(1)} GiB; ${m.os} (kernel ${m.kernel}${m.clocksource ? `, clock source ${m.clocksource}` : ""})`);
   for (const r of reports) {
     const load = `load average ${r.load.before.map((v) => v.toFixed(2)).join(" / ")} before, ${r.load.after.map((v) => v.toFixed(2)).join(" / ")} after`;
     out.push(
