@@ -105,10 +105,17 @@ export interface ComparisonOptions {
 }
 
 const NOTICE = { onnotice: (): void => {} };
-// The workload's text statements run the way postgres.js runs a tagged template: prepared once per
-// connection. unsafe() alone is unprepared, and with parameters it is described first (a second
-// round trip that pg's client.query(text, params) does not make).
 const PREPARED = { prepare: true } as const;
+
+/**
+ * The workload's {@linkcode Query} on a postgres.js connection (a reserved `sql` or a transaction's
+ * `tx`), run the way postgres.js runs a tagged template: prepared once per connection. `unsafe()`
+ * alone is unprepared, and with parameters it is described first (a second round trip that pg's
+ * `client.query(text, params)` does not make).
+ */
+function preparedQuery(sql: Pick<postgres.Sql, "unsafe">): Query {
+  return (text, params) => sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], PREPARED) as unknown as Promise<Record<string, unknown>[]>;
+}
 
 /**
  * agentpool with the stress run's pool settings, through `PooledDatabaseAdapter.transaction`. Its
@@ -140,7 +147,7 @@ export function openAgentpool(o: ComparisonOptions): ComparisonPool {
       releases.set(agentId, released);
       return adapter.transaction((tx) => {
         started();
-        return fn((text, params) => tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], PREPARED) as unknown as Promise<Record<string, unknown>[]>);
+        return fn(preparedQuery(tx));
       }, { agentId, readOnly }) as Promise<void>;
     },
     close: () => pool.close(),
@@ -171,7 +178,7 @@ export function openPostgresJs(o: ComparisonOptions): ComparisonPool {
       try {
         await reserved.unsafe(readOnly ? "begin read only" : "begin");
         try {
-          await fn((text, params) => reserved.unsafe(text, params as postgres.ParameterOrJSON<never>[], PREPARED) as unknown as Promise<Record<string, unknown>[]>);
+          await fn(preparedQuery(reserved));
         } catch (error) {
           await reserved.unsafe("rollback").catch(() => {});
           throw error;
